@@ -1,0 +1,66 @@
+"""llmlab: the library behind the course. Each module holds one idea of a language model.
+
+``import llmlab`` is instant on purpose: submodules (and torch, matplotlib, tokenizers, ipywidgets)
+load the first time you touch them, e.g. ``llmlab.corpus`` or ``from llmlab import corpus``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "attention", "autograd", "cli", "corpus", "course", "doctor", "exercises", "finetune",
+    "model", "pretrained", "preference", "sampling", "tokenization", "train", "viz", "widgets",
+}
+
+__all__ = ["__version__", "cache_dir", "setup", *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    """Import submodules lazily so ``import llmlab`` stays fast (see the module docstring)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'llmlab' has no attribute {name!r}")
+
+
+def cache_dir() -> str:
+    """Where checkpoints and trained tokenizers are cached: ``$LLMLAB_HOME`` or ~/.cache/llmlab."""
+    path = os.environ.get("LLMLAB_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "llmlab")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def setup(seed: int = 1337, threads: int | None = None, precision: int = 4,
+          figsize: tuple[float, float] = (7.0, 3.5)) -> dict[str, Any]:
+    """The first cell of every lesson: same seed, same threads, same printing, same figures.
+
+    Seeding Python, NumPy and torch makes every number a lesson prints reproducible on the same
+    machine, which is what lets nbval compare a fresh run against the committed outputs.
+    ``threads`` defaults to the CPU count (capped at 8: small models gain nothing from more).
+    """
+    import numpy as np
+    import torch
+
+    if threads is None:
+        threads = min(os.cpu_count() or 1, 8)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    np.set_printoptions(precision=precision, suppress=True, linewidth=100)
+    torch.set_printoptions(precision=precision, sci_mode=False, linewidth=100)
+    try:
+        import matplotlib
+
+        matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 80,
+                                    "axes.grid": True, "grid.alpha": 0.3})
+    except ImportError:  # matplotlib is a dependency, but a bare kernel should still start
+        pass
+    return {"seed": seed, "threads": threads, "torch": torch.__version__}
