@@ -30,7 +30,8 @@ def __getattr__(name: str) -> Any:
 
 def cache_dir() -> str:
     """Where checkpoints and trained tokenizers are cached: ``$LLMLAB_HOME`` or ~/.cache/llmlab."""
-    path = os.environ.get("LLMLAB_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "llmlab")
+    default = os.path.join(os.path.expanduser("~"), ".cache", "llmlab")
+    path = os.environ.get("LLMLAB_HOME") or default
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -56,11 +57,18 @@ def setup(seed: int = 1337, threads: int | None = None, precision: int = 4,
     torch.set_num_threads(threads)
     np.set_printoptions(precision=precision, suppress=True, linewidth=100)
     torch.set_printoptions(precision=precision, sci_mode=False, linewidth=100)
-    try:
-        import matplotlib
+    import matplotlib
 
-        matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 80,
-                                    "axes.grid": True, "grid.alpha": 0.3})
-    except ImportError:  # matplotlib is a dependency, but a bare kernel should still start
-        pass
+    matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 80,
+                                "axes.grid": True, "grid.alpha": 0.3})
+    _inline_figures()
     return {"seed": seed, "threads": threads, "torch": torch.__version__}
+
+
+def _inline_figures() -> None:
+    """In a notebook, show the ``Figure`` a cell returns as a picture (the inline backend)."""
+    import sys
+
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")

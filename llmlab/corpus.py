@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 GENRES = ("comedies", "histories", "problems", "roman", "romances", "tragedies")
@@ -163,7 +163,7 @@ def _parse(play: Play) -> tuple[list[Speech], int]:
     return speeches, directions
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(slug: str) -> tuple[tuple[Speech, ...], int]:
     play = {p.slug: p for p in plays()}[slug]
     speeches, directions = _parse(play)

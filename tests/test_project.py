@@ -1,0 +1,89 @@
+"""The project holds together: package lists agree, imports stay light, notebooks match."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmlab import course
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch": "torch"}  # conda package name -> PyPI name
+
+
+def _name_and_spec(requirement: str) -> tuple[str, str]:
+    name, spec = re.match(r"([A-Za-z0-9_.\-]+)\s*(.*)", requirement).groups()
+    return CONDA_NAMES.get(name.lower(), name.lower()), spec.replace(" ", "")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + [r for extra in project["optional-dependencies"].values()
+                                        for r in extra]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    listed = []
+    for item in env["dependencies"]:
+        listed += item["pip"] if isinstance(item, dict) else [item]
+    listed = [r for r in listed if not r.startswith(("python", "pip"))]
+    assert sorted(map(_name_and_spec, listed)) == sorted(map(_name_and_spec, wanted))
+
+
+def test_import_llmlab_is_light():
+    """`import llmlab` must not drag in torch, matplotlib, tokenizers, ipywidgets or jupyter."""
+    code = ("import sys, time; t = time.perf_counter(); import llmlab; "
+            "print(time.perf_counter() - t); "
+            "print(','.join(m for m in ('torch', 'matplotlib', 'tokenizers', 'ipywidgets', "
+            "'jupyter_client', 'numpy') if m in sys.modules))")
+    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout.splitlines()
+    assert heavy == ""
+    assert float(seconds) < 2.0
+
+
+def _notebook_build():
+    spec = importlib.util.spec_from_file_location("build", ROOT / "notebooks" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("source", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")),
+                         ids=lambda p: p.stem)
+def test_committed_notebook_matches_its_source(source):
+    problem = _notebook_build().out_of_sync(source)
+    assert problem is None, f"{problem}: run `make notebooks LESSONS={source.name[:2]}`"
+
+
+def test_out_of_sync_notebook_is_detected(tmp_path):
+    build = _notebook_build()
+    source = tmp_path / "00_demo.py"
+    source.write_text("# %%\nprint(1)\n")
+    assert "missing" in build.out_of_sync(source)
+    notebook = build.from_source(source)
+    notebook.cells[0].execution_count = 1
+    import nbformat
+
+    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    assert build.out_of_sync(source) is None
+    source.write_text("# %%\nprint(2)\n")
+    assert "differs" in build.out_of_sync(source)
+
+
+def test_course_map_matches_the_notebooks_and_readme():
+    sources = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    slugs = [lesson.slug for lesson in course.LESSONS]
+    assert sources == slugs[: len(sources)], "lessons must be numbered contiguously from 00"
+    readme = (ROOT / "README.md").read_text()
+    for slug in sources:
+        assert slug in readme, f"README's course map does not mention {slug}"
+
+
+def test_lesson_lookup_rejects_unknown_numbers():
+    assert course.lesson(0).slug == "00_start_here"
+    with pytest.raises(ValueError, match="lesson number must be one of"):
+        course.lesson(42)
