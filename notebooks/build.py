@@ -45,16 +45,21 @@ def from_source(path: Path) -> nbformat.NotebookNode:
 
 def cell_signature(notebook: nbformat.NotebookNode) -> list[tuple[str, str, tuple[str, ...]]]:
     """What must agree between a source and its built notebook: type, text and tags per cell."""
-    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ())))
-            for c in notebook.cells]
+    return [
+        (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", ()))) for c in notebook.cells
+    ]
 
 
 def build(path: Path, timeout: int = 1800) -> float:
     """Execute one lesson top to bottom in ``notebooks/`` and write its ``.ipynb``; returns seconds."""
     notebook = from_source(path)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    ).execute()
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every build
@@ -70,8 +75,10 @@ def out_of_sync(path: Path) -> str | None:
     notebook = nbformat.read(built, as_version=4)
     if cell_signature(notebook) != cell_signature(from_source(path)):
         return f"{built.name} differs from {path.name}"
-    if any(c.cell_type == "code" and c.source.strip() and c.execution_count is None
-           for c in notebook.cells):
+    if any(
+        c.cell_type == "code" and c.source.strip() and c.execution_count is None
+        for c in notebook.cells
+    ):
         return f"{built.name} has cells that were never executed"
     return None
 

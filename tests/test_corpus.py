@@ -53,7 +53,8 @@ def test_records_rebuild_the_text():
 
 def test_splits_add_up_to_the_whole():
     assert len(corpus.speeches("train")) + len(corpus.speeches("validation")) == len(
-        corpus.speeches("all"))
+        corpus.speeches("all")
+    )
     assert len(corpus.speeches()) > 30_000
 
 

@@ -44,8 +44,9 @@ def test_doctor_marks_a_missing_package_as_fail(monkeypatch):
     monkeypatch.setattr(doctor, "REQUIRED", (*doctor.REQUIRED, "no-such-package-xyz"))
     lines: list[str] = []
     assert not doctor.doctor(print_fn=lines.append)
-    assert any(line.startswith("FAIL") and "pip install no-such-package-xyz" in line
-               for line in lines)
+    assert any(
+        line.startswith("FAIL") and "pip install no-such-package-xyz" in line for line in lines
+    )
 
 
 def test_cli_doctor_exit_code(capsys):

@@ -23,8 +23,9 @@ def _name_and_spec(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + [r for extra in project["optional-dependencies"].values()
-                                        for r in extra]
+    wanted = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     listed = []
     for item in env["dependencies"]:
@@ -35,12 +36,15 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
 def test_import_llmlab_is_light():
     """`import llmlab` must not drag in torch, matplotlib, tokenizers, ipywidgets or jupyter."""
-    code = ("import sys, time; t = time.perf_counter(); import llmlab; "
-            "print(time.perf_counter() - t); "
-            "print(','.join(m for m in ('torch', 'matplotlib', 'tokenizers', 'ipywidgets', "
-            "'jupyter_client', 'numpy') if m in sys.modules))")
-    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                    check=True).stdout.splitlines()
+    code = (
+        "import sys, time; t = time.perf_counter(); import llmlab; "
+        "print(time.perf_counter() - t); "
+        "print(','.join(m for m in ('torch', 'matplotlib', 'tokenizers', 'ipywidgets', "
+        "'jupyter_client', 'numpy') if m in sys.modules))"
+    )
+    seconds, heavy = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert heavy == ""
     assert float(seconds) < 2.0
 
@@ -52,8 +56,9 @@ def _notebook_build():
     return module
 
 
-@pytest.mark.parametrize("source", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "source", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem
+)
 def test_committed_notebook_matches_its_source(source):
     problem = _notebook_build().out_of_sync(source)
     assert problem is None, f"{problem}: run `make notebooks LESSONS={source.name[:2]}`"
