@@ -144,3 +144,222 @@ def top_speakers(speeches: list, k: int) -> list[str]:
     for speech in speeches:
         counts[speech.speaker] = counts.get(speech.speaker, 0) + 1
     return sorted(counts, key=lambda who: (-counts[who], who))[:k]
+
+
+# Lesson 01: byte-pair encoding, by hand.
+
+# The state BPE training works on: each distinct pre-token ("word") as its current tokens,
+# mapped to how often it occurs in the text.
+Words = dict[tuple[bytes, ...], int]
+
+
+def _random_passage(rng: random.Random, speeches: int) -> str:
+    from llmlab import corpus
+
+    every = corpus.speeches("validation")
+    start = rng.randrange(len(every) - speeches)
+    return "\n".join(s.render() for s in every[start : start + speeches])
+
+
+def _random_words(rng: random.Random) -> Words:
+    """The words of a random passage of the held-out plays, after a few merges learned on it."""
+    from llmlab.tokenization import pretokenize, train_bpe
+
+    passage = _random_passage(rng, rng.randint(1, 12))
+    words: Words = {}
+    for word in pretokenize(passage):
+        tokens = tuple(bytes([b]) for b in word.encode("utf-8"))
+        words[tokens] = words.get(tokens, 0) + 1
+    for pair in train_bpe(passage, 256 + rng.randint(0, 20))[1]:
+        words = apply_merge(words, pair)
+    return words
+
+
+@exercise("count_pairs", lambda rng: (_random_words(rng),))
+def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
+    """How often each adjacent pair of tokens occurs in the whole text.
+
+    A pair inside a word occurs once per occurrence of the word, so it counts the word's count.
+    Pairs never span two words: that is how merges stay inside pre-tokens.
+    """
+    counts: dict[tuple[bytes, bytes], int] = {}
+    for tokens, n in words.items():
+        for i in range(len(tokens) - 1):
+            pair = (tokens[i], tokens[i + 1])
+            counts[pair] = counts.get(pair, 0) + n
+    return counts
+
+
+def _random_words_and_pair(rng: random.Random) -> tuple[Words, tuple[bytes, bytes]]:
+    if rng.random() < 0.2:  # runs of one byte, where occurrences of the pair overlap
+        return {(b"o",) * rng.randint(2, 7): rng.randint(1, 3), (b"n", b"o", b"o"): 1}, (b"o", b"o")
+    words = _random_words(rng)
+    pairs = sorted(count_pairs(words))
+    return words, rng.choice(pairs) if pairs else (b"a", b"b")
+
+
+@exercise("apply_merge", _random_words_and_pair)
+def apply_merge(words: Words, pair: tuple[bytes, bytes]) -> Words:
+    """Merge each occurrence of ``pair`` into one token, in every word.
+
+    Scan left to right and skip past a merge, so occurrences never overlap: in o o o the pair
+    (o, o) merges once, giving oo o. Counts are kept (and added up, should two words meet).
+    """
+    merged: Words = {}
+    for tokens, n in words.items():
+        out, i = [], 0
+        while i < len(tokens):
+            if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) == pair:
+                out.append(pair[0] + pair[1])
+                i += 2
+            else:
+                out.append(tokens[i])
+                i += 1
+        merged[tuple(out)] = merged.get(tuple(out), 0) + n
+    return merged
+
+
+def _random_word_and_merges(rng: random.Random) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """A word and merges learned on a passage (the word is from it, or one it has never seen)."""
+    from llmlab.tokenization import pretokenize, train_bpe
+
+    passage = _random_passage(rng, 20)
+    merges = train_bpe(passage, 256 + rng.randint(1, 80))[1]
+    words = [w for w in pretokenize(passage) if len(w) > 2]
+    return rng.choice([*words, " Gloucestershire", " naïveté", "!!!!"]), merges
+
+
+@exercise("encode_word", _random_word_and_merges)
+def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Split one pre-token into tokens with learned merges, as ``BPETokenizer.encode`` does.
+
+    Start from its bytes. While some adjacent pair is a learned merge, apply the one learned
+    earliest (everywhere in the word), because training made the later merges out of the
+    tokens of the earlier ones.
+    """
+    from llmlab.tokenization import merge
+
+    rank = {pair: k for k, pair in enumerate(merges)}
+    tokens = [bytes([b]) for b in word.encode("utf-8")]
+    while True:
+        pairs = [(tokens[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
+        learned = [p for p in pairs if p in rank]
+        if not learned:
+            return tokens
+        first = min(learned, key=rank.get)
+        tokens = merge(tokens, first, first[0] + first[1])
+
+
+# Lesson 02: attention.
+
+
+def _random_qkv(rng: random.Random) -> tuple[Any, Any, Any]:
+    import torch
+
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+    T, d = rng.randint(1, 6), rng.randint(1, 5)
+    return tuple(torch.randn(T, d, generator=generator) for _ in range(3))
+
+
+@exercise("causal_attention", _random_qkv)
+def causal_attention(q: Any, k: Any, v: Any) -> Any:
+    """Scaled dot-product attention of ``[T, d]`` queries, keys and values, with a causal mask."""
+    import math
+
+    import torch
+
+    scores = q @ k.T / math.sqrt(q.shape[-1])
+    T = q.shape[0]
+    future = torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)  # key j > query i
+    weights = scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+    return weights @ v
+
+
+def _random_weights(rng: random.Random) -> tuple[Any]:
+    import torch
+
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+    T = rng.randint(1, 7)
+    scores = 3 * torch.randn(T, T, generator=generator)
+    # Causal: the future gets weight 0 (0·log 0 counts as 0), and row 0 all on one token.
+    causal = torch.ones(T, T, dtype=torch.bool).tril()
+    return (scores.masked_fill(~causal, float("-inf")).softmax(dim=-1),)
+
+
+@exercise("attention_entropy", _random_weights)
+def attention_entropy(weights: Any) -> Any:
+    """The entropy (in nats) of each row of ``weights [T, T]``: 0 when a token attends to one
+    token only, ``log(n)`` when it spreads evenly over ``n``. Zero weights contribute nothing."""
+    import torch
+
+    terms = torch.where(weights > 0, -weights * weights.log(), torch.zeros_like(weights))
+    return terms.sum(dim=-1)
+
+
+@exercise("sinusoidal_encoding", lambda rng: (rng.randint(1, 12), 2 * rng.randint(1, 6)))
+def sinusoidal_encoding(T: int, d: int) -> Any:
+    """``[T, d]``: channel ``2i`` holds ``sin(pos / 10000**(2i/d))``, channel ``2i+1`` its cos."""
+    import math
+
+    import torch
+
+    table = torch.zeros(T, d)
+    for pos in range(T):
+        for i in range(0, d, 2):
+            angle = pos / 10000 ** (i / d)
+            table[pos, i], table[pos, i + 1] = math.sin(angle), math.cos(angle)
+    return table
+
+
+# Lesson 03: backpropagation.
+
+
+def _all_close(a: Any, b: Any) -> bool:
+    """Numbers, or (nested) lists and tuples of numbers, equal within a relative 1e-6."""
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_all_close(x, y) for x, y in zip(a, b, strict=True))
+    numbers = isinstance(a, int | float) and isinstance(b, int | float)
+    return numbers and abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def _random_logits(rng: random.Random) -> tuple[list[float], int]:
+    n = rng.randint(2, 8)
+    return ([rng.uniform(-5, 5) for _ in range(n)], rng.randrange(n))
+
+
+@exercise("cross_entropy_gradient", _random_logits, same=_all_close)
+def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
+    """d(cross-entropy)/d(logits) = softmax(logits) - onehot(target)."""
+    import math
+
+    top = max(logits)  # shifting by the largest logit keeps exp from overflowing
+    exps = [math.exp(z - top) for z in logits]
+    total = sum(exps)
+    return [e / total - (i == target) for i, e in enumerate(exps)]
+
+
+@exercise("sigmoid_and_slope", lambda rng: (rng.uniform(-6, 6),), same=_all_close)
+def sigmoid_and_slope(x: float) -> tuple[float, float]:
+    """sigmoid(x) = 1 / (1 + exp(-x)) built from engine Values, and its slope by backward()."""
+    from llmlab.autograd import Value
+
+    v = Value(x)
+    out = 1 / (1 + (-v).exp())
+    out.backward()
+    return out.data, v.grad
+
+
+def _random_step(rng: random.Random) -> tuple[list[float], list[float], list[float], float, float]:
+    n = rng.randint(1, 5)
+    params, grads, velocity = ([rng.uniform(-3, 3) for _ in range(n)] for _ in range(3))
+    return params, grads, velocity, rng.choice([0.1, 0.01, 0.5]), rng.choice([0.0, 0.5, 0.9])
+
+
+@exercise("momentum_step", _random_step, same=_all_close)
+def momentum_step(
+    params: list[float], grads: list[float], velocity: list[float], lr: float, momentum: float
+) -> tuple[list[float], list[float]]:
+    """One step of SGD with momentum, as torch.optim.SGD does it: (new params, new velocity)."""
+    velocity = [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
+    params = [p - lr * v for p, v in zip(params, velocity, strict=True)]
+    return params, velocity

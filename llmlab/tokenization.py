@@ -722,6 +722,30 @@ class BPETokenizer:
 
     # -- Hugging Face tokenizers ----------------------------------------------------------------
 
+    def truncated(self, vocab_size: int) -> BPETokenizer:
+        """The tokenizer that training to ``vocab_size`` would have given, cut from this one.
+
+        Training is greedy: each merge depends only on the merges before it. Stopping earlier
+        therefore gives the first merges of a longer run, and a smaller vocabulary is the 256 bytes,
+        the special tokens and the first ``vocab_size - 256 - len(specials)`` merges. One training
+        run at the largest size thus gives every smaller size at no cost. The tokenizer must be laid
+        out as :meth:`train` makes it (bytes, then special tokens, then merged tokens).
+        """
+        specials = list(self.special_tokens)
+        smallest = 256 + len(specials)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        if not smallest <= vocab_size <= self.vocab_size:
+            raise ValueError(
+                f"vocab_size must be in [{smallest}, {self.vocab_size}], got {vocab_size}"
+            )
+        trained_layout = [bytes([b]) for b in range(256)] + [t.encode("utf-8") for t in specials]
+        trained_layout += [left + right for left, right in self.merges]
+        if [self.vocab[i] for i in range(self.vocab_size)] != trained_layout:
+            raise ValueError("truncated() needs the ids train() gives: bytes, specials, merges")
+        vocab = {i: self.vocab[i] for i in range(vocab_size)}
+        return BPETokenizer(vocab, self.merges[: vocab_size - smallest], specials)
+
     def to_hf(self) -> tokenizers.Tokenizer:
         """The same tokenizer as a ``tokenizers.Tokenizer``: same ids for every text.
 

@@ -1,0 +1,640 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 01 · Tokenization
+#
+# **What you will build:** the step that turns text into the integers a model reads. You will
+# compare characters, words and bytes as units, run byte-pair encoding (BPE) by hand on a toy
+# string, train a byte-level BPE tokenizer on the plays, measure how well it compresses at each
+# vocabulary size, train the same thing with Hugging Face `tokenizers` and get identical ids,
+# meet special tokens and the surprises tokenizers hold, and play with tokens in a widget.
+#
+# **CPU time:** about 20 seconds on a 2-core laptop (budget: 2 minutes). No checkpoint needed.
+
+# %%
+import llmlab
+
+llmlab.setup()
+
+# %% [markdown]
+# ## 1. Text must become numbers
+#
+# A neural network is arithmetic on arrays of numbers. Its input is a sequence of integers, the
+# **token ids**: each one selects a row of a table of learned vectors (the *embedding*, lesson 02).
+# Its output is one score per possible id: the prediction of the next token. A **tokenizer** is
+# the two-way map between text and ids, and its choices shape the model:
+#
+# - the **vocabulary size** is the number of rows of the embedding table and of scores the model
+#   outputs at every step;
+# - the **number of tokens** a text becomes is how many steps the model takes to read it, and how
+#   much text fits in its context window.
+#
+# Few, long tokens make sequences short but need a large vocabulary; many short tokens need a
+# small vocabulary but make sequences long. Let's look at the options on our corpus.
+
+# %%
+from llmlab import corpus
+
+train_text = corpus.text("train")
+validation_text = corpus.text("validation")
+print(f"training text:   {len(train_text):>9,} characters (32 plays)")
+print(f"validation text: {len(validation_text):>9,} characters (6 held-out plays)")
+
+# %% [markdown]
+# ## 2. Characters, words or bytes?
+#
+# ### Characters
+#
+# The simplest tokenizer gives one id to each distinct character of the training text:
+
+# %%
+from llmlab.tokenization import CharTokenizer
+
+chars = CharTokenizer(train_text)
+print(f"{chars.vocab_size} characters:", repr("".join(chars.chars)))
+line = "To be, or not to be"
+print(line, "->", chars.encode(line))
+assert chars.decode(chars.encode(line)) == line
+assert chars.vocab_size == 76
+
+# %% [markdown]
+# Only 76 ids: a tiny vocabulary. But it knows *only* those 76 characters. The plays have no `é`,
+# no emoji, no Greek: text a user types will soon contain a character it cannot encode.
+
+# %%
+modern = "Café au lait? 😀"
+try:
+    chars.encode(modern)
+    raise AssertionError("expected a ValueError")
+except ValueError as error:
+    message = str(error)
+print(message)
+assert "'é'" in message and "'😀'" in message
+
+# %% [markdown]
+# ### Words
+#
+# Words go the other way: each token carries a lot of text, but the vocabulary is huge and still
+# incomplete. Split the text into words and punctuation marks, give each distinct one an id, and
+# count how many words of the held-out plays the vocabulary has never seen:
+
+# %%
+import re
+from collections import Counter
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+|[^\w\s]", text)  # runs of letters/digits, or one other symbol
+
+
+word_vocab = set(words_of(train_text))
+validation_words = words_of(validation_text)
+unknown = Counter(w for w in validation_words if w not in word_vocab)
+unknown_share = unknown.total() / len(validation_words)
+print(f"word vocabulary: {len(word_vocab):,} words")
+print(f"validation words never seen in training: {unknown.total():,} ({unknown_share:.1%})")
+most_common = sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))[:6]
+print("most common:", most_common)
+assert len(word_vocab) > 26_000 and unknown_share > 0.03
+assert all(word.isupper() for word, _ in most_common)  # speakers' names
+
+# %% [markdown]
+# Over 26,000 ids, and still 3.5% of the held-out words are unknown: mostly the names of people
+# who appear only in those plays (a model could not even read `MACBETH`), plus rare words and forms.
+#
+# ### Bytes
+#
+# Every text, in any language, is stored as a sequence of bytes (UTF-8). A byte has only 256
+# possible values, so 256 ids cover **all** text: nothing is ever unknown. The price: a character
+# outside plain English takes two to four bytes, and every token carries little.
+
+# %%
+print(modern, "->", list(modern.encode("utf-8")))
+assert len(modern.encode("utf-8")) > len(modern)
+
+# %% [markdown]
+# The three options side by side, on the held-out plays:
+
+# %%
+validation_bytes = len(validation_text.encode("utf-8"))
+print("unit        vocabulary  tokens for the validation text  unknown")
+print(f"characters  {chars.vocab_size:>10,}  {len(validation_text):>30,}  0 here (any é fails)")
+print(f"words       {len(word_vocab):>10,}  {len(validation_words):>30,}  {unknown.total():,}")
+print(f"bytes       {256:>10,}  {validation_bytes:>30,}  0, ever")
+assert len(validation_words) < len(validation_text) <= validation_bytes
+assert set(validation_text) <= set(chars.chars)  # the held-out plays: no new character
+
+# %% [markdown]
+# Bytes are the only choice that can never fail, but their sequences are the longest. **Byte-pair
+# encoding** keeps that guarantee and fixes the length: start from the 256 bytes, then repeatedly
+# take the pair of adjacent tokens that occurs most often in the training text and make it a new
+# token. Frequent words end up as single tokens, rare ones as a few pieces, and anything else
+# falls back to bytes. GPT-2, GPT-4, Llama and most modern LLMs use a variant of it.
+#
+# ## 3. BPE by hand
+#
+# A toy string, as bytes. (Printing `bytes([i])` shows which byte an id stands for.)
+
+# %%
+from itertools import pairwise
+
+toy = "aaabdaaabac"
+ids = list(toy.encode("utf-8"))
+print(ids)
+
+
+def count_pairs_by_hand(ids: list[int]) -> dict[tuple[int, int], int]:
+    """How often each adjacent pair occurs."""
+    counts: dict[tuple[int, int], int] = {}
+    for pair in pairwise(ids):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+counts = count_pairs_by_hand(ids)
+for (a, b), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+    print(f"{bytes([a])!r:>5} {bytes([b])!r:<5} {n}")
+
+# %% [markdown]
+# `aa` occurs four times: occurrences overlap, and `aaa` holds two. We give the pair the first free
+# id, 256, and replace it everywhere, scanning left to right. A replaced occurrence is skipped, so
+# `aaa` becomes `[256, a]`, not `[256, 256]`.
+
+
+# %%
+def merge_by_hand(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace each occurrence of ``pair`` by ``new_id``, left to right, without overlaps."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+best = max(counts, key=counts.get)
+merged = merge_by_hand(ids, best, 256)
+print(best, "->", 256, ":", merged)
+assert merged == [256, 97, 98, 100, 256, 97, 98, 97, 99]
+
+# %% [markdown]
+# These are exactly `llmlab.tokenization.pair_counts` and `merge`:
+
+# %%
+from llmlab.tokenization import merge, pair_counts
+
+assert count_pairs_by_hand(ids) == pair_counts(ids)
+assert merge_by_hand(ids, best, 256) == merge(ids, best, 256)
+
+# %% [markdown]
+# Training is these two steps in a loop. One more rule makes it deterministic: when pairs tie, the
+# winner is the **greatest pair of byte strings** (compared part by part). Here is the merge table
+# the loop learns, with the toy string after each merge (`tied`: how many other pairs were just
+# as frequent):
+
+# %%
+vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
+ids = list(toy.encode("utf-8"))
+learned = []
+print("id   merge               count  tied  the string after it")
+for new_id in range(256, 260):
+    counts = count_pairs_by_hand(ids)
+    pair = max(counts, key=lambda p: (counts[p], vocab[p[0]], vocab[p[1]]))
+    tied = sum(n == counts[pair] for n in counts.values()) - 1  # other pairs as frequent
+    vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
+    ids = merge_by_hand(ids, pair, new_id)
+    learned.append((vocab[pair[0]], vocab[pair[1]]))
+    shown = "|".join(vocab[i].decode() for i in ids)
+    merge_text = f"{vocab[pair[0]].decode()} + {vocab[pair[1]].decode()}"
+    print(f"{new_id}  {merge_text:<18}  {counts[pair]:>5}  {tied:>4}  {shown}")
+
+# %% [markdown]
+# At the second merge, `aa + a` and `a + b` both occur twice; `aa` is greater than `a`, so
+# `aa + a` wins. `llmlab.tokenization.train_bpe` learns the same table:
+
+# %%
+from llmlab.tokenization import train_bpe
+
+vocab_trained, merges_trained = train_bpe(toy, 260)
+assert merges_trained == learned
+assert all(vocab_trained[i] == vocab[i] for i in range(260))
+
+# %% [markdown]
+# ### Merges stay inside words
+#
+# Real text has spaces and punctuation. Before counting, BPE splits text into **pre-tokens** with
+# GPT-2's regular expression: a word with the space before it, a number, a run of punctuation.
+# Pairs are counted inside pre-tokens only, so no token ever spans two words — and, since the
+# space belongs to the word after it, `" the"` can become one token.
+
+# %%
+from llmlab.tokenization import BPETokenizer, pretokenize
+
+verse = "the thee thou the that this the thy thee"
+print(pretokenize(verse))
+small = BPETokenizer.train(verse, 256 + 8)
+print("merges:", [(a.decode(), b.decode()) for a, b in small.merges])
+print("tokens:", [small.decode([i]) for i in small.encode(verse)])
+assert all(b" " not in (a + b)[1:] for a, b in small.merges)
+
+# %% [markdown]
+# Every learned token holds at most one space, at its start. The same tokenizer encodes *any* text:
+# words it never saw fall back to smaller pieces, down to bytes.
+#
+# ## 4. Training on the plays
+#
+# Now the real thing: a vocabulary of 4,096 tokens learned from the 32 training plays. We also
+# reserve a **special token**, `<|endoftext|>`, which section 7 explains. llmlab's trainer is
+# incremental: it counts pairs once, then after each merge updates only the words that contain
+# the merged pair (read `train_bpe` in `llmlab/tokenization.py`).
+
+# %% tags=["nbval-ignore-output"]
+import time
+
+EOT = "<|endoftext|>"
+start = time.perf_counter()
+bpe = BPETokenizer.train(train_text, 4096, [EOT])
+llmlab_seconds = time.perf_counter() - start
+print(f"{bpe} trained in {llmlab_seconds:.1f} s")
+
+# %% [markdown]
+# The first merges are the most frequent pairs of English; the longest tokens are whole words
+# and names:
+
+# %%
+print("first merges:", [(a.decode(), b.decode()) for a, b in bpe.merges[:10]])
+longest = sorted((a + b for a, b in bpe.merges), key=lambda t: (-len(t), t))[:8]
+print("longest tokens:", [t.decode() for t in longest])
+assert bpe.merges[0] == (b" ", b"t") and len(bpe.encode(" the")) == 1
+assert b" Gloucester" in longest
+
+# %% [markdown]
+# Encoding a held-out line, and decoding it back:
+
+# %%
+line = "MACBETH:\nIs this a dagger which I see before me,"
+ids = bpe.encode(line)
+print(ids)
+print([bpe.decode([i]) for i in ids])
+print(f"{len(line)} characters -> {len(ids)} tokens")
+assert bpe.decode(ids) == line
+assert bpe.decode(bpe.encode(validation_text)) == validation_text
+
+# %% [markdown]
+# A tokenizer is saved as readable JSON: the vocabulary and the merges in order, written as in
+# GPT-2's files, where `Ġ` stands for a space (GPT-2 gives every byte a printable character).
+
+# %%
+import json
+import tempfile
+from pathlib import Path
+
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "bpe.json"
+    bpe.save(path)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    reloaded = BPETokenizer.load(path)
+print(list(saved), "first merges:", saved["merges"][:5])
+assert reloaded.encode(validation_text) == bpe.encode(validation_text)
+
+# %% [markdown]
+# ## 5. Bytes per token against vocabulary size
+#
+# How much text does one token carry? We measure **bytes per token** on the held-out plays for a
+# range of vocabulary sizes. No need to train five times: training is greedy, each merge depends
+# only on the ones before it, so a smaller vocabulary is the *first* merges of a larger one.
+# Training to 1,024 tokens gives the first 767 merges of our 4,096-token run:
+
+# %%
+bpe_1024 = BPETokenizer.train(train_text, 1024, [EOT])
+assert bpe_1024.merges == bpe.merges[: 1024 - 257]
+
+# %% [markdown]
+# `bpe.truncated(size)` cuts a smaller tokenizer out of a larger one this way.
+
+# %%
+from llmlab import widgets
+
+sizes = [257, 512, 1024, 2048, 4096]  # 257: the bytes and the special token, no merges
+llmlab_bpt = {}
+for size in sizes:
+    n_tokens = len(bpe.truncated(size).encode(validation_text))
+    llmlab_bpt[size] = validation_bytes / n_tokens
+    print(f"vocabulary {size:>5,}: {n_tokens:>7,} tokens, {llmlab_bpt[size]:.3f} bytes per token")
+gains = [b - a for a, b in pairwise(llmlab_bpt.values())]
+assert llmlab_bpt[257] == 1.0
+assert all(gain > 0 for gain in gains)  # a larger vocabulary always compresses better ...
+assert all(later < earlier for earlier, later in pairwise(gains[1:]))  # ... by less each doubling
+
+# %% tags=["nbval-ignore-output"]
+from llmlab import viz
+
+viz.line_chart(
+    sizes,
+    {"llmlab BPE": list(llmlab_bpt.values())},
+    title="Compression of the held-out plays",
+    xlabel="vocabulary size",
+    ylabel="bytes per token",
+    log_x=True,
+)
+
+# %% [markdown]
+# Each doubling of the vocabulary buys less. It also costs: the embedding table and the output
+# layer grow with the vocabulary, and rare tokens are seen too seldom in training to learn them
+# well. Small models use small vocabularies (this course: a few thousand); GPT-2 has 50,257 tokens,
+# recent models 100,000 to 250,000, trained on far more text and many languages.
+#
+# ## 6. The same with Hugging Face `tokenizers`
+#
+# Production tokenizers are written in Rust, in libraries such as Hugging Face `tokenizers`.
+# `train_hf_bpe` trains one with exactly our setup (byte alphabet, GPT-2 pre-tokenizer, the same
+# special token). Time and compression side by side (HF's trainer is compiled Rust and may use
+# every CPU core; llmlab's is plain Python on one):
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.tokenization import train_hf_bpe
+
+hf_tokenizers, hf_seconds = {}, {}
+for size in sizes[1:]:
+    start = time.perf_counter()
+    hf_tokenizers[size] = train_hf_bpe(train_text, size, [EOT])
+    hf_seconds[size] = time.perf_counter() - start
+print(f"training to 4,096 tokens: llmlab {llmlab_seconds:.1f} s, HF {hf_seconds[4096]:.1f} s")
+print(f"llmlab takes {llmlab_seconds / hf_seconds[4096]:.1f}x HF's time")
+
+# %%
+print("vocabulary  bytes per token: llmlab    HF")
+for size, hf in hf_tokenizers.items():
+    hf_bpt = validation_bytes / len(hf.encode(validation_text).ids)
+    print(f"{size:>10,}  {llmlab_bpt[size]:>22.3f}  {hf_bpt:.3f}")
+    assert abs(hf_bpt - llmlab_bpt[size]) < 0.005 * llmlab_bpt[size]
+
+# %% [markdown]
+# The compression agrees within half a percent. Not exactly: when two pairs are equally frequent,
+# HF breaks the tie its own way, and from the first such tie on the two vocabularies drift apart a
+# little. They still share almost all their tokens (HF also numbers them differently):
+
+# %%
+from llmlab.tokenization import bytes_to_unicode
+
+byte_of = {c: b for b, c in bytes_to_unicode().items()}  # HF spells bytes as GPT-2 does
+hf_tokens = {bytes(byte_of[c] for c in t) for t in hf_tokenizers[4096].get_vocab()}
+shared = len(hf_tokens & set(bpe.vocab.values()))
+print(f"tokens in both vocabularies: {shared:,} of 4,096 ({shared / 4096:.0%})")
+assert shared > 0.95 * 4096
+assert hf_tokenizers[4096].encode("a").ids != bpe.encode("a")  # same token, another id
+
+# %% [markdown]
+# To run *our* tokenizer inside HF's library, `to_hf()` exports it: the same vocabulary and merges
+# as a `tokenizers.Tokenizer`. It gives the very same ids, on the held-out plays and on any text:
+
+# %%
+exported = bpe.to_hf()
+assert exported.encode(validation_text).ids == bpe.encode(validation_text)
+odd = "Ünïcödé, 日本語, emoji 👩‍🔬, tabs\tand  spaces" + EOT + "x"
+assert exported.encode(odd).ids == bpe.encode(odd)
+print("identical ids on", f"{len(validation_text):,}", "characters and on", repr(odd))
+
+# %% [markdown]
+# Encoding speed. llmlab remembers the tokens of every word it has encoded, and on the plays a
+# few thousand words make up most of the text; HF encodes a batch of lines in compiled code on
+# both cores, and also records where each token starts and ends in the text. Which one is faster
+# depends on the text and the machine (the ids are the same, as checked above):
+
+# %% tags=["nbval-ignore-output"]
+lines = validation_text.splitlines(keepends=True)
+fresh = BPETokenizer(bpe.vocab, bpe.merges, [EOT])  # an empty cache of words, to be fair
+start = time.perf_counter()
+fresh.encode(validation_text)
+llmlab_rate = validation_bytes / (time.perf_counter() - start) / 1e6
+start = time.perf_counter()
+exported.encode_batch(lines)
+hf_rate = validation_bytes / (time.perf_counter() - start) / 1e6
+print(f"encoding: llmlab {llmlab_rate:.1f} MB/s, HF {hf_rate:.1f} MB/s")
+
+# %% [markdown]
+# ## 7. Special tokens
+#
+# Training data is many documents glued together; the model should know where one ends. A
+# **special token** such as `<|endoftext|>` marks the boundary. It is cut out of the text before
+# pre-tokenization, so it always becomes its single reserved id (256 here, right after the bytes)
+# and never merges with its neighbours:
+
+# %%
+first, second = corpus.speeches("validation")[:2]
+two_documents = first.render() + EOT + second.render()
+ids = bpe.encode(two_documents)
+eot_id = bpe.special_id(EOT)
+print(f"{EOT} -> {eot_id}; it occurs {ids.count(eot_id)} time in {len(ids)} ids")
+assert eot_id == 256 and ids.count(eot_id) == 1 and bpe.decode(ids) == two_documents
+almost = bpe.encode("<|endoftext|")  # no closing '>': ordinary text
+print("<|endoftext| ->", [bpe.decode([i]) for i in almost])
+assert eot_id not in almost and len(almost) > 1
+
+# %% [markdown]
+# Why it must be declared: train on documents joined by the marker *without* telling the trainer,
+# and it learns the marker as ordinary text, merged with whatever comes before it:
+
+# %%
+documents = EOT.join(s.text for s in corpus.speeches("train")[:2000])
+declared = BPETokenizer.train(documents, 300, [EOT])
+undeclared = BPETokenizer.train(documents, 300)
+print("declared:  ", declared.encode(EOT))
+print("undeclared:", [(a.decode(), b.decode()) for a, b in undeclared.merges if b"|" in a + b])
+assert all(b"|" not in a + b for a, b in declared.merges)
+assert (b".", b"<|") in undeclared.merges  # the end of a sentence glued to the marker
+
+# %% [markdown]
+# ## 8. Pitfalls
+#
+# A tokenizer is learned from its training text, and it shows. Each of these surprises has caused
+# real bugs and strange model behaviour. A small helper prints the pieces and ids of a text:
+
+
+# %%
+def show(text: str) -> list[int]:
+    ids = bpe.encode(text)
+    pieces = [bpe.decode([i]) for i in ids]
+    print(f"{text!r:>32} -> {len(ids):>2} tokens {pieces} {ids}")
+    return ids
+
+
+# %% [markdown]
+# **Leading spaces and case.** The same word is up to five different tokens, unrelated as far as
+# the ids go; the model must learn from data that they mean the same thing. Capitals are common in
+# the plays because speakers' names are written in them (`FIRST LORD:`), so `" LORD"` is a single
+# token; `THE` is not.
+
+# %%
+spellings = ["the", " the", "The", " The", "THE", " lord", " Lord", " LORD"]
+found = {text: show(text) for text in spellings}
+assert len({tuple(ids) for ids in found.values()}) == len(spellings)
+assert all(len(found[t]) == 1 for t in spellings if t != "THE") and len(found["THE"]) == 2
+assert "\nFIRST LORD:\n" in train_text
+
+# %% [markdown]
+# **Numbers.** The plays contain hardly any digits, so no digit was ever merged: a number costs
+# one token per digit, while the word for it is a single token. (Tokenizers trained on web text
+# have the opposite problem: they split numbers into chunks of varying length, which makes
+# arithmetic hard for the model.)
+
+# %%
+print("digits in the training text:", sum(c.isdigit() for c in train_text))
+assert len(show(" 1000")) == 5 and len(show(" thousand")) == 1
+
+# %% [markdown]
+# **Rare words** become many short pieces. `honorificabilitudinitatibus` occurs once in the plays,
+# far too seldom to earn a token; words from our century were never seen at all.
+
+# %%
+assert train_text.count("honorificabilitudinitatibus") == 1
+assert len(show(" honorificabilitudinitatibus")) > 10
+assert len(show(" smartphone")) > 2 and len(show(" lord")) == 1
+
+# %% [markdown]
+# **Other scripts** fall back to bytes: each Japanese character here is three tokens. A model
+# whose tokenizer was trained mostly on English reads other languages more slowly and fits less
+# of them into its context.
+
+# %%
+japanese = "こんにちは"
+assert len(show(japanese)) == len(japanese.encode("utf-8")) == 3 * len(japanese)
+
+# %% [markdown]
+# ## 9. Token playground
+#
+# Type any text and see how each tokenizer splits it: every token in its own colour, its id below
+# (hover a token to see its id too), and the counts. Switch between characters, llmlab's BPE and
+# HF's, and slide the vocabulary size. The tokenizers of this lesson are passed in, so nothing is
+# trained again. Try a name from a held-out play, a number, your own name, an emoji.
+
+# %% tags=["nbval-ignore-output"]
+playground = widgets.TokenPlayground(
+    sizes=sizes[1:], train_text=train_text, bpe=bpe, hf=hf_tokenizers
+)
+playground
+
+# %% [markdown]
+# Like every widget of the course, it can be driven from code. A larger vocabulary never needs
+# more tokens:
+
+# %%
+playground.text.value = "ROMEO:\nBut soft, what light through yonder window breaks?"
+n_tokens = {}
+for size in playground.vocab_size.options:
+    playground.vocab_size.value = size
+    n_tokens[size] = len(playground.view.ids)
+print(n_tokens)
+assert list(n_tokens.values()) == sorted(n_tokens.values(), reverse=True)
+assert f"<b>{n_tokens[4096]} tokens</b>" in playground.output.value
+
+# %% [markdown]
+# The character tokenizer has one vocabulary (the slider is disabled) and fails on characters it
+# never saw; HF's tokenizer splits like ours, with its own ids:
+
+# %%
+playground.kind.value = "char"
+assert playground.vocab_size.disabled
+assert len(playground.view.ids) == len(playground.text.value)
+playground.text.value = "Café au lait? 😀"
+assert "never seen" in playground.output.value and not playground.view.ids
+playground.kind.value = "hf"
+print(playground.view.pieces)
+assert b"".join(playground.view.pieces) == playground.text.value.encode("utf-8")
+
+# %% [markdown]
+# ## Recap
+#
+# - A model reads token ids; the tokenizer decides how many ids there are (vocabulary size) and
+#   how many a text becomes (sequence length).
+# - Characters fail on unseen characters, words on unseen words; bytes never fail but are long.
+# - Byte-level BPE starts from the 256 bytes and merges the most frequent adjacent pair, again and
+#   again, inside pre-tokens; ties go to the greatest pair. Encoding applies the merges in order.
+# - A larger vocabulary compresses better, with diminishing returns; llmlab and HF `tokenizers`
+#   train nearly the same tokenizer, and `to_hf()` runs ours with identical ids.
+# - Special tokens are cut out first: one id each, never merged.
+# - Spaces, case, digits, rare words and other scripts all change how text is split.
+#
+# **Next:** lesson 02 turns token ids into vectors and lets them attend to each other.
+#
+# ## Exercises
+#
+# Training does not work on one long list of ids: it reduces the text to its distinct pre-tokens
+# ("words"), each with its current tokens and how often it occurs, for example
+# `{(b"t", b"h", b"e"): 3, (b" ", b"t", b"h", b"e"): 5}`. The exercises work on that form.
+#
+# **Exercise 1.** Count the pairs: return how often each adjacent pair of tokens occurs in the
+# text, `{(left, right): count}`. A pair inside a word counts once per occurrence of the word;
+# no pair spans two words. (For the example: `(b"t", b"h")` occurs 8 times, `(b" ", b"t")` 5.)
+
+# %%
+from llmlab import exercises
+
+Words = dict[tuple[bytes, ...], int]
+
+
+def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
+    raise NotImplementedError  # your code here
+
+
+exercises.check("count_pairs", count_pairs)
+
+# %% [markdown]
+# **Exercise 2.** Apply one merge: return the words with every occurrence of `pair` replaced by
+# the merged token, scanning left to right without overlaps (in `o o o`, the pair `(o, o)` gives
+# `oo o`). The counts stay as they are.
+
+
+# %%
+def apply_merge(words: Words, pair: tuple[bytes, bytes]) -> Words:
+    raise NotImplementedError  # your code here
+
+
+exercises.check("apply_merge", apply_merge)
+
+# %% [markdown]
+# **Exercise 3.** Encode a word: given a pre-token and the learned merges (in the order they were
+# learned), return its tokens as byte strings. Start from its bytes; while some adjacent pair is a
+# learned merge, apply the one learned earliest.
+
+
+# %%
+def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    raise NotImplementedError  # your code here
+
+
+exercises.check("encode_word", encode_word)
+
+# %% [markdown]
+# To reveal a worked solution, run `exercises.solution("name")`. Here is the one of exercise 2:
+
+# %%
+exercises.solution("apply_merge")
+
+# %% [markdown]
+# Exercises 1 and 2 together are a BPE trainer. With the worked solutions, twenty merges learned on
+# a passage of the held-out plays are exactly the ones `train_bpe` learns:
+
+# %%
+from llmlab.exercises import apply_merge as solved_apply_merge
+from llmlab.exercises import count_pairs as solved_count_pairs
+
+passage = validation_text[:20_000]
+words = Counter(tuple(bytes([b]) for b in w.encode("utf-8")) for w in pretokenize(passage))
+learned = []
+for _ in range(20):
+    counts = solved_count_pairs(words)
+    pair = max(counts, key=lambda p: (counts[p], p))  # most frequent; ties: greatest pair
+    learned.append(pair)
+    words = solved_apply_merge(words, pair)
+assert learned == train_bpe(passage, 256 + 20)[1]
+print([(a.decode(), b.decode()) for a, b in learned])
