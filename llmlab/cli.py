@@ -35,6 +35,115 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if doctor() else 1
 
 
+#: ``llmlab pretrain`` flags that override a recipe: flag -> (recipe section, key, type).
+_PRETRAIN_FLAGS = {
+    "n-layer": ("model", "n_layer", int),
+    "n-head": ("model", "n_head", int),
+    "n-embd": ("model", "n_embd", int),
+    "block-size": ("model", "block_size", int),
+    "dropout": ("model", "dropout", float),
+    "pos-encoding": ("model", "pos_encoding", str),
+    "batch-size": ("train", "batch_size", int),
+    "max-steps": ("train", "max_steps", int),
+    "max-seconds": ("train", "max_seconds", float),
+    "lr": ("train", "learning_rate", float),
+    "min-lr": ("train", "min_lr", float),
+    "warmup-steps": ("train", "warmup_steps", int),
+    "dtype": ("train", "dtype", str),
+    "eval-interval": ("train", "eval_interval", int),
+    "seed": ("train", "seed", int),
+}
+
+
+def _pretrain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", default="char", help="start from this standard recipe")
+    parser.add_argument(
+        "--out", default=None, help="checkpoint (default llmlab-RECIPE.safetensors)"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, (section, key, kind) in _PRETRAIN_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=kind, default=None, help=f"recipe {section}.{key}")
+
+
+@command("pretrain", "train a GPT on the plays (also under torchrun)", _pretrain_arguments)
+def _pretrain(args: argparse.Namespace) -> int:
+    from llmlab import pretrained
+    from llmlab.train import distributed
+
+    recipe = pretrained.recipe(args.recipe)
+    for flag, (section, key, _) in _PRETRAIN_FLAGS.items():
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            recipe[section][key] = value
+    out = args.out or f"llmlab-{args.recipe}.safetensors"
+    _, _, result = pretrained.train_recipe(recipe, out, resume=args.resume, progress=not args.quiet)
+    rank, world = distributed()
+    if world > 1:
+        import torch.distributed
+
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(
+            f"{result.stop_reason} after {result.step} steps, {result.seconds:.1f} s, "
+            f"validation loss {result.val_loss:.4f}; saved {out}"
+        )
+    return 0
+
+
+def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", help="standard models to fetch or train (default all)")
+
+
+@command(
+    "prepare",
+    "train or fetch the standard models into the cache, before a class",
+    _prepare_arguments,
+)
+def _prepare(args: argparse.Namespace) -> int:
+    from llmlab import pretrained
+
+    for name in args.names or pretrained.names():
+        saved = pretrained.checkpoint(name)
+        print(f"{name}: {saved.path} (validation loss {saved.extra['val_loss']:.4f})")
+    return 0
+
+
+def _sample_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="char", help="a standard model name")
+    parser.add_argument("--checkpoint", default=None, help="or a checkpoint file to sample from")
+    parser.add_argument("--prompt", default="ROMEO:\n", help="text to continue")
+    parser.add_argument("--tokens", type=int, default=300, help="how many tokens to add")
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+@command("sample", "continue a prompt with a trained model", _sample_arguments)
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from llmlab import pretrained
+    from llmlab.train import load_checkpoint
+
+    if args.checkpoint:
+        saved = load_checkpoint(args.checkpoint)
+        model = saved.build_model()
+        tokenizer = pretrained.tokenizer_from_dict(saved.tokenizer)
+    else:
+        model, tokenizer = pretrained.load(args.model)
+    prompt = torch.tensor(tokenizer.encode(args.prompt))
+    out = model.generate(
+        prompt,
+        args.tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    print(tokenizer.decode(out.tolist()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmlab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -363,3 +363,113 @@ def momentum_step(
     velocity = [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
     params = [p - lr * v for p, v in zip(params, velocity, strict=True)]
     return params, velocity
+
+
+# Lesson 04: pretraining.
+
+
+def _random_gpt_shape(rng: random.Random) -> tuple[int, int, int, int]:
+    return rng.randint(2, 1000), rng.randint(1, 1024), rng.randint(1, 12), 8 * rng.randint(1, 32)
+
+
+@exercise("count_parameters", _random_gpt_shape)
+def count_parameters(vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> int:
+    """All parameters of a GPT with learned positions, biases everywhere and a tied output layer."""
+    C = n_embd
+    embeddings = vocab_size * C + block_size * C  # the output layer reuses the token table
+    layer_norm = 2 * C  # a gain and a bias per channel
+    attention = (3 * C * C + 3 * C) + (C * C + C)  # q, k, v projections; output projection
+    mlp = (C * 4 * C + 4 * C) + (4 * C * C + C)  # widen 4x; project back
+    block = 2 * layer_norm + attention + mlp
+    return embeddings + n_layer * block + layer_norm  # the last: the final layer norm
+
+
+def _random_schedule_point(rng: random.Random) -> tuple[int, float, float, int, int]:
+    warmup, decay = rng.randint(0, 50), rng.randint(1, 500)
+    max_lr = rng.choice([1e-3, 3e-3, 6e-4])
+    return rng.randint(0, decay + 20), max_lr, max_lr * rng.choice([0.0, 0.1]), warmup, decay
+
+
+@exercise("warmup_cosine", _random_schedule_point)
+def warmup_cosine(
+    step: int, max_lr: float, min_lr: float, warmup_steps: int, decay_steps: int
+) -> float:
+    """The learning rate at ``step``: linear warm-up to ``max_lr`` over ``warmup_steps`` steps,
+    then half a cosine down to ``min_lr`` at ``decay_steps``, and ``min_lr`` after that."""
+    import math
+
+    if step < warmup_steps:
+        return max_lr * (step + 1) / warmup_steps
+    if step >= decay_steps:
+        return min_lr
+    progress = (step - warmup_steps) / max(1, decay_steps - warmup_steps)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (max_lr - min_lr)
+
+
+def _random_activations(rng: random.Random) -> tuple[Any, Any, float]:
+    import torch
+
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+    shape = [rng.randint(1, 4) for _ in range(rng.randint(0, 2))] + [rng.randint(1, 16)]
+    x = rng.choice([0.1, 1.0, 30.0]) * torch.randn(shape, generator=generator)
+    weight = 1 + 0.1 * torch.randn(shape[-1], generator=generator)
+    return x, weight, rng.choice([1e-5, 1e-6])
+
+
+@exercise("rms_norm", _random_activations)
+def rms_norm(x: Any, weight: Any, eps: float) -> Any:
+    """RMSNorm (LLaMA and most recent LLMs): divide each vector of the last dimension by its
+    root mean square, then scale each channel by ``weight``. Layer norm without the mean."""
+    import torch
+
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight
+
+
+# Lesson 05: scaling and compression.
+
+
+def _random_power_law_points(rng: random.Random) -> tuple[list[float], list[float]]:
+    import math
+
+    n, scale, exponent = rng.randint(2, 8), rng.uniform(1, 20), rng.uniform(0.02, 1.0)
+    xs = sorted({10 ** rng.uniform(2, 9) for _ in range(n)})
+    return xs, [scale * x**-exponent * math.exp(rng.gauss(0, 0.05)) for x in xs]
+
+
+@exercise("power_law_exponent", _random_power_law_points)
+def power_law_exponent(x: list[float], y: list[float]) -> float:
+    """``alpha`` of the power law ``y = a * x**-alpha`` that fits the points best in log space:
+    minus the slope of the least-squares line through ``(log x, log y)``."""
+    import math
+
+    lx, ly = [math.log(v) for v in x], [math.log(v) for v in y]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    slope = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum(
+        (a - mx) ** 2 for a in lx
+    )
+    return -slope
+
+
+def _random_token_loss(rng: random.Random) -> tuple[float, int, int]:
+    n_tokens = rng.randint(1, 10**6)
+    return rng.uniform(0.5, 7.0), n_tokens, int(n_tokens * rng.uniform(1.0, 5.0))
+
+
+@exercise("bits_per_char", _random_token_loss)
+def bits_per_char(loss: float, n_tokens: int, n_chars: int) -> float:
+    """Bits per character of a text of ``n_chars`` characters and ``n_tokens`` tokens, from a
+    model's mean loss in nats per token: the total is ``loss * n_tokens`` nats; ``ln 2`` nats
+    make a bit. This is how models with different tokenizers are compared fairly."""
+    import math
+
+    return loss * n_tokens / math.log(2) / n_chars
+
+
+@exercise("chinchilla_split", lambda rng: (10 ** rng.uniform(10, 24),), same=_all_close)
+def chinchilla_split(flops: float) -> tuple[float, float]:
+    """``(parameters, tokens)`` for a compute budget, by the Chinchilla rule of thumb: about 20
+    training tokens per parameter, with compute ``C = 6 * N * D``. So ``C = 120 N^2``."""
+    import math
+
+    n_params = math.sqrt(flops / 120)
+    return n_params, 20 * n_params

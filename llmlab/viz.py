@@ -4,7 +4,7 @@ it and a test can inspect it; nothing here calls ``plt.show()``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,8 +16,10 @@ def bar_chart(
     title: str = "",
     ylabel: str = "",
     highlight: set[str] | None = None,
+    fmt: str = "{:,.0f}",
 ) -> Figure:
-    """A labelled bar per key; keys in ``highlight`` are drawn in a second colour."""
+    """A labelled bar per key; keys in ``highlight`` are drawn in a second colour. ``fmt``
+    formats the numbers written on the bars."""
     from matplotlib.figure import Figure
 
     if not values:
@@ -27,7 +29,7 @@ def bar_chart(
     names = list(values)
     colours = ["tab:orange" if highlight and n in highlight else "tab:blue" for n in names]
     bars = axes.bar(names, [values[n] for n in names], color=colours)
-    axes.bar_label(bars, fmt="{:,.0f}", fontsize=8)
+    axes.bar_label(bars, fmt=fmt, fontsize=8)
     axes.set_title(title)
     axes.set_ylabel(ylabel)
     axes.grid(axis="x", visible=False)
@@ -116,4 +118,129 @@ def heatmap(
             colour = "white" if v > middle else "black"
             axes.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color=colour)
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return figure
+
+
+# Lessons 04 and 05: training curves and scaling laws.
+
+
+def loss_curve(
+    runs: Mapping[str, Sequence[Mapping[str, float]]],
+    x: str = "step",
+    title: str = "",
+    log: bool = False,
+) -> Figure:
+    """Training loss (a line) and held-out loss (dots) of each run, from ``train``'s history.
+
+    ``runs`` maps a name to a run's records (``TrainResult.history``, or what a callback saw);
+    ``x`` picks the horizontal axis: any key the records share, e.g. ``"step"``, ``"tokens"``
+    or ``"time"``. ``log=True`` draws both axes logarithmic.
+    """
+    from matplotlib.figure import Figure
+
+    if not runs:
+        raise ValueError("runs must hold at least one run, got an empty mapping")
+    figure = Figure(figsize=(7, 3.2), layout="constrained")
+    axes = figure.subplots()
+    for (name, records), colour in zip(runs.items(), _colours(), strict=False):
+        missing = [r for r in records if x not in r or "loss" not in r]
+        if missing:
+            raise ValueError(f"run {name!r} has records without {x!r} or 'loss': {missing[0]}")
+        xs, losses = [r[x] for r in records], [r["loss"] for r in records]
+        axes.plot(xs, losses, color=colour, alpha=0.6, label=f"{name} (training)")
+        held_out = [r for r in records if "val_loss" in r]
+        if held_out:
+            xs, losses = [r[x] for r in held_out], [r["val_loss"] for r in held_out]
+            axes.plot(xs, losses, "o", color=colour, label=f"{name} (held-out)")
+    if log:
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.set(title=title, xlabel=x, ylabel="loss (nats per token)")
+    axes.legend(fontsize=8)
+    return figure
+
+
+def _colours() -> list[str]:
+    import matplotlib
+
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+class LiveLossCurve:
+    """A ``callback`` for :func:`llmlab.train.train` that redraws the loss curve as training runs.
+
+    Every ``every``-th record (and every record with a held-out loss) replaces the figure shown
+    under the running cell, so the curve grows in place instead of printing a new one each time.
+    The records stay in ``history``. Outside a notebook it only collects them.
+    """
+
+    def __init__(self, every: int = 5, title: str = "") -> None:
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.every, self.title = every, title
+        self.history: list[dict[str, float]] = []
+        self._display = None
+
+    def __call__(self, record: Mapping[str, float]) -> None:
+        self.history.append(dict(record))
+        if len(self.history) % self.every == 0 or "val_loss" in record:
+            self.show()
+
+    def figure(self) -> Figure:
+        return loss_curve({"run": self.history}, title=self.title)
+
+    def show(self) -> None:
+        """Draw the curve so far in the cell's output (once shown, updated in place)."""
+        import sys
+
+        if not self.history or "IPython" not in sys.modules:
+            return
+        from IPython.display import display
+
+        if self._display is None:
+            self._display = display(self.figure(), display_id=True)
+        else:
+            self._display.update(self.figure())
+
+
+def scaling_plot(
+    points: Mapping[str, tuple[float, float]],
+    fit: Callable[[float], float] | None = None,
+    predict_at: float | None = None,
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "held-out loss (nats per token)",
+) -> Figure:
+    """Named points ``(x, y)`` on log-log axes, with a fitted law drawn through them.
+
+    ``fit`` (e.g. a :class:`llmlab.scaling.PowerLaw`) is drawn as a dashed line, extended to
+    ``predict_at`` where its prediction is marked with a star. ``curves`` adds thin lines, e.g.
+    each model's loss along its training, against the same x (coloured as the points, in order).
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    if not points:
+        raise ValueError("points must hold at least one point, got an empty mapping")
+    if any(x <= 0 or y <= 0 for x, y in points.values()):
+        raise ValueError("points must be positive (they are drawn on log-log axes)")
+    figure = Figure(figsize=(6.5, 3.6), layout="constrained")
+    axes = figure.subplots()
+    colours = _colours()
+    for (xs, ys), colour in zip((curves or {}).values(), colours, strict=False):
+        axes.plot(xs, ys, color=colour, alpha=0.4, linewidth=1)
+    for (name, (x, y)), colour in zip(points.items(), colours, strict=False):
+        axes.plot([x], [y], "o", color=colour, label=name)
+    if fit is not None:
+        xs = [x for x, _ in points.values()] + ([predict_at] if predict_at else [])
+        grid = np.geomspace(min(xs), max(xs), 50)
+        axes.plot(grid, [fit(g) for g in grid], "k--", linewidth=1, label=f"fit: {fit}")
+        if predict_at:
+            y = fit(predict_at)
+            axes.plot([predict_at], [y], "k*", markersize=12, label=f"prediction: {y:.3f}")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axes.legend(fontsize=8)
     return figure

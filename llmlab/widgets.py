@@ -333,7 +333,9 @@ class AttentionExplorer:
         self.model, self.tokenizer = model, tokenizer
         layers, heads = model.config.n_layer, model.config.n_head
         slider = {"continuous_update": False}
-        self.text = w.Textarea(value=text, description="text", continuous_update=False)
+        self.text = w.Textarea(
+            value=text, description="text", continuous_update=False, layout={"width": "60em"}
+        )
         self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **slider)
         self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **slider)
         self.token = w.IntSlider(value=0, min=0, max=0, description="token", **slider)
@@ -353,7 +355,8 @@ class AttentionExplorer:
                 self.image,
                 w.HTML("<b>every head</b> (rows: layers, columns: heads; the chosen one framed)"),
                 self.grid,
-            ]
+            ],
+            layout={"align_items": "flex-start"},  # pictures at their own size, not stretched
         )
         self._on_text()
 
@@ -390,9 +393,9 @@ class AttentionExplorer:
 
         labels = [show_token(t) for t in self.maps.tokens]
         n = len(labels)
-        size = min(4 + n * 0.12, 12)
-        self.figure = Figure(figsize=(2 * size + 0.5, size), layout="constrained")
-        self.ax_map, self.ax_lines = self.figure.subplots(1, 2)
+        size = min(2.5 + n * 0.11, 9)  # about one line of small text per token
+        self.figure = Figure(figsize=(1.75 * size, size), layout="constrained")
+        self.ax_map, self.ax_lines = self.figure.subplots(1, 2, width_ratios=[1, 0.7])
         self.heat = self.ax_map.imshow(self.pattern.numpy(), cmap="Blues", vmin=0, vmax=1)
         self.ax_map.set_xticks(range(n), labels, fontsize=7, family="monospace")
         self.ax_map.set_yticks(range(n), labels, fontsize=7, family="monospace")
@@ -592,7 +595,8 @@ class DescentPlayground:
                 w.HBox([self.momentum, self.steps]),
                 self.caption,
                 self.image,
-            ]
+            ],
+            layout={"align_items": "flex-start"},  # the picture at its own size, not stretched
         )
         self._on_surface(None)
 

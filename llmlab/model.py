@@ -1,0 +1,322 @@
+"""A GPT in one screenful per idea: token + position embeddings, a stack of blocks, a tied head.
+
+Each block is pre-LayerNorm (GPT-2 and later): ``x = x + attn(ln(x))`` then ``x = x + mlp(ln(x))``.
+The residual stream ``x`` is a running sum every block writes into; normalising only what enters a
+block keeps that stream an unscaled highway for gradients, so deep stacks train without warm-up
+tricks. Attention is the causal self-attention of :mod:`llmlab.attention`: torch's fused kernel
+by default, or our explicit :func:`llmlab.attention.attention` when the attention weights are
+wanted for a picture (the logits are the same either way; the tests check it).
+
+The model maps token ids ``[B, T]`` to logits ``[B, T, vocab]``: at every position, a score for
+each possible next token. Training minimises the cross-entropy of those scores against the ids
+shifted by one (see :mod:`llmlab.train`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from llmlab.attention import (
+    LearnedPositionalEmbedding,
+    apply_rope,
+    attention,
+    merge_heads,
+    rope_frequencies,
+    sinusoidal_encoding,
+    split_heads,
+)
+
+POSITIONAL_ENCODINGS = ("learned", "sinusoidal", "rope")
+
+#: Targets equal to this are left out of the loss (the torch default; fine-tuning masks prompts).
+IGNORE_INDEX = -100
+
+
+@dataclass
+class GPTConfig:
+    """The shape of a GPT. Defaults are a small character-level model."""
+
+    vocab_size: int = 65
+    block_size: int = 256  # the context: the most tokens the model sees at once
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128  # the width of the residual stream
+    dropout: float = 0.0
+    bias: bool = True  # biases in the linear layers and layer norms
+    pos_encoding: str = "learned"  # one of POSITIONAL_ENCODINGS
+    rope_base: float = 10000.0  # only used by pos_encoding="rope"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig.n_head={self.n_head} must divide n_embd={self.n_embd}")
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise TypeError(f"GPTConfig.bias must be a bool, got {self.bias!r}")
+        if self.pos_encoding not in POSITIONAL_ENCODINGS:
+            raise ValueError(
+                f"GPTConfig.pos_encoding must be one of {POSITIONAL_ENCODINGS}, "
+                f"got {self.pos_encoding!r}"
+            )
+        if self.pos_encoding == "rope" and (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"GPTConfig: rope needs an even n_embd/n_head, got {self.head_dim}")
+        if self.pos_encoding == "sinusoidal" and self.n_embd % 2:
+            raise ValueError(f"GPTConfig: sinusoidal needs an even n_embd, got {self.n_embd}")
+        if not isinstance(self.rope_base, (int, float)) or self.rope_base <= 1:
+            raise ValueError(f"GPTConfig.rope_base must be a number > 1, got {self.rope_base!r}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GPTConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error, not silently dropped."""
+        if not isinstance(values, dict):
+            raise TypeError(f"values must be a dict, got {type(values).__name__}")
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {sorted(unknown)}")
+        return cls(**values)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head attention in which position ``t`` sees positions ``0..t`` only."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head, self.dropout = config.n_head, config.dropout
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, return_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """``x [B, T, C]`` -> ``(out [B, T, C], weights [B, H, T, T] or None)``."""
+        q, k, v = (split_heads(t, self.n_head) for t in self.qkv(x).chunk(3, dim=-1))
+        if rope is not None:  # rotary encoding turns queries and keys, never values
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        p = self.dropout if self.training else 0.0
+        if return_attention:
+            out, weights = attention(q, k, v, causal=True, dropout=p)
+        else:  # torch's fused kernel: never materialises the T x T weights
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            weights = None
+        return self.resid_dropout(self.proj(merge_heads(out))), weights
+
+
+class MLP(nn.Module):
+    """Per-position feed-forward network: widen 4x, GELU, project back."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-LN transformer block: tokens talk to each other (attention), then think alone (MLP)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(
+        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, return_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        attended, weights = self.attn(self.ln_1(x), rope, return_attention)
+        x = x + attended
+        x = x + self.mlp(self.ln_2(x))
+        return x, weights
+
+
+class GPT(nn.Module):
+    """A decoder-only transformer language model (GPT-2 architecture, sized for a CPU)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        if config.pos_encoding == "learned":
+            self.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
+        elif config.pos_encoding == "sinusoidal":  # fixed tables: buffers, not parameters
+            self.register_buffer(
+                "sinusoid", sinusoidal_encoding(config.block_size, config.n_embd), persistent=False
+            )
+        else:
+            cos, sin = rope_frequencies(config.head_dim, config.block_size, config.rope_base)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # Weight tying: the same matrix reads tokens in and scores them out. Similar tokens get
+        # similar vectors both ways, and the model has vocab x n_embd fewer parameters to learn.
+        self.lm_head.weight = self.wte.weight
+        self.apply(self._init_weights)
+        # GPT-2: every block adds two projections to the residual stream, so its variance grows
+        # with depth; scaling those projections by 1/sqrt(2 * n_layer) keeps it near 1 at init.
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.mlp.proj):
+                nn.init.normal_(proj.weight, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """GPT-2 initialisation: small normal weights (std 0.02), zero biases."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Number of parameters; ``non_embedding`` leaves out the position table (as nanoGPT).
+
+        The token table stays counted even then: it is tied to the output layer, where it does a
+        full matrix multiply per token. So ``6 * num_params()`` is the training FLOPs per token
+        spent in matrix multiplies (attention's own ``T x T`` products aside).
+        """
+        n = sum(p.numel() for p in self.parameters())  # a tied matrix is listed once
+        if non_embedding and self.config.pos_encoding == "learned":
+            n -= self.wpe.embedding.weight.numel()
+        return n
+
+    def forward(
+        self, idx: Tensor, targets: Tensor | None = None, return_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]:
+        """``idx [B, T]`` -> ``(logits [B, T, vocab], loss or None)``.
+
+        ``loss`` is the mean cross-entropy against ``targets [B, T]`` (entries equal to
+        ``IGNORE_INDEX`` are skipped). With ``return_attention=True`` the explicit attention path
+        runs and a third value holds every layer's weights, ``[B, n_layer, n_head, T, T]``.
+        """
+        T = self._check_ids(idx, "idx")
+        if targets is not None:
+            self._check_targets(targets, idx)
+        x = self.wte(idx)
+        rope = None
+        if self.config.pos_encoding == "learned":
+            x = x + self.wpe(T)
+        elif self.config.pos_encoding == "sinusoidal":
+            x = x + self.sinusoid[:T]
+        else:
+            rope = (self.rope_cos[:T], self.rope_sin[:T])
+        x = self.drop(x)
+        maps = []
+        for block in self.blocks:
+            x, weights = block(x, rope, return_attention)
+            maps.append(weights)
+        logits = self.lm_head(self.ln_f(x))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(
+                logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX
+            )
+        if return_attention:
+            return logits, loss, torch.stack(maps, dim=1)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Extend ``idx`` (``[T]`` or ``[B, T]``) by sampling ``max_new_tokens`` tokens.
+
+        Each step feeds the last ``block_size`` tokens (older ones fall out of the context),
+        divides the last position's logits by ``temperature`` (``0`` = always the most likely
+        token), keeps the ``top_k`` best if given, and samples. Runs in eval mode (no dropout).
+        """
+        squeeze = isinstance(idx, Tensor) and idx.ndim == 1
+        if squeeze:
+            idx = idx[None]
+        if isinstance(idx, Tensor) and idx.ndim == 2 and idx.shape[1] == 0:
+            raise ValueError("idx is an empty prompt: give at least one token to continue from")
+        self._check_ids(idx, "idx", check_length=False)  # longer prompts are cropped below
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not isinstance(temperature, (int, float)) or not temperature >= 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            for _ in range(max_new_tokens):
+                logits, _ = self(idx[:, -self.config.block_size :])
+                logits = logits[:, -1, :].float()
+                if temperature == 0:
+                    next_id = logits.argmax(dim=-1, keepdim=True)
+                else:
+                    logits = logits / temperature
+                    if top_k is not None and top_k < logits.shape[-1]:
+                        kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                        logits = logits.masked_fill(logits < kth_best, float("-inf"))
+                    probs = torch.softmax(logits, dim=-1)
+                    next_id = torch.multinomial(probs, 1, generator=generator)
+                idx = torch.cat([idx, next_id], dim=1)
+        finally:
+            self.train(was_training)
+        return idx[0] if squeeze else idx
+
+    def _check_ids(self, idx: Tensor, name: str, check_length: bool = True) -> int:
+        """Ids: an integer ``[B, T]`` tensor, ``T <= block_size``, every id in the vocabulary."""
+        if not isinstance(idx, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
+        if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        if idx.ndim != 2 or idx.shape[1] < 1:
+            raise ValueError(f"{name} must have shape [batch, time>=1], got {list(idx.shape)}")
+        length = idx.shape[1]
+        if check_length and length > self.config.block_size:
+            raise ValueError(
+                f"{name} has {length} tokens but the model's context (block_size) is "
+                f"{self.config.block_size}: pass at most the last {self.config.block_size}"
+            )
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= self.config.vocab_size:
+            raise ValueError(
+                f"{name} holds token ids in [{low}, {high}] but the vocabulary has ids "
+                f"0..{self.config.vocab_size - 1}"
+            )
+        return length
+
+    def _check_targets(self, targets: Tensor, idx: Tensor) -> None:
+        if not isinstance(targets, Tensor) or targets.shape != idx.shape:
+            shape = list(targets.shape) if isinstance(targets, Tensor) else type(targets).__name__
+            raise ValueError(f"targets must have the shape of idx {list(idx.shape)}, got {shape}")
+        if targets.dtype.is_floating_point or targets.dtype == torch.bool:
+            raise TypeError(f"targets must hold integer token ids, got dtype {targets.dtype}")
+        valid = (targets == IGNORE_INDEX) | ((targets >= 0) & (targets < self.config.vocab_size))
+        if not bool(valid.all()):
+            raise ValueError(
+                f"targets must be token ids in 0..{self.config.vocab_size - 1} "
+                f"(or {IGNORE_INDEX} to skip a position)"
+            )

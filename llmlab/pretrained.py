@@ -1,0 +1,222 @@
+"""The course's standard models: fixed, versioned recipes, trained once and then served from disk.
+
+A lesson that needs a trained model writes ``model, tokenizer = pretrained.load("char")``. A
+recipe (:data:`RECIPES`) is plain data: tokenizer, model shape, training settings, seed. Its
+*fingerprint* hashes the recipe, :data:`CODE_VERSION` and the training text, and names the
+checkpoint file, so a file is only ever served to the recipe that made it: change a learning
+rate, the code's behaviour or the corpus, and the old file simply no longer matches.
+
+``load`` looks in ``$LLMLAB_HOME`` (see :func:`llmlab.cache_dir`), then in the repository's
+``assets/checkpoints/`` (checkpoints shipped so a class starts at once), and otherwise trains
+the recipe with a progress bar and caches the result. Training is deterministic on a given
+machine and resumable: interrupt it and the next ``load`` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmlab.model import GPT
+    from llmlab.tokenization import BPETokenizer, CharTokenizer
+    from llmlab.train import Checkpoint, TrainResult
+
+    Tokenizer = CharTokenizer | BPETokenizer
+
+#: Bump when a change to model.py, train.py or tokenization.py changes what a recipe produces.
+CODE_VERSION = 1
+
+#: Checkpoints shipped with the repository (absent from an installed wheel: then we train).
+SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "char": {
+        "version": 1,
+        "description": "character-level GPT of the plays (76 characters)",
+        "tokenizer": {"kind": "char"},
+        "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 256, "bias": False},
+        "train": {
+            "batch_size": 16,
+            "max_steps": 700,
+            "learning_rate": 3e-3,
+            "min_lr": 3e-4,
+            "warmup_steps": 50,
+            "weight_decay": 0.1,
+            "beta2": 0.99,
+            "dtype": "bfloat16",
+            "eval_interval": 100,
+            "eval_windows": 64,
+        },
+        "seed": 1337,
+    },
+    "bpe": {
+        "version": 1,
+        "description": "GPT of the plays over a 1024-token byte-level BPE vocabulary",
+        "tokenizer": {"kind": "bpe", "vocab_size": 1024},
+        "model": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128, "bias": False},
+        "train": {
+            "batch_size": 16,
+            "max_steps": 700,
+            "learning_rate": 3e-3,
+            "min_lr": 3e-4,
+            "warmup_steps": 50,
+            "weight_decay": 0.1,
+            "beta2": 0.99,
+            "dtype": "bfloat16",
+            "eval_interval": 100,
+            "eval_windows": 64,
+        },
+        "seed": 1337,
+    },
+}
+
+
+def names() -> list[str]:
+    """The names of the standard models."""
+    return sorted(RECIPES)
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """A copy of the recipe called ``name``."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown standard model {name!r}; the names are {names()}")
+    return copy.deepcopy(RECIPES[name])
+
+
+def fingerprint(name: str) -> str:
+    """16 hex digits identifying what recipe ``name`` makes: recipe, code version, training text."""
+    payload = {"recipe": recipe(name), "code_version": CODE_VERSION, "text": _train_text_sha256()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load(name: str, *, train: bool = True, progress: bool = True) -> tuple[GPT, Tokenizer]:
+    """``(model, tokenizer)`` of the standard model ``name``, in eval mode.
+
+    Served from the cache or the shipped checkpoints when one was made by this very recipe;
+    otherwise trained now (``train=False`` raises ``FileNotFoundError`` instead).
+    """
+    saved = checkpoint(name, train=train, progress=progress)
+    return saved.build_model().eval(), tokenizer_from_dict(saved.tokenizer)
+
+
+def checkpoint(name: str, *, train: bool = True, progress: bool = True) -> Checkpoint:
+    """The verified :class:`~llmlab.train.Checkpoint` of ``name`` (with its training history)."""
+    from llmlab import cache_dir
+    from llmlab.train import load_checkpoint
+
+    expected = fingerprint(name)
+    filename = f"{name}-{expected}.safetensors"
+    for folder in (Path(cache_dir()), SHIPPED):
+        if (folder / filename).is_file():
+            saved = load_checkpoint(folder / filename)
+            if saved.extra.get("fingerprint") != expected:
+                raise ValueError(
+                    f"{folder / filename} holds a model of fingerprint "
+                    f"{saved.extra.get('fingerprint')!r}, not {expected!r}: delete it"
+                )
+            return saved
+    if not train:
+        raise FileNotFoundError(
+            f"no checkpoint for {name!r} (fingerprint {expected}) in {cache_dir()} or {SHIPPED}; "
+            "run `llmlab prepare` to train it"
+        )
+    return load_checkpoint(_train(name, expected, Path(cache_dir()) / filename, progress))
+
+
+def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
+    """Rebuild the tokenizer stored in a checkpoint (a ``to_dict()`` of either kind)."""
+    from llmlab.tokenization import BPETokenizer, CharTokenizer
+
+    kinds = {"llmlab.CharTokenizer": CharTokenizer, "llmlab.BPETokenizer": BPETokenizer}
+    kind = data.get("format") if isinstance(data, dict) else None
+    if kind not in kinds:
+        raise ValueError(
+            f"the tokenizer must be a dict with 'format' in {list(kinds)}, got {kind!r}"
+        )
+    return kinds[kind].from_dict(data, source="checkpoint")
+
+
+def train_recipe(
+    r: dict[str, Any],
+    checkpoint: Path,
+    *,
+    resume: bool = True,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[GPT, Tokenizer, TrainResult]:
+    """Train the recipe ``r`` on the training plays: ``(model, tokenizer, TrainResult)``.
+
+    ``checkpoint`` receives the full training state (and with ``resume``, an existing one is
+    continued). Also used by ``llmlab pretrain`` with a recipe changed by command-line flags.
+    """
+    import torch
+
+    from llmlab import corpus
+    from llmlab.model import GPT, GPTConfig
+    from llmlab.tokenization import BPETokenizer, CharTokenizer
+    from llmlab.train import TrainConfig, train
+
+    train_text, val_text = corpus.text("train"), corpus.text("validation")
+    if r["tokenizer"]["kind"] == "char":
+        tokenizer = CharTokenizer(train_text)
+    else:
+        tokenizer = BPETokenizer.train(train_text, r["tokenizer"]["vocab_size"])
+    train_ids = torch.tensor(tokenizer.encode(train_text))
+    val_ids = torch.tensor(tokenizer.encode(val_text))
+    torch.manual_seed(r["seed"])
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **r["model"]))
+    result = train(
+        model,
+        train_ids,
+        val_ids,
+        TrainConfig(**r["train"]),
+        checkpoint=checkpoint,
+        resume=resume,
+        tokenizer=tokenizer.to_dict(),
+        extra=extra,
+        progress=progress,
+    )
+    return model, tokenizer, result
+
+
+def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
+    """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
+    from llmlab.train import TrainConfig, save_checkpoint
+
+    r = recipe(name)
+    partial = path.with_name(path.name.replace(".safetensors", ".partial.safetensors"))
+    if progress:
+        print(f"training the standard model {name!r} ({r['description']}) into {path}")
+    extra = {"recipe": name, "fingerprint": expected}
+    model, tokenizer, result = train_recipe(r, partial, extra=extra, progress=progress)
+    if result.stop_reason != "max_steps":
+        raise KeyboardInterrupt(
+            f"training {name!r} stopped at step {result.step}; run it again to resume from there"
+        )
+    save_checkpoint(
+        path,
+        model,
+        step=result.step,
+        train_config=TrainConfig(**r["train"]),
+        tokenizer=tokenizer.to_dict(),
+        extra={
+            **extra,
+            "seconds": result.seconds,
+            "val_loss": result.val_loss,
+            "history": result.history,
+        },
+    )
+    partial.unlink()
+    return path
+
+
+@cache
+def _train_text_sha256() -> str:
+    from llmlab import corpus
+
+    return hashlib.sha256(corpus.text("train").encode()).hexdigest()

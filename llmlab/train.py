@@ -1,0 +1,615 @@
+"""Pretraining: show the model windows of text and nudge it to predict each next token.
+
+One step: draw ``batch_size`` random windows of ``block_size + 1`` tokens; the model reads the
+first ``block_size`` and is scored (cross-entropy) on predicting the same windows shifted by one;
+backpropagate; clip the gradient; let AdamW move the weights. The learning rate warms up linearly
+(big early steps from random weights are erratic), then decays along a cosine to a floor.
+
+Checkpoints are one ``safetensors`` file: every tensor (weights, AdamW moments, RNG states) as a
+tensor, everything else (configs, step, tokenizer, history) as JSON in the file's header, plus a
+SHA-256 of the tensors so a damaged file is refused. Files are written to a temporary name and
+renamed, so a crash mid-write never leaves half a checkpoint. Nothing is unpickled on load.
+
+Resuming restores the weights, the optimizer, the step, and both random streams (the batch
+sampler and torch's global one, used by dropout), so an interrupted run that resumes ends with
+the very weights of a run never stopped. The same loop runs data-parallel under
+``torchrun --nproc_per_node=N`` (DDP): every rank draws the same global batch and trains on its
+slice; DDP averages the gradients, so all ranks take identical steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from llmlab.model import GPT, GPTConfig
+
+CHECKPOINT_FORMAT = "llmlab-checkpoint/1"
+
+#: A loss above this multiple of ln(vocab) (the loss of a uniform guess) means training diverged.
+DIVERGED_FACTOR = 2.0
+
+DTYPES = ("float32", "bfloat16")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN/inf or exploded; the weights were not updated with that step."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train: batch, budget, optimizer, schedule, evaluation and checkpoint cadence."""
+
+    batch_size: int = 32  # windows per step (per process under DDP: the global batch is N x)
+    max_steps: int = 2000
+    max_seconds: float | None = None  # training-time budget (evaluation and checkpoints excluded)
+    learning_rate: float = 1e-3
+    min_lr: float = 1e-4  # the floor the cosine decays to
+    warmup_steps: int = 100
+    decay_steps: int | None = None  # where the cosine reaches min_lr; None = max_steps
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max global gradient norm; 0 = no clipping
+    eval_interval: int = 250  # evaluate every this many steps (and at the end); 0 = end only
+    eval_windows: int = 64  # held-out windows per evaluation (fixed, evenly spread)
+    checkpoint_interval: int | None = None  # None = eval_interval
+    log_interval: int = 10  # steps between history records
+    seed: int = 1337
+    fused: bool | None = None  # fused AdamW kernel; None = use it where this torch build has it
+    dtype: str = "float32"  # "bfloat16" runs forward/backward under bf16 autocast
+
+    def __post_init__(self) -> None:
+        positive = ("batch_size", "max_steps", "log_interval", "eval_windows")
+        at_least_zero = ("warmup_steps", "eval_interval", "seed")
+        for name in positive + at_least_zero:
+            value = getattr(self, name)
+            low = 1 if name in positive else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"TrainConfig.{name} must be an int >= {low}, got {value!r}")
+        for name in ("decay_steps", "checkpoint_interval"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"TrainConfig.{name} must be None or an int >= 1, got {value!r}")
+        for name in ("learning_rate", "min_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
+                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
+        if self.min_lr > self.learning_rate:
+            raise ValueError(
+                f"TrainConfig.min_lr={self.min_lr} must not exceed learning_rate="
+                f"{self.learning_rate}"
+            )
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"TrainConfig.max_seconds must be None or > 0, got {self.max_seconds}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"TrainConfig.dtype must be one of {DTYPES}, got {self.dtype!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys are an error, not silently dropped."""
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did. ``history`` holds one record per ``log_interval`` steps."""
+
+    step: int
+    stop_reason: str  # "max_steps", "max_seconds" or "interrupted"
+    seconds: float  # training time, evaluation excluded, summed over resumed runs
+    tokens: int  # tokens trained on, all processes together
+    val_loss: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- data and schedule
+
+
+def as_tokens(data: Any, name: str = "data") -> Tensor:
+    """A 1-D int64 tensor of token ids from a tensor, NumPy array or list."""
+    if isinstance(data, (list, tuple)):
+        data = torch.tensor(data)
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(data.astype(np.int64, copy=False))
+    if not isinstance(data, Tensor):
+        raise TypeError(f"{name} must be a tensor, array or list of token ids, got {type(data)}")
+    if data.dtype.is_floating_point or data.dtype == torch.bool or data.ndim != 1:
+        raise TypeError(
+            f"{name} must be 1-D integer token ids, got {data.dtype} {list(data.shape)}"
+        )
+    return data.long()
+
+
+def get_batch(
+    data: Tensor, batch_size: int, block_size: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """``batch_size`` random windows: inputs ``x [B, T]``, targets ``y`` = ``x`` shifted by one."""
+    if len(data) < block_size + 1:
+        raise ValueError(
+            f"data has {len(data)} tokens, fewer than block_size + 1 = {block_size + 1}"
+        )
+    starts = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+    windows = data[starts[:, None] + torch.arange(block_size + 1)]  # [B, T + 1]
+    return windows[:, :-1], windows[:, 1:]
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``min_lr`` at ``decay_steps``."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    decay_steps = config.decay_steps or config.max_steps
+    if step >= decay_steps:
+        return config.min_lr
+    progress = (step - config.warmup_steps) / max(1, decay_steps - config.warmup_steps)
+    return config.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (
+        config.learning_rate - config.min_lr
+    )
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only: decaying biases and norm gains only hurts."""
+    matrices = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    vectors = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    device = matrices[0].device if matrices else torch.device("cpu")
+    fused = _fused_adamw_available(device) if config.fused is None else config.fused
+    return torch.optim.AdamW(
+        [
+            {"params": matrices, "weight_decay": config.weight_decay},
+            {"params": vectors, "weight_decay": 0.0},
+        ],
+        lr=config.learning_rate,
+        betas=(config.beta1, config.beta2),
+        fused=fused,
+    )
+
+
+def _fused_adamw_available(device: torch.device) -> bool:
+    """Does this torch build have the fused (one kernel for all parameters) AdamW for ``device``?"""
+    try:
+        probe = torch.zeros(1, device=device, requires_grad=True)
+        torch.optim.AdamW([probe], fused=True)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+@torch.no_grad()
+def evaluate(model: GPT, data: Tensor, windows: int = 64, batch_size: int = 32) -> float:
+    """Mean next-token loss (nats/token) on ``windows`` fixed windows spread evenly over ``data``.
+
+    Fixed windows make every evaluation of every run score the same text, so curves compare
+    without sampling noise. It runs in float32 and eval mode (no dropout), and restores the mode.
+    """
+    data = as_tokens(data, "data")
+    T = model.config.block_size
+    if len(data) < T + 1:
+        raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = {T + 1}")
+    starts = torch.linspace(0, len(data) - T - 1, windows).long()
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for chunk in starts.split(batch_size):
+        w = data[chunk[:, None] + torch.arange(T + 1)].to(device)
+        total += model(w[:, :-1], w[:, 1:])[1].item() * len(chunk)
+    model.train(was_training)
+    return total / windows
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read back by :func:`load_checkpoint` (already verified against its hash)."""
+
+    path: Path
+    model_config: GPTConfig
+    step: int
+    tensors: dict[str, Tensor]
+    train_config: TrainConfig | None = None
+    tokenizer: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    param_groups: list[dict[str, Any]] | None = None
+
+    def build_model(self) -> GPT:
+        """A new :class:`GPT` holding the checkpoint's weights."""
+        model = GPT(self.model_config)
+        self.load_model(model)
+        return model
+
+    def load_model(self, model: GPT) -> None:
+        """Copy the weights into ``model``, which must have the checkpoint's config."""
+        if model.config != self.model_config:
+            ours, theirs = self.model_config.to_dict(), model.config.to_dict()
+            diff = ", ".join(
+                f"{k}={ours[k]!r} (model has {theirs[k]!r})" for k in ours if ours[k] != theirs[k]
+            )
+            raise ValueError(f"checkpoint {self.path} was made for a different model: {diff}")
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                param.copy_(self.tensors[f"model.{name}"])
+
+    def load_training_state(
+        self, optimizer: torch.optim.Optimizer, generator: torch.Generator
+    ) -> None:
+        """Restore the optimizer, the batch sampler's RNG and torch's global RNG (for dropout)."""
+        if self.param_groups is None:
+            raise ValueError(f"checkpoint {self.path} holds weights only, no training state")
+        state: dict[int, dict[str, Tensor]] = {}
+        for name, tensor in self.tensors.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                state.setdefault(int(index), {})[key] = tensor.clone()
+        optimizer.load_state_dict({"state": state, "param_groups": self.param_groups})
+        generator.set_state(self.tensors["rng.batches"])
+        torch.set_rng_state(self.tensors["rng.torch"])
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: GPT,
+    optimizer: torch.optim.Optimizer | None = None,
+    generator: torch.Generator | None = None,
+    *,
+    step: int = 0,
+    train_config: TrainConfig | None = None,
+    tokenizer: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically; without ``optimizer`` it holds weights only (1/3 the size).
+
+    ``tokenizer`` and ``extra`` must be JSON-serialisable (a tokenizer's ``to_dict()``, history,
+    a recipe fingerprint, ...).
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    # named_parameters lists a tied matrix once (safetensors refuses two names for one storage).
+    tensors = {f"model.{n}": p.detach().cpu().contiguous() for n, p in model.named_parameters()}
+    meta: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "model_config": model.config.to_dict(),
+        "step": step,
+        "train_config": train_config.to_dict() if train_config else None,
+        "tokenizer": tokenizer,
+        "extra": extra or {},
+        "param_groups": None,
+    }
+    if optimizer is not None:
+        if generator is None:
+            raise ValueError("save_checkpoint needs the batch generator along with the optimizer")
+        saved = optimizer.state_dict()
+        for index, state in saved["state"].items():
+            for key, value in state.items():
+                if not isinstance(value, Tensor):
+                    raise TypeError(
+                        f"optimizer state {key!r} is {type(value).__name__}, not a tensor"
+                    )
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+        meta["param_groups"] = [
+            {k: list(v) if isinstance(v, tuple) else v for k, v in group.items()}
+            for group in saved["param_groups"]
+        ]
+        tensors["rng.batches"] = generator.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+    meta["sha256"] = _digest(tensors)
+    _write_atomically(path, save(tensors, metadata={"llmlab": json.dumps(meta)}))
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and verify a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    data = path.read_bytes()
+    damaged = f"{path} is not a valid llmlab checkpoint (truncated or corrupted?): delete it"
+    try:
+        tensors = load(data)
+        (header_size,) = struct.unpack("<Q", data[:8])
+        meta = json.loads(json.loads(data[8 : 8 + header_size])["__metadata__"]["llmlab"])
+    except (SafetensorError, KeyError, TypeError, ValueError, struct.error) as error:
+        raise ValueError(f"{damaged}; reading it failed with: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{damaged}; its format is not {CHECKPOINT_FORMAT}")
+    if meta.get("sha256") != _digest(tensors):
+        raise ValueError(f"{damaged}; its tensors do not match the SHA-256 stored with them")
+    train_config, groups = meta["train_config"], meta["param_groups"]
+    return Checkpoint(
+        path=path,
+        model_config=GPTConfig.from_dict(meta["model_config"]),
+        step=meta["step"],
+        tensors=tensors,
+        train_config=TrainConfig.from_dict(train_config) if train_config else None,
+        tokenizer=meta["tokenizer"],
+        extra=meta["extra"],
+        param_groups=None
+        if groups is None
+        else [  # JSON turned AdamW's betas into a list
+            {k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in groups
+        ],
+    )
+
+
+def _digest(tensors: dict[str, Tensor]) -> str:
+    """SHA-256 of names, dtypes, shapes and bytes: any flipped bit changes it."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file in the same folder, then rename: readers see old or new, not half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)``; joins the process group when launched by ``torchrun``."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def train(
+    model: GPT,
+    train_data: Any,
+    val_data: Any = None,
+    config: TrainConfig | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    tokenizer: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    callback: Callable[[dict[str, float]], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place on the token array ``train_data``; see the module docstring.
+
+    ``checkpoint`` is a file path: written every ``checkpoint_interval`` steps and at the end;
+    with ``resume=True`` an existing file there is loaded first and training continues from it.
+    ``callback(record)`` gets every history record (e.g. to draw a live loss curve). Ctrl-C (or
+    a notebook's interrupt) finishes the current step, saves, and returns; a second one aborts.
+    Raises :class:`TrainingDivergedError` if the loss turns NaN or explodes; the last good
+    checkpoint is left as it was.
+    """
+    config = config or TrainConfig()
+    train_data, val_data = _checked_inputs(model, config, train_data, val_data, checkpoint, resume)
+    rank, world = distributed()
+    optimizer = make_optimizer(model, config)
+    batches = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # dropout draws from torch's global generator
+    step, seconds, history, last_saved = 0, 0.0, [], None
+    if resume and Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint)
+        saved.load_model(model)
+        saved.load_training_state(optimizer, batches)
+        step, seconds, last_saved = saved.step, saved.extra.get("seconds", 0.0), saved.step
+        history = saved.extra.get("history", [])
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    tokens_per_step = config.batch_size * model.config.block_size * world
+    checkpoint_every = config.checkpoint_interval or config.eval_interval
+    mine = slice(rank * config.batch_size, (rank + 1) * config.batch_size)  # this rank's share
+    val_loss, loss, evaluated_at = None, math.nan, None
+
+    def save() -> None:
+        nonlocal last_saved
+        if checkpoint is not None and rank == 0:
+            extra_now = {**(extra or {}), "seconds": seconds, "history": history}
+            save_checkpoint(
+                checkpoint,
+                model,
+                optimizer,
+                batches,
+                step=step,
+                train_config=config,
+                tokenizer=tokenizer,
+                extra=extra_now,
+            )
+            last_saved = step
+
+    def record(lr: float, evaluate_now: bool) -> None:
+        nonlocal val_loss, evaluated_at
+        entry = {
+            "step": step,
+            "time": seconds,
+            "tokens": step * tokens_per_step,
+            "lr": lr,
+            "loss": loss,
+        }
+        if history and history[-1]["step"] == step:  # the final evaluation joins its step's record
+            entry = history.pop()
+        if evaluate_now and val_data is not None and rank == 0:
+            val_loss = entry["val_loss"] = evaluate(model, val_data, config.eval_windows)
+            evaluated_at = step
+        history.append(entry)
+        if callback is not None and rank == 0:
+            callback(entry)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.max_steps, initial=step, unit="step", disable=not progress or rank)
+    stop_reason = "max_steps"
+    model.train()
+    with _interrupt_requests() as interrupted:
+        while step < config.max_steps:
+            started = time.perf_counter()
+            lr = lr_at(step, config)
+            x, y = get_batch(
+                train_data, config.batch_size * world, model.config.block_size, batches
+            )
+            local_loss, norm = _forward_backward(
+                net, model, optimizer, x[mine], y[mine], lr, config
+            )
+            spent = seconds + time.perf_counter() - started
+            over_time = config.max_seconds is not None and spent >= config.max_seconds
+            loss, stop_now, out_of_time = _agree(local_loss, interrupted(), over_time, world)
+            if not (math.isfinite(loss) and math.isfinite(norm)) or (
+                loss > DIVERGED_FACTOR * math.log(model.config.vocab_size)
+            ):
+                bar.close()
+                raise _diverged(step, loss, norm, lr, checkpoint, last_saved)
+            optimizer.step()
+            step += 1
+            seconds += time.perf_counter() - started
+            bar.update()
+            evaluate_now = config.eval_interval > 0 and step % config.eval_interval == 0
+            if step % config.log_interval == 0 or evaluate_now:
+                record(lr, evaluate_now)
+                bar.set_postfix(
+                    loss=f"{loss:.3f}", tok_s=f"{step * tokens_per_step / seconds:,.0f}"
+                )
+            if checkpoint_every and step % checkpoint_every == 0:
+                save()
+            if stop_now or out_of_time:
+                stop_reason = "interrupted" if stop_now else "max_seconds"
+                break
+        if val_data is not None and evaluated_at != step:
+            record(lr_at(max(step - 1, 0), config), True)
+        if last_saved != step:
+            save()
+    bar.close()
+    return TrainResult(step, stop_reason, seconds, step * tokens_per_step, val_loss, history)
+
+
+def _checked_inputs(
+    model: GPT, config: TrainConfig, train_data: Any, val_data: Any, checkpoint: Any, resume: bool
+) -> tuple[Tensor, Tensor | None]:
+    """Refuse what :func:`train` cannot use, with a message that says what was expected."""
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be an llmlab.model.GPT, got {type(model).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path to resume from")
+    train_data = as_tokens(train_data, "train_data")
+    val_data = None if val_data is None else as_tokens(val_data, "val_data")
+    block_size, vocab_size = model.config.block_size, model.config.vocab_size
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is not None and (len(data) <= block_size or int(data.max()) >= vocab_size):
+            raise ValueError(
+                f"{name} must hold more than block_size={block_size} tokens with ids < "
+                f"vocab_size={vocab_size}, got {len(data)} tokens, max id {int(data.max())}"
+            )
+    return train_data, val_data
+
+
+def _forward_backward(
+    net: torch.nn.Module,
+    model: GPT,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    y: Tensor,
+    lr: float,
+    config: TrainConfig,
+) -> tuple[Tensor, float]:
+    """One step up to (not including) the update: ``(loss, gradient norm before clipping)``.
+
+    ``net`` is ``model``, or its DDP wrapper, whose backward averages the gradients of all ranks.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    device = model.lm_head.weight.device
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bfloat16"):
+        _, loss = net(x.to(device), y.to(device))
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+    return loss.detach(), norm.item()
+
+
+def _agree(
+    loss: Tensor, interrupted: bool, over_time: bool, world: int
+) -> tuple[float, bool, bool]:
+    """Average the loss over ranks and OR their stop requests: all ranks must stop together."""
+    flags = torch.tensor([loss.item(), float(interrupted), float(over_time)])
+    if world > 1:
+        torch.distributed.all_reduce(flags)
+        flags[0] /= world
+    return flags[0].item(), bool(flags[1]), bool(flags[2])
+
+
+def _diverged(
+    step: int, loss: float, norm: float, lr: float, checkpoint: Any, last_saved: int | None
+) -> TrainingDivergedError:
+    kept = (
+        f"The last good checkpoint is {checkpoint} (step {last_saved}). "
+        if last_saved is not None
+        else "No checkpoint was saved. "
+    )
+    return TrainingDivergedError(
+        f"training diverged at step {step}: loss {loss:.4g}, gradient norm {norm:.4g} "
+        f"(learning rate {lr:.3g}); this step was not applied. {kept}Lower the learning rate, "
+        "lengthen the warm-up, or clip gradients harder."
+    )
+
+
+@contextmanager
+def _interrupt_requests() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a request to stop after the current step.
+
+    A KeyboardInterrupt raised mid-step could leave the weights half updated; deferring it to the
+    step boundary means the checkpoint saved on the way out is a consistent one.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,190 @@
+"""llmlab.pretrained: a checkpoint is served only to the recipe that made it; training resumes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from llmlab import pretrained
+from llmlab import train as T
+from llmlab.tokenization import BPETokenizer, CharTokenizer
+
+REPO_SHIPPED = pretrained.SHIPPED
+TINY_TRAIN = {
+    "batch_size": 4,
+    "max_steps": 12,
+    "warmup_steps": 2,
+    "learning_rate": 1e-2,
+    "min_lr": 1e-3,
+    "eval_interval": 4,
+    "eval_windows": 2,
+}
+TINY = {
+    "version": 1,
+    "description": "a toy for the tests",
+    "tokenizer": {"kind": "char"},
+    "model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16},
+    "train": TINY_TRAIN,
+    "seed": 3,
+}
+
+
+@pytest.fixture(autouse=True)
+def sandbox(monkeypatch, tmp_path):
+    """An empty cache, no shipped checkpoints, a tiny recipe, one thread."""
+    monkeypatch.setenv("LLMLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(pretrained, "SHIPPED", tmp_path / "shipped")
+    monkeypatch.setitem(pretrained.RECIPES, "tiny", TINY)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tmp_path
+    torch.set_num_threads(threads)
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_load_trains_once_then_serves_the_cache(sandbox, monkeypatch):
+    model, tokenizer = pretrained.load("tiny", progress=False)
+    assert isinstance(tokenizer, CharTokenizer) and tokenizer.vocab_size == 76
+    assert not model.training and model.config.vocab_size == 76
+    files = sorted(p.name for p in (sandbox / "home").iterdir())
+    assert files == [f"tiny-{pretrained.fingerprint('tiny')}.safetensors"]  # partial removed
+    saved = pretrained.checkpoint("tiny")
+    assert saved.step == 12 and saved.extra["val_loss"] == saved.extra["history"][-1]["val_loss"]
+
+    monkeypatch.setattr(pretrained, "train_recipe", lambda *a, **k: pytest.fail("retrained"))
+    again, _ = pretrained.load("tiny")
+    assert_same(weights(model), weights(again))
+    text = "ROMEO:\nO"
+    ids = torch.tensor(tokenizer.encode(text))
+    assert tokenizer.decode(model.generate(ids, 5, temperature=0).tolist()).startswith(text)
+
+
+def test_a_changed_recipe_is_never_served_the_old_file(monkeypatch):
+    old = pretrained.fingerprint("tiny")
+    first, _ = pretrained.load("tiny", progress=False)
+    monkeypatch.setitem(pretrained.RECIPES, "tiny", {**TINY, "seed": 4})
+    assert pretrained.fingerprint("tiny") != old
+    with pytest.raises(FileNotFoundError, match="llmlab prepare"):
+        pretrained.load("tiny", train=False)
+    second, _ = pretrained.load("tiny", progress=False)
+    assert not torch.equal(first.wte.weight, second.wte.weight)
+    changed = pretrained.fingerprint("tiny")
+    monkeypatch.setattr(pretrained, "CODE_VERSION", pretrained.CODE_VERSION + 1)
+    assert pretrained.fingerprint("tiny") != changed  # new code, new fingerprint
+
+
+def test_shipped_checkpoints_are_used_when_they_match(sandbox):
+    model, _ = pretrained.load("tiny", progress=False)
+    name = f"tiny-{pretrained.fingerprint('tiny')}.safetensors"
+    (sandbox / "shipped").mkdir()
+    shutil.move(sandbox / "home" / name, sandbox / "shipped" / name)
+    shipped, _ = pretrained.load("tiny", train=False)
+    assert_same(weights(model), weights(shipped))
+    # a file under the right name but made by another recipe is refused, not served
+    other = sandbox / "other"
+    pretrained.train_recipe({**TINY, "seed": 9}, other, progress=False)
+    saved = T.load_checkpoint(other)
+    T.save_checkpoint(
+        sandbox / "home" / name,
+        saved.build_model(),
+        tokenizer=saved.tokenizer,
+        extra={"fingerprint": "0123456789abcdef"},
+    )
+    with pytest.raises(ValueError, match="fingerprint '0123456789abcdef'"):
+        pretrained.load("tiny")
+
+
+def test_a_damaged_cached_file_is_refused(sandbox):
+    pretrained.load("tiny", progress=False)
+    path = sandbox / "home" / f"tiny-{pretrained.fingerprint('tiny')}.safetensors"
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(ValueError, match="truncated or corrupted"):
+        pretrained.load("tiny")
+
+
+def test_interrupted_training_resumes_to_the_same_model(sandbox, monkeypatch):
+    straight, _ = pretrained.load("tiny", progress=False)
+    monkeypatch.setenv("LLMLAB_HOME", str(sandbox / "second"))
+    real_train = T.train
+
+    def interrupted(*args, **kwargs):
+        def crash(record):
+            if record["step"] == 8:  # before step 8 is saved: the last checkpoint is step 4
+                raise KeyboardInterrupt
+
+        return real_train(*args, **kwargs, callback=crash)
+
+    monkeypatch.setattr(T, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pretrained.load("tiny", progress=False)
+    partial = [p.name for p in (sandbox / "second").iterdir()]
+    assert partial == [f"tiny-{pretrained.fingerprint('tiny')}.partial.safetensors"]
+    monkeypatch.setattr(T, "train", real_train)
+    resumed, _ = pretrained.load("tiny", progress=False)
+    assert_same(weights(straight), weights(resumed))
+
+
+def test_unknown_names_and_tokenizers_get_clear_errors():
+    with pytest.raises(ValueError, match=r"unknown standard model 'gpt5'.*'bpe', 'char'"):
+        pretrained.load("gpt5")
+    with pytest.raises(ValueError, match="format"):
+        pretrained.tokenizer_from_dict({"format": "sentencepiece"})
+
+
+def test_tokenizers_round_trip_through_checkpoints():
+    bpe = BPETokenizer.train("to be or not to be, that is the question", 270)
+    char = CharTokenizer("to be or not")
+    for tokenizer in (bpe, char):
+        rebuilt = pretrained.tokenizer_from_dict(tokenizer.to_dict())
+        assert type(rebuilt) is type(tokenizer)
+        assert rebuilt.encode("not to be") == tokenizer.encode("not to be")
+
+
+def test_standard_recipes_are_valid_and_deterministic():
+    from llmlab.model import GPTConfig
+
+    for name in pretrained.names():
+        r = pretrained.recipe(name)
+        T.TrainConfig(**r["train"])
+        GPTConfig(vocab_size=100, **r["model"])
+        assert r["train"].get("max_seconds") is None, (
+            "a time budget would make it machine-dependent"
+        )
+        assert len(pretrained.fingerprint(name)) == 16
+    assert {"char", "bpe"} <= set(pretrained.names())
+
+
+@pytest.mark.parametrize("name", ["char", "bpe"])
+def test_shipped_standard_checkpoints_match_their_recipes(name, monkeypatch):
+    """Fails when a recipe changed but its shipped checkpoint was not retrained."""
+    monkeypatch.setattr(pretrained, "SHIPPED", REPO_SHIPPED)
+    if not any(pretrained.SHIPPED.glob(f"{name}-*.safetensors")):
+        pytest.skip(f"no {name} checkpoint is shipped in {pretrained.SHIPPED}")
+    model, tokenizer = pretrained.load(name, train=False)
+    saved = pretrained.checkpoint(name, train=False)
+    assert saved.extra["val_loss"] < 0.6 * torch.log(torch.tensor(tokenizer.vocab_size)).item()
+
+
+def test_the_command_line_pretrains_resumes_prepares_and_samples(sandbox, capsys):
+    from llmlab.cli import main
+
+    out = str(sandbox / "run.safetensors")
+    flags = ["--recipe", "tiny", "--out", out, "--quiet", "--eval-interval", "2"]
+    assert main(["pretrain", *flags, "--max-steps", "4"]) == 0
+    assert main(["pretrain", *flags, "--max-steps", "6", "--resume"]) == 0
+    assert T.load_checkpoint(out).step == 6
+    assert "max_steps after 6 steps" in capsys.readouterr().out
+    assert main(["sample", "--checkpoint", out, "--tokens", "7", "--prompt", "KING:"]) == 0
+    sampled = capsys.readouterr().out
+    assert sampled.startswith("KING:") and len(sampled) == len("KING:") + 7 + 1  # + newline
+    assert main(["prepare", "tiny"]) == 0
+    assert f"tiny-{pretrained.fingerprint('tiny')}.safetensors" in capsys.readouterr().out

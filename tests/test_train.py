@@ -1,0 +1,382 @@
+"""llmlab.train: batches, schedule, checkpoints that round-trip exactly, resume, DDP, divergence."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmlab import train as T
+from llmlab.model import GPT, GPTConfig
+
+TINY = GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32)
+DATA = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
+VAL = torch.randint(37, (600,), generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, above all on cores other processes are using."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(seed: int = 0, **overrides) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(**{**TINY.to_dict(), **overrides}))
+
+
+def quick(**overrides) -> T.TrainConfig:
+    values = dict(batch_size=4, max_steps=20, warmup_steps=5, eval_interval=5, eval_windows=4)
+    return T.TrainConfig(**{**values, **overrides})
+
+
+def assert_same_weights(a: GPT, b: GPT) -> None:
+    for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def test_batches_are_windows_and_their_shifted_targets():
+    data = torch.arange(100)
+    x, y = T.get_batch(data, 8, 10, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (8, 10)
+    assert torch.equal(y[:, :-1], x[:, 1:])
+    assert torch.equal(x[:, 1:] - x[:, :-1], torch.ones(8, 9, dtype=torch.long))  # contiguous
+    assert int(y.max()) <= 99
+    again, _ = T.get_batch(data, 8, 10, torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    with pytest.raises(ValueError, match="fewer than block_size"):
+        T.get_batch(torch.arange(10), 2, 10, torch.Generator())
+
+
+@given(step=st.integers(0, 3000))
+def test_schedule_warms_up_then_decays_to_the_floor(step):
+    config = T.TrainConfig(learning_rate=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000)
+    lr = T.lr_at(step, config)
+    assert 0 < lr <= config.learning_rate
+    if step < 100:
+        assert lr == pytest.approx(1e-3 * (step + 1) / 100)
+    elif step >= 2000:
+        assert lr == config.min_lr
+    else:
+        assert config.min_lr <= T.lr_at(step + 1, config) <= lr
+    assert T.lr_at(99, config) == pytest.approx(1e-3)
+    assert T.lr_at(1050, config) == pytest.approx(5.5e-4)  # half way down the cosine
+
+
+def test_optimizer_decays_matrices_only_and_uses_the_fused_kernel():
+    model = tiny()
+    optimizer = T.make_optimizer(model, quick(weight_decay=0.1))
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim == 2 for p in decayed["params"]) and all(p.ndim == 1 for p in plain["params"])
+    assert decayed["fused"] == T._fused_adamw_available(torch.device("cpu"))
+    assert T.make_optimizer(model, quick(fused=False)).param_groups[0]["fused"] is False
+
+
+def test_evaluate_scores_fixed_windows_and_restores_the_mode():
+    model = tiny(dropout=0.5).train()
+    loss = T.evaluate(model, VAL, windows=5, batch_size=2)
+    assert model.training
+    starts = torch.linspace(0, len(VAL) - 17, 5).long()
+    windows = torch.stack([VAL[s : s + 17] for s in starts.tolist()])
+    model.eval()
+    expected = model(windows[:, :-1], windows[:, 1:])[1].item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+
+
+def test_config_round_trips_and_rejects_nonsense():
+    config = quick(max_seconds=3.5, dtype="bfloat16")
+    assert T.TrainConfig.from_dict(config.to_dict()) == config
+    for bad in [
+        dict(batch_size=0),
+        dict(learning_rate=-1.0),
+        dict(min_lr=1.0),
+        dict(beta2=1.0),
+        dict(max_seconds=0),
+        dict(dtype="float16"),
+        dict(decay_steps=0),
+    ]:
+        with pytest.raises(ValueError, match="TrainConfig"):
+            quick(**bad)
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        T.TrainConfig.from_dict({"lr": 1.0})
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def trained_with_state(tmp_path, steps: int = 6):
+    model = tiny(dropout=0.1)
+    T.train(model, DATA, None, quick(max_steps=steps), checkpoint=tmp_path / "a", progress=False)
+    return model, tmp_path / "a"
+
+
+def test_checkpoint_round_trip_is_exact(tmp_path):
+    model = tiny(dropout=0.1)
+    optimizer = T.make_optimizer(model, quick())
+    model(*T.get_batch(DATA, 4, 16, torch.Generator()))[1].backward()
+    optimizer.step()
+    batches = torch.Generator().manual_seed(3)
+    torch.randint(10, (7,), generator=batches)  # a generator part-way through its stream
+    tokenizer = {"kind": "char", "chars": "abc"}
+    T.save_checkpoint(
+        tmp_path / "c.safetensors",
+        model,
+        optimizer,
+        batches,
+        step=17,
+        train_config=quick(),
+        tokenizer=tokenizer,
+        extra={"note": [1, 2]},
+    )
+    expected_batches = torch.randint(1000, (5,), generator=batches)
+    expected_noise = torch.rand(5)
+
+    saved = T.load_checkpoint(tmp_path / "c.safetensors")
+    assert (saved.step, saved.tokenizer, saved.extra) == (17, tokenizer, {"note": [1, 2]})
+    assert saved.train_config == quick() and saved.model_config == model.config
+    clone = saved.build_model()
+    assert_same_weights(model, clone)
+    assert clone.lm_head.weight is clone.wte.weight  # still tied
+    restored, generator = T.make_optimizer(clone, quick()), torch.Generator()
+    torch.manual_seed(999)
+    saved.load_training_state(restored, generator)
+    assert torch.equal(torch.randint(1000, (5,), generator=generator), expected_batches)
+    assert torch.equal(torch.rand(5), expected_noise)  # torch's global RNG (dropout) too
+    ours, theirs = optimizer.state_dict(), restored.state_dict()
+    assert ours["param_groups"] == theirs["param_groups"]
+    for index, state in ours["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, theirs["state"][index][key]), (index, key)
+
+
+def test_weights_only_checkpoints_and_mismatched_models(tmp_path):
+    model = tiny()
+    T.save_checkpoint(tmp_path / "w", model, tokenizer=None)
+    saved = T.load_checkpoint(tmp_path / "w")
+    assert_same_weights(model, saved.build_model())
+    with pytest.raises(ValueError, match="weights only"):
+        saved.load_training_state(T.make_optimizer(model, quick()), torch.Generator())
+    with pytest.raises(ValueError, match=r"n_layer=2 \(model has 3\)"):
+        saved.load_model(tiny(n_layer=3))
+
+
+def test_damaged_checkpoints_are_refused(tmp_path):
+    _, path = trained_with_state(tmp_path)
+    data = path.read_bytes()
+    (tmp_path / "truncated").write_bytes(data[: len(data) - 100])
+    flipped = bytearray(data)
+    flipped[-5] ^= 0x01  # one bit inside a tensor: safetensors alone would not notice
+    (tmp_path / "flipped").write_bytes(bytes(flipped))
+    (tmp_path / "garbage").write_bytes(b"not a checkpoint at all")
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, tmp_path / "foreign")
+    for name, reason in [
+        ("truncated", "reading it failed"),
+        ("flipped", "SHA-256"),
+        ("garbage", "reading it failed"),
+        ("foreign", "reading it failed"),
+    ]:
+        with pytest.raises(ValueError, match=f"not a valid llmlab checkpoint.*{reason}"):
+            T.load_checkpoint(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        T.load_checkpoint(tmp_path / "missing")
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model, path = trained_with_state(tmp_path)
+    before = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        T.save_checkpoint(path, tiny(seed=1))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # no temporary file left over
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def test_training_lowers_the_loss_and_records_history(tmp_path):
+    model, records = tiny(), []
+    text = torch.arange(4000) % 7  # a pattern a tiny model learns in a few steps
+    result = T.train(
+        model,
+        text,
+        text[:400],
+        quick(max_steps=40, learning_rate=1e-2),
+        callback=records.append,
+        progress=False,
+    )
+    assert (result.step, result.stop_reason, result.tokens) == (40, "max_steps", 40 * 4 * 16)
+    assert [r["step"] for r in result.history] == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert records == result.history and all("val_loss" in r for r in records)
+    assert result.val_loss == records[-1]["val_loss"] < 0.5 < math.log(37)
+    assert result.seconds > 0 and records[-1]["time"] == result.seconds
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
+    config = quick(max_steps=24, checkpoint_interval=8, log_interval=1)
+    straight = tiny(dropout=0.1)  # dropout: the global RNG must be restored too
+    T.train(straight, DATA, VAL, config, progress=False)
+
+    def crash(record):
+        if record["step"] == 13:  # a crash between checkpoints (steps 8 and 16)
+            raise RuntimeError("power cut")
+
+    crashed = tiny(dropout=0.1)
+    with pytest.raises(RuntimeError, match="power cut"):
+        T.train(
+            crashed, DATA, VAL, config, checkpoint=tmp_path / "c", callback=crash, progress=False
+        )
+    assert T.load_checkpoint(tmp_path / "c").step == 8
+    resumed = tiny(seed=123, dropout=0.1)  # a fresh process: other initial weights, other RNG
+    result = T.train(
+        resumed, DATA, VAL, config, checkpoint=tmp_path / "c", resume=True, progress=False
+    )
+    assert result.step == 24 and T.load_checkpoint(tmp_path / "c").step == 24
+    assert_same_weights(straight, resumed)
+    assert [r["step"] for r in result.history] == list(range(1, 25))  # history carried over
+
+
+def test_ctrl_c_stops_at_a_step_boundary_and_saves(tmp_path):
+    config = quick(max_steps=30, checkpoint_interval=100, log_interval=1)
+    straight = tiny()
+    T.train(straight, DATA, None, config, progress=False)
+
+    def press_ctrl_c(record):
+        if record["step"] == 11:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stopped = tiny()
+    result = T.train(
+        stopped,
+        DATA,
+        None,
+        config,
+        checkpoint=tmp_path / "c",
+        callback=press_ctrl_c,
+        progress=False,
+    )
+    assert (result.stop_reason, result.step) == ("interrupted", 12)
+    assert T.load_checkpoint(tmp_path / "c").step == 12
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    resumed = tiny(seed=5)
+    T.train(resumed, DATA, None, config, checkpoint=tmp_path / "c", resume=True, progress=False)
+    assert_same_weights(straight, resumed)
+
+
+def test_the_wall_clock_budget_stops_training():
+    result = T.train(tiny(), DATA, None, quick(max_steps=10**6, max_seconds=0.3), progress=False)
+    assert result.stop_reason == "max_seconds" and 0 < result.step < 10**6
+    assert 0.3 <= result.seconds < 2.0
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_good_checkpoint(tmp_path):
+    model = tiny()
+    config = quick(
+        max_steps=60,
+        warmup_steps=50,
+        learning_rate=3.0,
+        min_lr=0.0,
+        grad_clip=0.0,
+        checkpoint_interval=5,
+    )
+    with pytest.raises(T.TrainingDivergedError, match=r"diverged at step (\d+).*\(step \d+\)"):
+        T.train(model, DATA, None, config, checkpoint=tmp_path / "c", progress=False)
+    good = T.load_checkpoint(tmp_path / "c")
+    assert good.step > 0 and all(t.isfinite().all() for t in good.tensors.values())
+    assert all(p.isfinite().all() for p in model.parameters())  # the bad step was not applied
+
+
+def test_bad_inputs_get_clear_errors(tmp_path):
+    model = tiny()
+    with pytest.raises(ValueError, match="more than block_size=16"):
+        T.train(model, DATA[:10], None, quick(), progress=False)
+    with pytest.raises(ValueError, match="vocab_size=37.*max id 40"):
+        T.train(model, torch.tensor([40] * 100), None, quick(), progress=False)
+    with pytest.raises(TypeError, match="1-D integer token ids"):
+        T.train(model, DATA.float(), None, quick(), progress=False)
+    with pytest.raises(ValueError, match="needs a checkpoint path"):
+        T.train(model, DATA, None, quick(), resume=True, progress=False)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        T.train(model, DATA, None, {"max_steps": 3}, progress=False)
+    other = tmp_path / "other"
+    T.save_checkpoint(
+        other, tiny(n_embd=16), T.make_optimizer(tiny(n_embd=16), quick()), torch.Generator()
+    )
+    with pytest.raises(ValueError, match="different model: n_embd=16"):
+        T.train(model, DATA, None, quick(), checkpoint=other, resume=True, progress=False)
+
+
+# ----------------------------------------------------------------------------- DDP
+
+DDP_SCRIPT = """
+import sys, torch
+from safetensors.torch import save_file
+from llmlab import train as T
+from llmlab.model import GPT, GPTConfig
+
+rank, world = T.distributed()
+torch.manual_seed(rank)  # different weights per rank at first: DDP must broadcast rank 0's
+model = GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32))
+data = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
+config = T.TrainConfig(batch_size=4, max_steps=15, warmup_steps=5, eval_interval=0)
+T.train(model, data, None, config, progress=False)
+save_file({n: p.detach() for n, p in model.named_parameters()}, f"{sys.argv[1]}/rank{rank}")
+torch.distributed.destroy_process_group()
+"""
+
+
+def test_two_process_torchrun_ends_with_identical_weights(tmp_path):
+    from safetensors.torch import load_file
+
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(DDP_SCRIPT))
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rank0, rank1 = load_file(tmp_path / "rank0"), load_file(tmp_path / "rank1")
+    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)
+    # Two processes with 4 windows each take the steps of one process with 8 windows.
+    single = tiny(seed=0)
+    T.train(
+        single,
+        DATA,
+        None,
+        T.TrainConfig(batch_size=8, max_steps=15, warmup_steps=5, eval_interval=0),
+        progress=False,
+    )
+    for name, param in single.named_parameters():
+        torch.testing.assert_close(rank0[name], param.detach(), atol=2e-5, rtol=1e-4)
