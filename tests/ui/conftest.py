@@ -91,7 +91,8 @@ def lab(tmp_path_factory) -> Iterator[str]:
                 time.sleep(0.5)
         else:
             pytest.fail("JupyterLab did not start within 60 s")
-        yield f"{base}/lab/tree/{{notebook}}?token={token}"
+        # One workspace per notebook: a test never finds the notebooks of earlier tests reopened.
+        yield f"{base}/lab/workspaces/{{workspace}}/tree/{{notebook}}?reset&token={token}"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -127,7 +128,7 @@ def run_notebook(page, lab):
 
 def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
     """Open ``notebook`` in JupyterLab, run every cell from the Run menu, wait for the kernel."""
-    page.goto(lab_url.format(notebook=notebook))
+    page.goto(lab_url.format(notebook=notebook, workspace=Path(notebook).stem))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     from playwright.sync_api import TimeoutError as NoDialog
 
