@@ -132,7 +132,11 @@ def _sample(args: argparse.Namespace) -> int:
         tokenizer = pretrained.tokenizer_from_dict(saved.tokenizer)
     else:
         model, tokenizer = pretrained.load(args.model)
-    prompt = torch.tensor(tokenizer.encode(args.prompt))
+    try:
+        prompt = torch.tensor(tokenizer.encode(args.prompt))
+    except ValueError as error:  # e.g. a character the char model never saw
+        print(f"llmlab sample: {error}", file=sys.stderr)
+        return 2
     out = model.generate(
         prompt,
         args.tokens,

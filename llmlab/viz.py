@@ -193,7 +193,8 @@ class LiveLossCurve:
         """Draw the curve so far in the cell's output (once shown, updated in place)."""
         import sys
 
-        if not self.history or "IPython" not in sys.modules:
+        shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+        if not self.history or shell is None:  # not in a notebook (or IPython): nothing to draw
             return
         from IPython.display import display
 

@@ -286,6 +286,33 @@ def test_live_loss_curve_collects_every_record_and_draws_the_same_curve():
         viz.LiveLossCurve(every=0)
 
 
+def test_live_loss_curve_draws_once_then_updates_in_place(monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown, updated = [], []
+
+    class Handle:
+        def update(self, figure):
+            updated.append(figure)
+
+    def display(figure, display_id=False):
+        shown.append((figure, display_id))
+        return Handle()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())  # as if in a notebook
+    monkeypatch.setattr(IPython.display, "display", display)
+    live = viz.LiveLossCurve(every=2)
+    for record in _history(60, 30):  # 6 records; 2 of them with a held-out loss
+        live(record)
+    assert len(shown) == 1 and shown[0][1] is True
+    assert len(updated) == 3  # drawn at steps 20, 30 (held-out), 40, 60: 1 show + 3 updates
+    assert [line.get_ydata()[-1] for line in updated[-1].axes[0].get_lines()] == [
+        4.0 / math.sqrt(60),
+        4.2 / math.sqrt(60),
+    ]
+
+
 def test_scaling_plot_draws_points_fit_and_prediction_on_log_axes():
     points = {"small": (1e3, 3.0), "medium": (1e4, 2.5), "big": (1e5, 2.1)}
     law = scaling.fit_power_law([x for x, _ in points.values()], [y for _, y in points.values()])

@@ -46,6 +46,17 @@ def test_explicit_and_fused_attention_give_the_same_logits(pos_encoding):
     assert (weights[..., future] == 0).all()  # no position attends to a later one
 
 
+def test_under_bf16_autocast_attention_stays_float32_and_paths_agree():
+    model = tiny(pos_encoding="rope").eval()
+    x = ids(2, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused, _ = model(x)
+        explicit, _, weights = model(x, return_attention=True)
+    assert fused.dtype == torch.bfloat16 and weights.dtype == torch.float32
+    torch.testing.assert_close(explicit, fused)
+    torch.testing.assert_close(fused.float(), model(x)[0], atol=0.05, rtol=0.05)  # bf16 ~ fp32
+
+
 @pytest.mark.parametrize("pos_encoding", POSITIONAL_ENCODINGS)
 def test_positional_encoding_makes_order_matter(pos_encoding):
     model = tiny(pos_encoding=pos_encoding).eval()

@@ -149,7 +149,7 @@ def test_tokenizers_round_trip_through_checkpoints():
         assert rebuilt.encode("not to be") == tokenizer.encode("not to be")
 
 
-def test_standard_recipes_are_valid_and_deterministic():
+def test_standard_recipes_are_valid_and_stop_by_steps_not_seconds():
     from llmlab.model import GPTConfig
 
     for name in pretrained.names():
@@ -186,5 +186,7 @@ def test_the_command_line_pretrains_resumes_prepares_and_samples(sandbox, capsys
     assert main(["sample", "--checkpoint", out, "--tokens", "7", "--prompt", "KING:"]) == 0
     sampled = capsys.readouterr().out
     assert sampled.startswith("KING:") and len(sampled) == len("KING:") + 7 + 1  # + newline
+    assert main(["sample", "--checkpoint", out, "--prompt", "Ærø"]) == 2
+    assert "never seen" in capsys.readouterr().err
     assert main(["prepare", "tiny"]) == 0
     assert f"tiny-{pretrained.fingerprint('tiny')}.safetensors" in capsys.readouterr().out

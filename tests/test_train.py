@@ -233,8 +233,9 @@ def test_training_lowers_the_loss_and_records_history(tmp_path):
     assert result.seconds > 0 and records[-1]["time"] == result.seconds
 
 
-def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
-    config = quick(max_steps=24, checkpoint_interval=8, log_interval=1)
+@pytest.mark.parametrize("dtype", T.DTYPES)
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, dtype):
+    config = quick(max_steps=24, checkpoint_interval=8, log_interval=1, dtype=dtype)
     straight = tiny(dropout=0.1)  # dropout: the global RNG must be restored too
     T.train(straight, DATA, VAL, config, progress=False)
 
@@ -255,6 +256,47 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
     assert result.step == 24 and T.load_checkpoint(tmp_path / "c").step == 24
     assert_same_weights(straight, resumed)
     assert [r["step"] for r in result.history] == list(range(1, 25))  # history carried over
+
+
+KILLED_SCRIPT = """
+import os, signal, sys, torch
+from llmlab import train as T
+from llmlab.model import GPT, GPTConfig
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+model = GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.1))
+data = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
+config = T.TrainConfig(batch_size=4, max_steps=24, warmup_steps=5, eval_interval=0,
+                       checkpoint_interval=8, log_interval=1)
+
+def kill(record):
+    if record["step"] == 13:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no exception handlers: gone
+
+T.train(model, data, None, config, checkpoint=sys.argv[1], callback=kill, progress=False)
+"""
+
+
+def test_a_killed_process_resumes_to_the_uninterrupted_weights(tmp_path):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_SCRIPT)
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "c")], timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    assert T.load_checkpoint(tmp_path / "c").step == 8
+    config = T.TrainConfig(
+        batch_size=4,
+        max_steps=24,
+        warmup_steps=5,
+        eval_interval=0,
+        checkpoint_interval=8,
+        log_interval=1,
+    )
+    straight = tiny(dropout=0.1)
+    T.train(straight, DATA, None, config, progress=False)
+    resumed = tiny(seed=7, dropout=0.1)
+    T.train(resumed, DATA, None, config, checkpoint=tmp_path / "c", resume=True, progress=False)
+    assert_same_weights(straight, resumed)
 
 
 def test_ctrl_c_stops_at_a_step_boundary_and_saves(tmp_path):
