@@ -533,7 +533,10 @@ assert first_share < first_chance
 # %% tags=["nbval-ignore-output"]
 explorer.text.value = "HAMLET:\nTo be, or not to be: that is the question:\nWhether 'tis nobler\n"
 explorer.token.value = explorer.text.value.rindex("b")  # a token in the middle of a line
-for name, (layer_index, head_index) in [("previous token", previous_head), ("line start", line_head)]:
+for name, (layer_index, head_index) in [
+    ("previous token", previous_head),
+    ("line start", line_head),
+]:
     explorer.layer.value, explorer.head.value = layer_index, head_index
     summary = widgets.head_summary(explorer.pattern, explorer.maps.tokens, explorer.token.value)
     print(f"{name} head, layer {layer_index}, head {head_index}: {summary}")
