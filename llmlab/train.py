@@ -475,7 +475,15 @@ def train(
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.max_steps, initial=step, unit="step", disable=not progress or rank)
+    # One redraw a second at most: in a notebook each redraw is a few widget messages, and a
+    # run of thousands of steps must not flood the kernel's output channel (it drops messages).
+    bar = tqdm(
+        total=config.max_steps,
+        initial=step,
+        unit="step",
+        mininterval=1.0,
+        disable=not progress or rank,
+    )
     stop_reason = "max_steps"
     model.train()
     with _interrupt_requests() as interrupted:
@@ -504,7 +512,9 @@ def train(
             if step % config.log_interval == 0 or evaluate_now:
                 record(lr, evaluate_now)
                 bar.set_postfix(
-                    loss=f"{loss:.3f}", tok_s=f"{step * tokens_per_step / seconds:,.0f}"
+                    loss=f"{loss:.3f}",
+                    tok_s=f"{step * tokens_per_step / seconds:,.0f}",
+                    refresh=False,  # shown at the bar's next redraw
                 )
             if checkpoint_every and step % checkpoint_every == 0:
                 save()
