@@ -296,7 +296,7 @@ code = scaling.arithmetic_encode(tokenizer.encode(message), predict)
 print(message)
 print(f"{len(code)} bits: {code[:64]}...")
 
-# %%
+# %% tags=["nbval-ignore-output"]
 decoded = tokenizer.decode(scaling.arithmetic_decode(code, len(message), predict))
 ideal = scaling.code_length_bits(standard, tokenizer.encode(message))  # Σ -log2 p
 print(f"{len(message)} characters -> {len(code)} bits = {len(code) / len(message):.2f} bits/char")
