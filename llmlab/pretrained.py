@@ -36,59 +36,43 @@ SHIPPED = Path(__file__).resolve().parent.parent / "assets" / "checkpoints"
 
 #: Found by the search described in benchmarks/pretrain.py: rotary positions (learned ones start
 #: slowly at long contexts), small batches (the loss falls per *step* early on), bf16 matmuls.
+#: Both standard models share this shape and schedule; they differ in tokens and length of run.
+_SHAPE: dict[str, Any] = {
+    "n_layer": 4,
+    "n_head": 4,
+    "n_embd": 128,
+    "block_size": 128,
+    "bias": False,
+    "pos_encoding": "rope",
+}
+_SCHEDULE: dict[str, Any] = {
+    "batch_size": 8,
+    "learning_rate": 3e-3,
+    "min_lr": 1e-4,
+    "warmup_steps": 100,
+    "weight_decay": 0.1,
+    "beta2": 0.99,
+    "grad_clip": 1.0,
+    "dtype": "bfloat16",
+    "eval_interval": 250,
+    "eval_windows": 256,
+}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "char": {
         "version": 1,
         "description": "character-level GPT of the plays, about 5 minutes on 2 cores",
         "tokenizer": {"kind": "char"},
-        "model": {
-            "n_layer": 4,
-            "n_head": 4,
-            "n_embd": 128,
-            "block_size": 128,
-            "bias": False,
-            "pos_encoding": "rope",
-        },
-        "train": {
-            "batch_size": 8,
-            "max_steps": 6000,
-            "learning_rate": 3e-3,
-            "min_lr": 1e-4,
-            "warmup_steps": 100,
-            "weight_decay": 0.1,
-            "beta2": 0.99,
-            "grad_clip": 1.0,
-            "dtype": "bfloat16",
-            "eval_interval": 250,
-            "eval_windows": 256,
-        },
+        "model": _SHAPE,
+        "train": {**_SCHEDULE, "max_steps": 6000},
         "seed": 1337,
     },
     "bpe": {
         "version": 1,
         "description": "GPT of the plays over a 1024-token byte-level BPE vocabulary",
         "tokenizer": {"kind": "bpe", "vocab_size": 1024},
-        "model": {
-            "n_layer": 4,
-            "n_head": 4,
-            "n_embd": 128,
-            "block_size": 128,
-            "bias": False,
-            "pos_encoding": "rope",
-        },
-        "train": {
-            "batch_size": 8,
-            "max_steps": 3000,
-            "learning_rate": 3e-3,
-            "min_lr": 1e-4,
-            "warmup_steps": 100,
-            "weight_decay": 0.1,
-            "beta2": 0.99,
-            "grad_clip": 1.0,
-            "dtype": "bfloat16",
-            "eval_interval": 250,
-            "eval_windows": 256,
-        },
+        "model": _SHAPE,
+        "train": {**_SCHEDULE, "max_steps": 3000},
         "seed": 1337,
     },
 }
