@@ -64,7 +64,7 @@ print(f"trained in {seconds:.0f} s: {flops / seconds / 1e9:.1f} GFLOP/s of usefu
 #
 # ## 2. A ladder of models
 #
-# Five models, each about three times bigger than the one before it, and each trained on about
+# Five models, each two to four times bigger than the one before it, and each trained on about
 # 1.7 times as much text. Every other setting is shared: the same data, the same context of 64
 # characters, the same schedule, the same seed. Each run records its held-out loss as it goes,
 # so we see every model's whole learning curve, not just its end. The whole ladder takes about
@@ -97,9 +97,14 @@ def make(layers: int, heads: int, width: int) -> GPT:
 
 
 print(f"{'model':<6}{'shape':>12}{'parameters':>12}{'tokens':>12}{'FLOPs':>10}")
+sizes, texts = [], []
 for name, (layers, heads, width, steps) in LADDER.items():
     n, d = make(layers, heads, width).num_params(), steps * BATCH * CONTEXT
+    sizes.append(n)
+    texts.append(d)
     print(f"{name:<6}{f'{layers} x {width}':>12}{n:>12,}{d:>12,}{6 * n * d:>10.1e}")
+assert all(2 < bigger / n < 4 for n, bigger in zip(sizes, sizes[1:], strict=False))
+assert all(1.6 < more / d < 1.8 for d, more in zip(texts, texts[1:], strict=False))
 
 # %% tags=["nbval-ignore-output"]
 runs = {}

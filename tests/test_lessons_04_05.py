@@ -18,14 +18,7 @@ from llmlab import exercises, scaling, viz
 from llmlab.model import GPT, GPTConfig
 from llmlab.train import TrainConfig, lr_at
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and lose a lot when other processes hold the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,24 +8,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_gpt import TINY, tiny
 
 from llmlab.model import GPT, IGNORE_INDEX, POSITIONAL_ENCODINGS, GPTConfig
 
-TINY = dict(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on cores other processes are using."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**{**TINY, **overrides}))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def ids(*shape: int, vocab: int = TINY["vocab_size"], seed: int = 1) -> torch.Tensor:

@@ -13,27 +13,16 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from tiny_gpt import tiny
 
 from llmlab import train as T
-from llmlab.model import GPT, GPTConfig
+from llmlab.model import GPT
 
-TINY = GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32)
 DATA = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
 VAL = torch.randint(37, (600,), generator=torch.Generator().manual_seed(1))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on cores other processes are using."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(GPTConfig(**{**TINY.to_dict(), **overrides}))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def quick(**overrides) -> T.TrainConfig:
@@ -258,23 +247,32 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, dtype):
     assert [r["step"] for r in result.history] == list(range(1, 25))  # history carried over
 
 
-KILLED_SCRIPT = """
+#: Checkpoints every 8 steps; the script below kills itself at step 13, so 8 is the last saved.
+KILLED_RUN = dict(
+    batch_size=4,
+    max_steps=24,
+    warmup_steps=5,
+    eval_interval=0,
+    checkpoint_interval=8,
+    log_interval=1,
+)
+
+KILLED_SCRIPT = f"""
 import os, signal, sys, torch
+sys.path.insert(0, {os.path.dirname(__file__)!r})
 from llmlab import train as T
-from llmlab.model import GPT, GPTConfig
+from tiny_gpt import tiny
 
 torch.set_num_threads(1)
-torch.manual_seed(0)
-model = GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.1))
+model = tiny(dropout=0.1)
 data = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
-config = T.TrainConfig(batch_size=4, max_steps=24, warmup_steps=5, eval_interval=0,
-                       checkpoint_interval=8, log_interval=1)
 
 def kill(record):
     if record["step"] == 13:
         os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no exception handlers: gone
 
-T.train(model, data, None, config, checkpoint=sys.argv[1], callback=kill, progress=False)
+T.train(model, data, None, T.TrainConfig(**{KILLED_RUN!r}), checkpoint=sys.argv[1],
+        callback=kill, progress=False)
 """
 
 
@@ -284,14 +282,7 @@ def test_a_killed_process_resumes_to_the_uninterrupted_weights(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(tmp_path / "c")], timeout=120)
     assert run.returncode == -signal.SIGKILL
     assert T.load_checkpoint(tmp_path / "c").step == 8
-    config = T.TrainConfig(
-        batch_size=4,
-        max_steps=24,
-        warmup_steps=5,
-        eval_interval=0,
-        checkpoint_interval=8,
-        log_interval=1,
-    )
+    config = T.TrainConfig(**KILLED_RUN)
     straight = tiny(dropout=0.1)
     T.train(straight, DATA, None, config, progress=False)
     resumed = tiny(seed=7, dropout=0.1)
@@ -371,19 +362,19 @@ def test_bad_inputs_get_clear_errors(tmp_path):
 
 # ----------------------------------------------------------------------------- DDP
 
-DDP_SCRIPT = """
+DDP_SCRIPT = f"""
 import sys, torch
+sys.path.insert(0, {os.path.dirname(__file__)!r})
 from safetensors.torch import save_file
 from llmlab import train as T
-from llmlab.model import GPT, GPTConfig
+from tiny_gpt import tiny
 
 rank, world = T.distributed()
-torch.manual_seed(rank)  # different weights per rank at first: DDP must broadcast rank 0's
-model = GPT(GPTConfig(vocab_size=37, block_size=16, n_layer=2, n_head=2, n_embd=32))
+model = tiny(seed=rank)  # different weights per rank at first: DDP must broadcast rank 0's
 data = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
 config = T.TrainConfig(batch_size=4, max_steps=15, warmup_steps=5, eval_interval=0)
 T.train(model, data, None, config, progress=False)
-save_file({n: p.detach() for n, p in model.named_parameters()}, f"{sys.argv[1]}/rank{rank}")
+save_file({{n: p.detach() for n, p in model.named_parameters()}}, f"{{sys.argv[1]}}/rank{{rank}}")
 torch.distributed.destroy_process_group()
 """
 
