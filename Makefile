@@ -4,22 +4,45 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.llmlab-installed
+# Keep in step with pyproject.toml. PyTorch's CPU-only wheels: a few hundred MB, where the
+# default index gives Linux a CUDA build of several GB that a CPU course never uses.
+TORCH     := torch>=2.4
+CPU_INDEX := https://download.pytorch.org/whl/cpu
+# JupyterLab refuses to run as root (a container, a cloud notebook VM) unless told it may.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+PYTEST_ARGS ?=
 
-.PHONY: setup lab test notebooks check-notebooks lint benchmarks clean
+.PHONY: setup torch lab test notebooks check-notebooks lint benchmarks clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+	$(MAKE) torch
 	$(BIN)/python -m pip install -e ".[lab,test]"
 	touch $(STAMP)
 
+# A torch that satisfies the range stays. Otherwise: with an NVIDIA GPU, the default build;
+# without one, the CPU build from PyTorch's index, or the default index if that one is unreachable.
+torch:
+	@if $(BIN)/python -c "import sys, torch; v = torch.__version__.split('+')[0].split('.'); \
+	  sys.exit(tuple(map(int, v[:2])) < (2, 4))" 2>/dev/null; then \
+	  echo "torch $$($(BIN)/python -c 'import torch; print(torch.__version__)') is installed: kept"; \
+	elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install "$(TORCH)"; \
+	elif $(BIN)/python -m pip install --index-url $(CPU_INDEX) --timeout 15 --retries 1 "$(TORCH)"; then \
+	  true; \
+	else \
+	  echo "PyTorch's CPU index ($(CPU_INDEX)) cannot be reached: torch from the default index"; \
+	  $(BIN)/python -m pip install "$(TORCH)"; \
+	fi
+
 lab: setup  ## set up, then open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 notebooks: setup  ## re-execute the lesson sources into committed .ipynb files
 	$(BIN)/python notebooks/build.py $(LESSONS)

@@ -9,28 +9,25 @@ from __future__ import annotations
 import importlib
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "attention",
-    "autograd",
-    "cli",
-    "corpus",
-    "course",
-    "doctor",
-    "exercises",
-    "finetune",
-    "model",
-    "pretrained",
-    "preference",
-    "sampling",
-    "tokenization",
-    "train",
-    "viz",
-    "widgets",
-}
+
+def _submodules() -> set[str]:
+    """The names of this package's modules (``*.py``) and subpackages (folders with an
+    ``__init__.py``), read from the folder, so that none has to be listed by hand."""
+    here = Path(__file__).parent
+    return {
+        path.stem
+        for path in here.iterdir()
+        if not path.name.startswith("_")
+        and (path.suffix == ".py" or (path / "__init__.py").is_file())
+    }
+
+
+_SUBMODULES = _submodules()
 
 __all__ = ["__version__", "cache_dir", "setup", *sorted(_SUBMODULES)]
 
@@ -55,12 +52,14 @@ def setup(
     threads: int | None = None,
     precision: int = 4,
     figsize: tuple[float, float] = (7.0, 3.5),
-) -> dict[str, Any]:
+) -> None:
     """The first cell of every lesson: same seed, same threads, same printing, same figures.
 
     Seeding Python, NumPy and torch makes every number a lesson prints reproducible on the same
     machine, which is what lets nbval compare a fresh run against the committed outputs.
     ``threads`` defaults to the CPU count (capped at 8: small models gain nothing from more).
+    It returns nothing, so the cell shows nothing: what it could show (the torch version, the
+    thread count) differs between machines, and a lesson's outputs must not.
     """
     import numpy as np
     import torch
@@ -81,7 +80,6 @@ def setup(
         {"figure.figsize": figsize, "figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3}
     )
     _inline_figures()
-    return {"seed": seed, "threads": threads, "torch": torch.__version__}
 
 
 def _inline_figures() -> None:

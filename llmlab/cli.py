@@ -123,13 +123,13 @@ def _sample_arguments(parser: argparse.ArgumentParser) -> None:
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
-    from llmlab import pretrained
-    from llmlab.train import load_checkpoint
+    from llmlab import pretrained, tokenization
+    from llmlab.checkpoint import load_checkpoint
 
     if args.checkpoint:
         saved = load_checkpoint(args.checkpoint)
         model = saved.build_model()
-        tokenizer = pretrained.tokenizer_from_dict(saved.tokenizer)
+        tokenizer = tokenization.tokenizer_from_dict(saved.tokenizer, source=str(saved.path))
     else:
         model, tokenizer = pretrained.load(args.model)
     try:

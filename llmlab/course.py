@@ -65,7 +65,7 @@ LESSONS: tuple[Lesson, ...] = (
         "05_scaling_and_compression",
         "Scaling and compression",
         "loss against size and compute; the model as a compressor vs gzip",
-        ("train", "viz"),
+        ("train", "scaling", "viz"),
         4.0,
     ),
     Lesson(

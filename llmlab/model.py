@@ -10,6 +10,12 @@ wanted for a picture (the logits are the same either way; the tests check it).
 The model maps token ids ``[B, T]`` to logits ``[B, T, vocab]``: at every position, a score for
 each possible next token. Training minimises the cross-entropy of those scores against the ids
 shifted by one (see :mod:`llmlab.train`).
+
+The model is a *trunk* and a *head*. :meth:`GPT.hidden` runs the trunk: ``[B, T]`` ids to
+``[B, T, n_embd]`` vectors after the final layer norm. The tied LM head turns those into logits;
+:class:`SequenceHead` reads the same vectors at each row's last real token to score a whole text
+(a class for lesson 06, a reward for lesson 07). A :class:`KVCache` keeps the keys and values of
+positions already seen, so generating one more token computes one position, not the whole window.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from llmlab.attention import (
     LearnedPositionalEmbedding,
     apply_rope,
     attention,
+    causal_mask,
     merge_heads,
     rope_frequencies,
     sinusoidal_encoding,
@@ -104,9 +111,20 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, return_attention: bool = False
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None = None,
+        return_attention: bool = False,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> tuple[Tensor, Tensor | None]:
-        """``x [B, T, C]`` -> ``(out [B, T, C], weights [B, H, T, T] or None)``."""
+        """``x [B, T, C]`` -> ``(out [B, T, C], weights [B, H, T, T_keys] or None)``.
+
+        With a ``cache``, this layer's new keys and values are appended to it and the queries
+        attend to every cached position too: the ``T`` queries are the *last* ``T`` positions, so
+        the causal mask is aligned bottom-right (:func:`~llmlab.attention.causal_mask`; SDPA's
+        ``is_causal`` would align it top-left and hide the cached keys).
+        """
         qkv = self.qkv(x)
         if qkv.device.type == "cpu":
             # Under bf16 autocast only the projections run in bf16: on CPU, torch's bf16
@@ -115,14 +133,21 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (split_heads(t, self.n_head) for t in qkv.chunk(3, dim=-1))
         if rope is not None:  # rotary encoding turns queries and keys, never values
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)
         p = self.dropout if self.training else 0.0
         with torch.autocast("cpu", enabled=False):  # (CPU autocast only: see above)
             if return_attention:
                 out, weights = attention(q, k, v, causal=True, dropout=p)
-            else:  # torch's fused kernel: never materialises the T x T weights
+            elif k.shape[-2] == q.shape[-2]:  # torch's fused kernel: no T x T weights kept
                 out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
                 weights = None
-        return self.resid_dropout(self.proj(merge_heads(out))), weights
+            else:
+                mask = causal_mask(q.shape[-2], q.device, n_keys=k.shape[-2])
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+                weights = None
+        # Back to the stream's dtype: a model cast to bfloat16 feeds `proj` bfloat16 again.
+        return self.resid_dropout(self.proj(merge_heads(out).to(x.dtype))), weights
 
 
 class MLP(nn.Module):
@@ -149,12 +174,59 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: Tensor, rope: tuple[Tensor, Tensor] | None = None, return_attention: bool = False
+        self,
+        x: Tensor,
+        rope: tuple[Tensor, Tensor] | None = None,
+        return_attention: bool = False,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> tuple[Tensor, Tensor | None]:
-        attended, weights = self.attn(self.ln_1(x), rope, return_attention)
+        attended, weights = self.attn(self.ln_1(x), rope, return_attention, cache, layer)
         x = x + attended
         x = x + self.mlp(self.ln_2(x))
         return x, weights
+
+
+class KVCache:
+    """Each layer's keys and values of the positions seen so far, ``[B, n_head, length, head_dim]``.
+
+    When generating, position ``t`` attends to the keys and values of positions ``0..t``, and
+    those of earlier positions never change (a position only ever sees earlier ones). Keeping them
+    means each new token costs one position of compute instead of the whole window. Make one with
+    :meth:`GPT.new_cache`; :meth:`GPT.forward` with ``cache=`` fills it and advances ``length``.
+    Space for ``max_length`` positions is allocated once, at the first write.
+    """
+
+    def __init__(self, n_layer: int, batch_size: int, max_length: int) -> None:
+        for name, value in (("n_layer", n_layer), ("batch_size", batch_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"KVCache {name} must be a positive int, got {value!r}")
+        self.batch_size, self.max_length, self.length = batch_size, max_length, 0
+        self.keys: list[Tensor | None] = [None] * n_layer
+        self.values: list[Tensor | None] = [None] * n_layer
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write ``k, v [B, H, T, hd]`` after the cached positions; return all of them so far."""
+        if k.shape[0] != self.batch_size:
+            raise ValueError(
+                f"the cache was made for a batch of {self.batch_size}, got {k.shape[0]} rows"
+            )
+        end = self.length + k.shape[-2]
+        if self.keys[layer] is None:
+            shape = (*k.shape[:2], self.max_length, k.shape[-1])
+            self.keys[layer] = k.new_zeros(shape)
+            self.values[layer] = v.new_zeros(shape)
+        self.keys[layer][:, :, self.length : end] = k
+        self.values[layer][:, :, self.length : end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` more positions as cached (the model calls it after its last layer)."""
+        self.length += n
+
+    def reset(self) -> None:
+        """Forget every position (the allocated space is reused)."""
+        self.length = 0
 
 
 class GPT(nn.Module):
@@ -210,40 +282,84 @@ class GPT(nn.Module):
             n -= self.wpe.embedding.weight.numel()
         return n
 
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty :class:`KVCache` for ``batch_size`` rows and up to ``block_size`` positions."""
+        return KVCache(self.config.n_layer, batch_size, self.config.block_size)
+
+    def hidden(self, idx: Tensor, cache: KVCache | None = None) -> Tensor:
+        """The trunk: ids ``[B, T]`` -> vectors ``[B, T, n_embd]`` after the final layer norm.
+
+        Every head reads these: the tied LM head (:meth:`forward`), and :class:`SequenceHead`.
+        """
+        return self._trunk(idx, cache, return_attention=False)[0]
+
     def forward(
-        self, idx: Tensor, targets: Tensor | None = None, return_attention: bool = False
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+        return_attention: bool = False,
+        *,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]:
-        """``idx [B, T]`` -> ``(logits [B, T, vocab], loss or None)``.
+        """``idx [B, T]`` -> ``(logits [B, T, vocab], loss or None)``: trunk, tied LM head, loss.
 
         ``loss`` is the mean cross-entropy against ``targets [B, T]`` (entries equal to
         ``IGNORE_INDEX`` are skipped). With ``return_attention=True`` the explicit attention path
-        runs and a third value holds every layer's weights, ``[B, n_layer, n_head, T, T]``.
+        runs and a third value holds every layer's weights, ``[B, n_layer, n_head, T, T_keys]``.
+        With a ``cache`` (eval mode only), ``idx`` continues the cached positions: they are
+        numbered from ``cache.length`` on, and the keys and values of ``idx`` join the cache.
         """
-        T = self._check_ids(idx, "idx")
-        if targets is not None:
-            self._check_targets(targets, idx)
-        x = self.wte(idx)
-        rope = None
-        if self.config.pos_encoding == "learned":
-            x = x + self.wpe(T)
-        elif self.config.pos_encoding == "sinusoidal":
-            x = x + self.sinusoid[:T]
-        else:
-            rope = (self.rope_cos[:T], self.rope_sin[:T])
-        x = self.drop(x)
-        maps = []
-        for block in self.blocks:
-            x, weights = block(x, rope, return_attention)
-            maps.append(weights)
-        logits = self.lm_head(self.ln_f(x))
+        x, maps = self._trunk(idx, cache, return_attention)
+        logits = self.lm_head(x)
         loss = None
         if targets is not None:
+            self._check_targets(targets, idx)
             loss = F.cross_entropy(
                 logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX
             )
         if return_attention:
             return logits, loss, torch.stack(maps, dim=1)
         return logits, loss
+
+    def _trunk(
+        self, idx: Tensor, cache: KVCache | None, return_attention: bool
+    ) -> tuple[Tensor, list[Tensor | None]]:
+        """Embeddings, positions from ``cache.length`` on, the blocks, the final layer norm."""
+        start = self._check_cache(cache)
+        T = self._check_ids(idx, "idx", room=self.config.block_size - start)
+        x = self.wte(idx)
+        rope = None
+        if self.config.pos_encoding == "learned":
+            x = x + self.wpe(T, start)
+        elif self.config.pos_encoding == "sinusoidal":
+            x = x + self.sinusoid[start : start + T]
+        else:
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+        x = self.drop(x)
+        maps = []
+        for layer, block in enumerate(self.blocks):
+            x, weights = block(x, rope, return_attention, cache, layer)
+            maps.append(weights)
+        if cache is not None:
+            cache.advance(T)
+        return self.ln_f(x), maps
+
+    def _check_cache(self, cache: KVCache | None) -> int:
+        """The first position of the new tokens: 0 without a cache, else the cached length."""
+        if cache is None:
+            return 0
+        if not isinstance(cache, KVCache):
+            raise TypeError(
+                f"cache must be a KVCache (model.new_cache), got {type(cache).__name__}"
+            )
+        if self.training:
+            raise ValueError(
+                "a KV cache is for generation, not training: call model.eval() first "
+                "(dropout would make the cached keys differ from a fresh pass)"
+            )
+        if len(cache.keys) != self.config.n_layer or cache.max_length != self.config.block_size:
+            raise ValueError("this cache was made by a model of another shape: use model.new_cache")
+        return cache.length
 
     @torch.no_grad()
     def generate(
@@ -253,20 +369,30 @@ class GPT(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        use_cache: bool = True,
     ) -> Tensor:
         """Extend ``idx`` (``[T]`` or ``[B, T]``) by sampling ``max_new_tokens`` tokens.
 
-        Each step feeds the last ``block_size`` tokens (older ones fall out of the context),
+        Each step reads the last ``block_size`` tokens (older ones fall out of the context),
         divides the last position's logits by ``temperature`` (``0`` = always the most likely
         token), keeps the ``top_k`` best if given, and samples. Runs in eval mode (no dropout).
+
+        With ``use_cache`` (the default) the prompt is read once into a :class:`KVCache` and each
+        step feeds only the newest token: the same tokens as without the cache, much faster. Once
+        the window is full (``block_size`` positions), every position's number shifts by one at
+        each step, so cached keys no longer fit: from then on each step re-fills the cache from
+        the last ``block_size`` tokens, exactly what the uncached path reads (same tokens still,
+        but no longer faster).
         """
         squeeze = isinstance(idx, Tensor) and idx.ndim == 1
         if squeeze:
             idx = idx[None]
         if isinstance(idx, Tensor) and idx.ndim == 2 and idx.shape[1] == 0:
             raise ValueError("idx is an empty prompt: give at least one token to continue from")
-        self._check_ids(idx, "idx", check_length=False)  # longer prompts are cropped below
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        self._check_ids(idx, "idx", room=None)  # longer prompts are cropped below
+        if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool):
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
         if not isinstance(temperature, (int, float)) or not temperature >= 0:
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
@@ -274,9 +400,16 @@ class GPT(nn.Module):
             raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
         was_training = self.training
         self.eval()
+        cache = self.new_cache(len(idx)) if use_cache else None
+        window = self.config.block_size
         try:
             for _ in range(max_new_tokens):
-                logits, _ = self(idx[:, -self.config.block_size :])
+                if cache is not None and 0 < cache.length < window:
+                    logits, _ = self(idx[:, -1:], cache=cache)  # only the newest token is new
+                else:
+                    if cache is not None:  # first step, or the window is full: re-fill
+                        cache.reset()
+                    logits, _ = self(idx[:, -window:], cache=cache)
                 logits = logits[:, -1, :].float()
                 if temperature == 0:
                     next_id = logits.argmax(dim=-1, keepdim=True)
@@ -292,19 +425,27 @@ class GPT(nn.Module):
             self.train(was_training)
         return idx[0] if squeeze else idx
 
-    def _check_ids(self, idx: Tensor, name: str, check_length: bool = True) -> int:
-        """Ids: an integer ``[B, T]`` tensor, ``T <= block_size``, every id in the vocabulary."""
+    def _check_ids(self, idx: Tensor, name: str, room: int | None) -> int:
+        """Ids: an integer ``[B, T]`` tensor, every id in the vocabulary, ``T <= room`` if given.
+
+        ``room`` is how many positions are left: ``block_size``, less what a cache holds.
+        """
         if not isinstance(idx, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
         if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
         if idx.ndim != 2 or idx.shape[1] < 1:
             raise ValueError(f"{name} must have shape [batch, time>=1], got {list(idx.shape)}")
-        length = idx.shape[1]
-        if check_length and length > self.config.block_size:
+        length, block_size = idx.shape[1], self.config.block_size
+        if room is not None and length > room:
+            if room == block_size:
+                raise ValueError(
+                    f"{name} has {length} tokens but the model's context (block_size) is "
+                    f"{block_size}: pass at most the last {block_size}"
+                )
             raise ValueError(
-                f"{name} has {length} tokens but the model's context (block_size) is "
-                f"{self.config.block_size}: pass at most the last {self.config.block_size}"
+                f"the KV cache is full: it holds {block_size - room} of {block_size} positions "
+                f"and {name}'s {length} more do not fit; reset it or start a new one"
             )
         low, high = int(idx.min()), int(idx.max())
         if low < 0 or high >= self.config.vocab_size:
@@ -326,3 +467,56 @@ class GPT(nn.Module):
                 f"targets must be token ids in 0..{self.config.vocab_size - 1} "
                 f"(or {IGNORE_INDEX} to skip a position)"
             )
+
+
+def last_real_positions(attention_mask: Tensor) -> Tensor:
+    """``[B]``: each row's last real token; ``attention_mask [B, T]`` is 1 on real tokens.
+
+    The rightmost real token, as transformers' sequence-classification models read it, so both
+    right padding (pads after the text) and left padding (pads before it) work. In a causal model
+    it is the one position that has seen the whole text.
+    """
+    if not isinstance(attention_mask, Tensor) or attention_mask.ndim != 2:
+        raise ValueError("attention_mask must be a [batch, time] tensor of 0s and 1s")
+    real = attention_mask.bool()
+    if not bool(real.any(dim=1).all()):
+        raise ValueError("attention_mask has a row with no real token: every row needs one")
+    positions = torch.arange(real.shape[1], device=real.device)
+    return (positions * real).argmax(dim=1)
+
+
+class SequenceHead(nn.Module):
+    """A GPT trunk plus a linear read-out of each row's last real token: one score vector per text.
+
+    ``n_outputs`` classes make a classifier (lesson 06); ``n_outputs=1`` makes a reward model
+    (lesson 07). The layout is transformers' ``GPT2ForSequenceClassification``: the trunk's
+    vector at the last real position goes through ``score`` (a bias-free linear layer).
+    """
+
+    def __init__(self, gpt: GPT, n_outputs: int) -> None:
+        super().__init__()
+        if not isinstance(gpt, GPT):
+            raise TypeError(f"gpt must be an llmlab.model.GPT, got {type(gpt).__name__}")
+        if not isinstance(n_outputs, int) or isinstance(n_outputs, bool) or n_outputs < 1:
+            raise ValueError(f"n_outputs must be a positive int, got {n_outputs!r}")
+        self.gpt, self.n_outputs = gpt, n_outputs
+        self.score = nn.Linear(gpt.config.n_embd, n_outputs, bias=False)
+        nn.init.normal_(self.score.weight, mean=0.0, std=0.02)
+
+    @property
+    def config(self) -> GPTConfig:
+        return self.gpt.config
+
+    def forward(self, idx: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """``idx [B, T]`` (padding marked 0 in ``attention_mask``) -> scores ``[B, n_outputs]``."""
+        hidden = self.gpt.hidden(idx)
+        if attention_mask is None:
+            last = torch.full((len(idx),), idx.shape[1] - 1, device=idx.device)
+        else:
+            if attention_mask.shape != idx.shape:
+                raise ValueError(
+                    f"attention_mask must have the shape of idx {list(idx.shape)}, "
+                    f"got {list(attention_mask.shape)}"
+                )
+            last = last_real_positions(attention_mask)
+        return self.score(hidden[torch.arange(len(idx), device=idx.device), last])

@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llmlab.checkpoint import Checkpoint
     from llmlab.model import GPT
     from llmlab.tokenization import BPETokenizer, CharTokenizer
-    from llmlab.train import Checkpoint, TrainResult
+    from llmlab.train import TrainResult
 
     Tokenizer = CharTokenizer | BPETokenizer
 
-#: Bump when a change to model.py, train.py or tokenization.py changes what a recipe produces.
+#: Bump when a change to the engine (model, train, tokenization, pretokenize) changes what a
+#: recipe produces.
 CODE_VERSION = 1
 
 #: Checkpoints shipped with the repository (absent from an installed wheel: then we train).
@@ -102,14 +104,16 @@ def load(name: str, *, train: bool = True, progress: bool = True) -> tuple[GPT, 
     Served from the cache or the shipped checkpoints when one was made by this very recipe;
     otherwise trained now (``train=False`` raises ``FileNotFoundError`` instead).
     """
+    from llmlab.tokenization import tokenizer_from_dict
+
     saved = checkpoint(name, train=train, progress=progress)
-    return saved.build_model().eval(), tokenizer_from_dict(saved.tokenizer)
+    return saved.build_model().eval(), tokenizer_from_dict(saved.tokenizer, source=str(saved.path))
 
 
 def checkpoint(name: str, *, train: bool = True, progress: bool = True) -> Checkpoint:
-    """The verified :class:`~llmlab.train.Checkpoint` of ``name`` (with its training history)."""
+    """The verified :class:`~llmlab.checkpoint.Checkpoint` of ``name`` (with its history)."""
     from llmlab import cache_dir
-    from llmlab.train import load_checkpoint
+    from llmlab.checkpoint import load_checkpoint
 
     expected = fingerprint(name)
     filename = f"{name}-{expected}.safetensors"
@@ -128,19 +132,6 @@ def checkpoint(name: str, *, train: bool = True, progress: bool = True) -> Check
             "run `llmlab prepare` to train it"
         )
     return load_checkpoint(_train(name, expected, Path(cache_dir()) / filename, progress))
-
-
-def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
-    """Rebuild the tokenizer stored in a checkpoint (a ``to_dict()`` of either kind)."""
-    from llmlab.tokenization import BPETokenizer, CharTokenizer
-
-    kinds = {"llmlab.CharTokenizer": CharTokenizer, "llmlab.BPETokenizer": BPETokenizer}
-    kind = data.get("format") if isinstance(data, dict) else None
-    if kind not in kinds:
-        raise ValueError(
-            f"the tokenizer must be a dict with 'format' in {list(kinds)}, got {kind!r}"
-        )
-    return kinds[kind].from_dict(data, source="checkpoint")
 
 
 def train_recipe(
@@ -188,7 +179,8 @@ def train_recipe(
 
 def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
-    from llmlab.train import TrainConfig, save_checkpoint
+    from llmlab.checkpoint import save_checkpoint
+    from llmlab.train import TrainConfig
 
     r = recipe(name)
     partial = path.with_name(path.name.replace(".safetensors", ".partial.safetensors"))

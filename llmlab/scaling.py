@@ -117,16 +117,18 @@ def code_length_bits(model: GPT, ids: Sequence[int], batch_size: int = 16) -> fl
     nats = 0.0
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        full = [s for s in starts if s + T + 1 <= len(ids)]
-        for first in range(0, len(full), batch_size):
-            chunk = torch.tensor(full[first : first + batch_size])
-            windows = ids[chunk[:, None] + torch.arange(T + 1)]
-            nats += model(windows[:, :-1], windows[:, 1:])[1].item() * windows[:, 1:].numel()
-        if starts and starts[-1] + T + 1 > len(ids):  # a shorter last window
-            tail = ids[starts[-1] :][None]
-            nats += model(tail[:, :-1], tail[:, 1:])[1].item() * (tail.shape[1] - 1)
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            full = [s for s in starts if s + T + 1 <= len(ids)]
+            for first in range(0, len(full), batch_size):
+                chunk = torch.tensor(full[first : first + batch_size])
+                windows = ids[chunk[:, None] + torch.arange(T + 1)]
+                nats += model(windows[:, :-1], windows[:, 1:])[1].item() * windows[:, 1:].numel()
+            if starts and starts[-1] + T + 1 > len(ids):  # a shorter last window
+                tail = ids[starts[-1] :][None]
+                nats += model(tail[:, :-1], tail[:, 1:])[1].item() * (tail.shape[1] - 1)
+    finally:
+        model.train(was_training)
     return nats / math.log(2) + math.log2(model.config.vocab_size)
 
 
@@ -231,18 +233,23 @@ def model_predictor(model: GPT, precision: int = 16) -> Predictor:
     An empty prefix gets a uniform guess (the model needs at least one token of context). Each
     call runs the model on the last ``block_size`` tokens alone, in eval mode: the encoder and
     the decoder then compute bit-identical probabilities, which a coder needs. (One batched
-    pass over the whole text could differ in the last bits and derail the decoder.)
+    pass over the whole text could differ in the last bits and derail the decoder.) The model's
+    train/eval mode is restored after every call.
     """
     import torch
 
-    model.eval()
     vocab, T = model.config.vocab_size, model.config.block_size
 
     def predict(prefix: list[int]) -> list[int]:
         if not prefix:
             return quantize([1.0] * vocab, precision)
-        with torch.no_grad():
-            logits = model(torch.tensor([prefix[-T:]]))[0][0, -1].double()
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                logits = model(torch.tensor([prefix[-T:]]))[0][0, -1].double()
+        finally:
+            model.train(was_training)
         return quantize(torch.softmax(logits, dim=-1).tolist(), precision)
 
     return predict

@@ -1,14 +1,21 @@
-"""Pretraining: show the model windows of text and nudge it to predict each next token.
+"""Training: one loop for every objective, and pretraining on top of it.
+
+:func:`fit` is the loop. It takes a model, a *batch source* and a *loss*: a batch source is a
+function ``(generator, n) -> Batch`` that draws ``n`` rows using only ``generator`` for its
+randomness (so saving that generator's state is enough to resume the very same batches), and a
+loss is a function ``(model, batch) -> scalar``. Everything else is shared by pretraining (here),
+fine-tuning (lesson 06) and preference learning (lesson 07): AdamW over the trainable
+parameters, the schedule, clipping, evaluation, the progress bar, checkpoints and exact resume.
+
+Pretraining (:func:`train`): show the model windows of text and nudge it to predict each next token.
 
 One step: draw ``batch_size`` random windows of ``block_size + 1`` tokens; the model reads the
 first ``block_size`` and is scored (cross-entropy) on predicting the same windows shifted by one;
 backpropagate; clip the gradient; let AdamW move the weights. The learning rate warms up linearly
 (big early steps from random weights are erratic), then decays along a cosine to a floor.
 
-Checkpoints are one ``safetensors`` file: every tensor (weights, AdamW moments, RNG states) as a
-tensor, everything else (configs, step, tokenizer, history) as JSON in the file's header, plus a
-SHA-256 of the tensors so a damaged file is refused. Files are written to a temporary name and
-renamed, so a crash mid-write never leaves half a checkpoint. Nothing is unpickled on load.
+Checkpoints are one ``safetensors`` file (:mod:`llmlab.checkpoint`): weights, AdamW moments and
+RNG states as tensors, everything else as JSON in its header; written atomically, never unpickled.
 
 Resuming restores the weights, the optimizer, the step, and both random streams (the batch
 sampler and torch's global one, used by dropout), so an interrupted run that resumes ends with
@@ -19,12 +26,9 @@ slice; DDP averages the gradients, so all ranks take identical steps.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import signal
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,9 +41,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from llmlab.model import GPT, GPTConfig
-
-CHECKPOINT_FORMAT = "llmlab-checkpoint/1"
+from llmlab.checkpoint import (  # noqa: F401 (re-exported: checkpoints began life here)
+    CHECKPOINT_FORMAT,
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from llmlab.model import GPT
 
 #: A loss above this multiple of ln(vocab) (the loss of a uniform guess) means training diverged.
 DIVERGED_FACTOR = 2.0
@@ -135,6 +143,8 @@ def as_tokens(data: Any, name: str = "data") -> Tensor:
     if isinstance(data, (list, tuple)):
         data = torch.tensor(data)
     if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "iu":  # astype would turn 2.7 into 2 and "a" into an error
+            raise TypeError(f"{name} must hold integer token ids, got a {data.dtype} array")
         data = torch.from_numpy(data.astype(np.int64, copy=False))
     if not isinstance(data, Tensor):
         raise TypeError(f"{name} must be a tensor, array or list of token ids, got {type(data)}")
@@ -214,174 +224,13 @@ def evaluate(model: GPT, data: Tensor, windows: int = 64, batch_size: int = 32) 
     model.eval()
     device = next(model.parameters()).device
     total = 0.0
-    for chunk in starts.split(batch_size):
-        w = data[chunk[:, None] + torch.arange(T + 1)].to(device)
-        total += model(w[:, :-1], w[:, 1:])[1].item() * len(chunk)
-    model.train(was_training)
-    return total / windows
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-@dataclass
-class Checkpoint:
-    """A checkpoint read back by :func:`load_checkpoint` (already verified against its hash)."""
-
-    path: Path
-    model_config: GPTConfig
-    step: int
-    tensors: dict[str, Tensor]
-    train_config: TrainConfig | None = None
-    tokenizer: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    param_groups: list[dict[str, Any]] | None = None
-
-    def build_model(self) -> GPT:
-        """A new :class:`GPT` holding the checkpoint's weights."""
-        model = GPT(self.model_config)
-        self.load_model(model)
-        return model
-
-    def load_model(self, model: GPT) -> None:
-        """Copy the weights into ``model``, which must have the checkpoint's config."""
-        if model.config != self.model_config:
-            ours, theirs = self.model_config.to_dict(), model.config.to_dict()
-            diff = ", ".join(
-                f"{k}={ours[k]!r} (model has {theirs[k]!r})" for k in ours if ours[k] != theirs[k]
-            )
-            raise ValueError(f"checkpoint {self.path} was made for a different model: {diff}")
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                param.copy_(self.tensors[f"model.{name}"])
-
-    def load_training_state(
-        self, optimizer: torch.optim.Optimizer, generator: torch.Generator
-    ) -> None:
-        """Restore the optimizer, the batch sampler's RNG and torch's global RNG (for dropout)."""
-        if self.param_groups is None:
-            raise ValueError(f"checkpoint {self.path} holds weights only, no training state")
-        state: dict[int, dict[str, Tensor]] = {}
-        for name, tensor in self.tensors.items():
-            if name.startswith("optimizer."):
-                _, index, key = name.split(".", 2)
-                state.setdefault(int(index), {})[key] = tensor.clone()
-        optimizer.load_state_dict({"state": state, "param_groups": self.param_groups})
-        generator.set_state(self.tensors["rng.batches"])
-        torch.set_rng_state(self.tensors["rng.torch"])
-
-
-def save_checkpoint(
-    path: str | Path,
-    model: GPT,
-    optimizer: torch.optim.Optimizer | None = None,
-    generator: torch.Generator | None = None,
-    *,
-    step: int = 0,
-    train_config: TrainConfig | None = None,
-    tokenizer: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write a checkpoint atomically; without ``optimizer`` it holds weights only (1/3 the size).
-
-    ``tokenizer`` and ``extra`` must be JSON-serialisable (a tokenizer's ``to_dict()``, history,
-    a recipe fingerprint, ...).
-    """
-    from safetensors.torch import save
-
-    path = Path(path)
-    # named_parameters lists a tied matrix once (safetensors refuses two names for one storage).
-    tensors = {f"model.{n}": p.detach().cpu().contiguous() for n, p in model.named_parameters()}
-    meta: dict[str, Any] = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": model.config.to_dict(),
-        "step": step,
-        "train_config": train_config.to_dict() if train_config else None,
-        "tokenizer": tokenizer,
-        "extra": extra or {},
-        "param_groups": None,
-    }
-    if optimizer is not None:
-        if generator is None:
-            raise ValueError("save_checkpoint needs the batch generator along with the optimizer")
-        saved = optimizer.state_dict()
-        for index, state in saved["state"].items():
-            for key, value in state.items():
-                if not isinstance(value, Tensor):
-                    raise TypeError(
-                        f"optimizer state {key!r} is {type(value).__name__}, not a tensor"
-                    )
-                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
-        meta["param_groups"] = [
-            {k: list(v) if isinstance(v, tuple) else v for k, v in group.items()}
-            for group in saved["param_groups"]
-        ]
-        tensors["rng.batches"] = generator.get_state()
-        tensors["rng.torch"] = torch.get_rng_state()
-    meta["sha256"] = _digest(tensors)
-    _write_atomically(path, save(tensors, metadata={"llmlab": json.dumps(meta)}))
-    return path
-
-
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and verify a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    data = path.read_bytes()
-    damaged = f"{path} is not a valid llmlab checkpoint (truncated or corrupted?): delete it"
     try:
-        tensors = load(data)
-        (header_size,) = struct.unpack("<Q", data[:8])
-        meta = json.loads(json.loads(data[8 : 8 + header_size])["__metadata__"]["llmlab"])
-    except (SafetensorError, KeyError, TypeError, ValueError, struct.error) as error:
-        raise ValueError(f"{damaged}; reading it failed with: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{damaged}; its format is not {CHECKPOINT_FORMAT}")
-    if meta.get("sha256") != _digest(tensors):
-        raise ValueError(f"{damaged}; its tensors do not match the SHA-256 stored with them")
-    train_config, groups = meta["train_config"], meta["param_groups"]
-    return Checkpoint(
-        path=path,
-        model_config=GPTConfig.from_dict(meta["model_config"]),
-        step=meta["step"],
-        tensors=tensors,
-        train_config=TrainConfig.from_dict(train_config) if train_config else None,
-        tokenizer=meta["tokenizer"],
-        extra=meta["extra"],
-        param_groups=None
-        if groups is None
-        else [  # JSON turned AdamW's betas into a list
-            {k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in groups
-        ],
-    )
-
-
-def _digest(tensors: dict[str, Tensor]) -> str:
-    """SHA-256 of names, dtypes, shapes and bytes: any flipped bit changes it."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name]
-        h.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write a temporary file in the same folder, then rename: readers see old or new, not half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for chunk in starts.split(batch_size):
+            w = data[chunk[:, None] + torch.arange(T + 1)].to(device)
+            total += model(w[:, :-1], w[:, 1:])[1].item() * len(chunk)
     finally:
-        tmp.unlink(missing_ok=True)
+        model.train(was_training)
+    return total / windows
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -398,12 +247,84 @@ def distributed() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+@dataclass
+class Batch:
+    """One step's data: the tensors a loss reads, and how many real tokens they hold.
+
+    ``tokens`` leaves padding out, so tokens per second and token budgets mean text processed.
+    """
+
+    tensors: dict[str, Tensor]
+    tokens: int
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def rows(self, share: slice) -> Batch:
+        """The rows ``share`` of every tensor (one process's part of a DDP batch)."""
+        return Batch({k: t[share] for k, t in self.tensors.items()}, self.tokens)
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch({k: t.to(device) for k, t in self.tensors.items()}, self.tokens)
+
+
+#: ``(generator, n) -> Batch``: ``n`` rows drawn with ``generator`` as the only randomness.
+BatchSource = Callable[[torch.Generator, int], Batch]
+#: ``(model, batch) -> loss``: a scalar tensor to minimise.
+LossFunction = Callable[[torch.nn.Module, Batch], Tensor]
+
+
+def lm_batches(data: Tensor, block_size: int) -> BatchSource:
+    """Pretraining's batch source: random windows of ``data`` and their shifted targets."""
+
+    def draw(generator: torch.Generator, n: int) -> Batch:
+        x, y = get_batch(data, n, block_size, generator)
+        return Batch({"input_ids": x, "targets": y}, x.numel())
+
+    return draw
+
+
+def lm_loss(model: torch.nn.Module, batch: Batch) -> Tensor:
+    """Pretraining's loss: the mean next-token cross-entropy."""
+    return model(batch["input_ids"], batch["targets"])[1]
+
+
 def train(
     model: GPT,
     train_data: Any,
     val_data: Any = None,
     config: TrainConfig | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Pretrain ``model`` in place on the token array ``train_data``; see the module docstring.
+
+    :func:`fit` with pretraining's batches (:func:`lm_batches`) and loss (:func:`lm_loss`),
+    evaluated on fixed windows of ``val_data``; a loss above ``DIVERGED_FACTOR * ln(vocab)``
+    (twice a uniform guess) counts as diverged. ``options`` are :func:`fit`'s.
+    """
+    config = config or TrainConfig()
+    train_data, val_data = _checked_inputs(model, config, train_data, val_data)
+    return fit(
+        model,
+        lm_batches(train_data, model.config.block_size),
+        lm_loss,
+        config,
+        evaluate=None
+        if val_data is None
+        else (lambda m: evaluate(m, val_data, config.eval_windows)),
+        diverged_above=DIVERGED_FACTOR * math.log(model.config.vocab_size),
+        **options,
+    )
+
+
+def fit(
+    model: torch.nn.Module,
+    batches: BatchSource,
+    loss_fn: LossFunction,
+    config: TrainConfig | None = None,
     *,
+    evaluate: Callable[[torch.nn.Module], float] | None = None,
+    diverged_above: float | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
     tokenizer: dict[str, Any] | None = None,
@@ -411,30 +332,35 @@ def train(
     callback: Callable[[dict[str, float]], None] | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``model`` in place on the token array ``train_data``; see the module docstring.
+    """Train the trainable parameters of ``model`` in place: the loop behind every objective.
 
+    Each step draws ``config.batch_size`` rows from ``batches``, minimises ``loss_fn`` with AdamW
+    (learning rate from :func:`lr_at`, gradients clipped), and every ``eval_interval`` steps
+    records ``evaluate(model)`` as ``val_loss``. A non-finite loss or gradient, or a loss above
+    ``diverged_above``, raises :class:`TrainingDivergedError` before the step is applied.
     ``checkpoint`` is a file path: written every ``checkpoint_interval`` steps and at the end;
-    with ``resume=True`` an existing file there is loaded first and training continues from it.
-    ``callback(record)`` gets every history record (e.g. to draw a live loss curve). Ctrl-C (or
-    a notebook's interrupt) finishes the current step, saves, and returns; a second one aborts.
-    Raises :class:`TrainingDivergedError` if the loss turns NaN or explodes; the last good
-    checkpoint is left as it was.
+    with ``resume=True`` an existing file there is loaded first and training continues from it,
+    exactly as if never stopped. ``callback(record)`` gets every history record (e.g. to draw a
+    live loss curve). Ctrl-C (or a notebook's interrupt) finishes the current step, saves, and
+    returns; a second one aborts.
     """
     config = config or TrainConfig()
-    train_data, val_data = _checked_inputs(model, config, train_data, val_data, checkpoint, resume)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path to resume from")
     rank, world = distributed()
     optimizer = make_optimizer(model, config)
-    batches = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout draws from torch's global generator
-    step, seconds, history, last_saved = 0, 0.0, [], None
+    step, seconds, tokens, history, last_saved = 0, 0.0, 0, [], None
     if resume and Path(checkpoint).exists():
         saved = load_checkpoint(checkpoint)
         saved.load_model(model)
-        saved.load_training_state(optimizer, batches)
+        saved.load_training_state(optimizer, generator)
         step, seconds, last_saved = saved.step, saved.extra.get("seconds", 0.0), saved.step
-        history = saved.extra.get("history", [])
+        history, tokens = saved.extra.get("history", []), saved.extra.get("tokens", 0)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    tokens_per_step = config.batch_size * model.config.block_size * world
     checkpoint_every = config.checkpoint_interval or config.eval_interval
     mine = slice(rank * config.batch_size, (rank + 1) * config.batch_size)  # this rank's share
     val_loss, loss, evaluated_at = None, math.nan, None
@@ -442,12 +368,12 @@ def train(
     def save() -> None:
         nonlocal last_saved
         if checkpoint is not None and rank == 0:
-            extra_now = {**(extra or {}), "seconds": seconds, "history": history}
+            extra_now = {**(extra or {}), "seconds": seconds, "tokens": tokens, "history": history}
             save_checkpoint(
                 checkpoint,
                 model,
                 optimizer,
-                batches,
+                generator,
                 step=step,
                 train_config=config,
                 tokenizer=tokenizer,
@@ -457,17 +383,11 @@ def train(
 
     def record(lr: float, evaluate_now: bool) -> None:
         nonlocal val_loss, evaluated_at
-        entry = {
-            "step": step,
-            "time": seconds,
-            "tokens": step * tokens_per_step,
-            "lr": lr,
-            "loss": loss,
-        }
+        entry = {"step": step, "time": seconds, "tokens": tokens, "lr": lr, "loss": loss}
         if history and history[-1]["step"] == step:  # the final evaluation joins its step's record
             entry = history.pop()
-        if evaluate_now and val_data is not None and rank == 0:
-            val_loss = entry["val_loss"] = evaluate(model, val_data, config.eval_windows)
+        if evaluate_now and evaluate is not None and rank == 0:
+            val_loss = entry["val_loss"] = evaluate(model)
             evaluated_at = step
         history.append(entry)
         if callback is not None and rank == 0:
@@ -490,22 +410,20 @@ def train(
         while step < config.max_steps:
             started = time.perf_counter()
             lr = lr_at(step, config)
-            x, y = get_batch(
-                train_data, config.batch_size * world, model.config.block_size, batches
-            )
+            batch = batches(generator, config.batch_size * world)
             local_loss, norm = _forward_backward(
-                net, model, optimizer, x[mine], y[mine], lr, config
+                net, model, optimizer, loss_fn, batch.rows(mine), lr, config
             )
             spent = seconds + time.perf_counter() - started
             over_time = config.max_seconds is not None and spent >= config.max_seconds
             loss, stop_now, out_of_time = _agree(local_loss, interrupted(), over_time, world)
-            if not (math.isfinite(loss) and math.isfinite(norm)) or (
-                loss > DIVERGED_FACTOR * math.log(model.config.vocab_size)
-            ):
+            too_high = diverged_above is not None and loss > diverged_above
+            if not (math.isfinite(loss) and math.isfinite(norm)) or too_high:
                 bar.close()
                 raise _diverged(step, loss, norm, lr, checkpoint, last_saved)
             optimizer.step()
             step += 1
+            tokens += batch.tokens
             seconds += time.perf_counter() - started
             bar.update()
             evaluate_now = config.eval_interval > 0 and step % config.eval_interval == 0
@@ -513,7 +431,7 @@ def train(
                 record(lr, evaluate_now)
                 bar.set_postfix(
                     loss=f"{loss:.3f}",
-                    tok_s=f"{step * tokens_per_step / seconds:,.0f}",
+                    tok_s=f"{tokens / seconds:,.0f}",
                     refresh=False,  # shown at the bar's next redraw
                 )
             if checkpoint_every and step % checkpoint_every == 0:
@@ -521,42 +439,46 @@ def train(
             if stop_now or out_of_time:
                 stop_reason = "interrupted" if stop_now else "max_seconds"
                 break
-        if val_data is not None and evaluated_at != step:
+        if evaluate is not None and evaluated_at != step:
             record(lr_at(max(step - 1, 0), config), True)
         if last_saved != step:
             save()
     bar.close()
-    return TrainResult(step, stop_reason, seconds, step * tokens_per_step, val_loss, history)
+    return TrainResult(step, stop_reason, seconds, tokens, val_loss, history)
 
 
 def _checked_inputs(
-    model: GPT, config: TrainConfig, train_data: Any, val_data: Any, checkpoint: Any, resume: bool
+    model: GPT, config: TrainConfig, train_data: Any, val_data: Any
 ) -> tuple[Tensor, Tensor | None]:
     """Refuse what :func:`train` cannot use, with a message that says what was expected."""
     if not isinstance(model, GPT):
         raise TypeError(f"model must be an llmlab.model.GPT, got {type(model).__name__}")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs a checkpoint path to resume from")
     train_data = as_tokens(train_data, "train_data")
     val_data = None if val_data is None else as_tokens(val_data, "val_data")
     block_size, vocab_size = model.config.block_size, model.config.vocab_size
     for name, data in (("train_data", train_data), ("val_data", val_data)):
-        if data is not None and (len(data) <= block_size or int(data.max()) >= vocab_size):
+        if data is None:
+            continue
+        if len(data) <= block_size:
             raise ValueError(
-                f"{name} must hold more than block_size={block_size} tokens with ids < "
-                f"vocab_size={vocab_size}, got {len(data)} tokens, max id {int(data.max())}"
+                f"{name} must hold more than block_size={block_size} tokens, got {len(data)}"
+            )
+        if int(data.min()) < 0 or int(data.max()) >= vocab_size:
+            raise ValueError(
+                f"{name} must hold token ids in 0..{vocab_size - 1} (vocab_size={vocab_size}), "
+                f"got min id {int(data.min())}, max id {int(data.max())}"
             )
     return train_data, val_data
 
 
 def _forward_backward(
     net: torch.nn.Module,
-    model: GPT,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: Tensor,
-    y: Tensor,
+    loss_fn: LossFunction,
+    batch: Batch,
     lr: float,
     config: TrainConfig,
 ) -> tuple[Tensor, float]:
@@ -566,12 +488,13 @@ def _forward_backward(
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    device = model.lm_head.weight.device
+    device = next(model.parameters()).device
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bfloat16"):
-        _, loss = net(x.to(device), y.to(device))
+        loss = loss_fn(net, batch.to(device))
     loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    norm = torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip or math.inf)
     return loss.detach(), norm.item()
 
 

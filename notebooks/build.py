@@ -2,7 +2,7 @@
 
 The ``.py`` file is the source a person edits and reviews; the ``.ipynb`` beside it is written by
 this script, never by hand, with the outputs of a fresh top-to-bottom run. nbval later re-runs
-the notebook and compares against those outputs, and ``tests/test_notebooks.py`` fails when a
+the notebook and compares against those outputs, and ``tests/test_project.py`` fails when a
 committed notebook no longer matches its source.
 
     python notebooks/build.py                 # every lesson

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from llmlab import exercises, scaling, viz
 from llmlab.model import GPT, GPTConfig
-from llmlab.train import TrainConfig, lr_at
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -329,42 +328,7 @@ def test_bar_chart_formats_its_labels():
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercises: each reference agrees with the library it teaches.
-
-
-@pytest.mark.parametrize(
-    ("vocab", "block", "layers", "width"), [(76, 64, 2, 32), (5, 1, 1, 8), (300, 17, 3, 24)]
-)
-def test_count_parameters_reference_matches_num_params(vocab, block, layers, width):
-    model = GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=layers, n_embd=width))
-    expected = model.num_params(non_embedding=False)
-    assert exercises.count_parameters(vocab, block, layers, width) == expected
-
-
-def test_warmup_cosine_reference_matches_lr_at():
-    rng = random.Random(0)
-    for _ in range(200):
-        step, max_lr, min_lr, warmup, decay = exercises.EXERCISES["warmup_cosine"].cases(rng)
-        config = TrainConfig(
-            learning_rate=max_lr, min_lr=min_lr, warmup_steps=warmup, decay_steps=decay
-        )
-        assert exercises.warmup_cosine(step, max_lr, min_lr, warmup, decay) == lr_at(step, config)
-
-
-def test_rms_norm_reference_matches_torch():
-    rng = random.Random(0)
-    for _ in range(20):
-        x, weight, eps = exercises.EXERCISES["rms_norm"].cases(rng)
-        expected = F.rms_norm(x, (x.shape[-1],), weight, eps)
-        assert torch.allclose(exercises.rms_norm(x, weight, eps), expected, atol=1e-6)
-
-
-def test_power_law_exponent_reference_matches_fit_power_law():
-    rng = random.Random(0)
-    for _ in range(20):
-        x, y = exercises.EXERCISES["power_law_exponent"].cases(rng)
-        expected = scaling.fit_power_law(x, y).exponent
-        assert exercises.power_law_exponent(x, y) == pytest.approx(expected, rel=1e-9)
+# Exercises: worked numbers (each reference's agreement with the library: tests/test_package.py).
 
 
 def test_bits_per_char_and_chinchilla_references():

@@ -210,3 +210,115 @@ def test_generate_restores_training_mode_and_rejects_bad_settings():
         model.generate(ids(4), 3, top_k=0)
     with pytest.raises(ValueError, match="max_new_tokens"):
         model.generate(ids(4), -2)
+
+
+# ----------------------------------------------------------------------------- trunk, heads, cache
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONAL_ENCODINGS)
+def test_hidden_then_the_tied_head_is_forward(pos_encoding):
+    model = tiny(pos_encoding=pos_encoding).eval()
+    x = ids(2, 16)
+    hidden = model.hidden(x)
+    assert hidden.shape == (2, 16, TINY["n_embd"])
+    torch.testing.assert_close(hidden @ model.wte.weight.T, model(x)[0], rtol=0, atol=0)
+
+
+def test_the_sequence_head_reads_the_last_real_token_under_right_padding():
+    from llmlab.model import SequenceHead, last_real_positions
+
+    head = SequenceHead(tiny(pos_encoding="rope"), n_outputs=3).eval()
+    text = ids(1, 9)[0]
+    scores = []
+    for pad in (0, 3, 7):  # the same text padded to 9, 12 and 16 tokens
+        row = torch.cat([text, torch.zeros(pad, dtype=torch.long)])[None]
+        mask = torch.cat([torch.ones(9), torch.zeros(pad)])[None]
+        scores.append(head(row, mask))
+    for other in scores[1:]:
+        torch.testing.assert_close(other, scores[0])
+    hidden = head.gpt.hidden(text[None])
+    torch.testing.assert_close(scores[0], head.score(hidden[:, -1]))
+    assert scores[0].shape == (1, 3)
+    # rightmost real token, whichever side the padding is on (transformers' rule)
+    masks = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [1, 0, 0, 0, 0]])
+    assert last_real_positions(masks).tolist() == [2, 4, 0]
+    with pytest.raises(ValueError, match="no real token"):
+        last_real_positions(torch.tensor([[1, 1], [0, 0]]))
+    with pytest.raises(ValueError, match="shape of idx"):
+        head(ids(2, 5), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="n_outputs"):
+        SequenceHead(tiny(), 0)
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONAL_ENCODINGS)
+def test_cached_forward_equals_a_full_pass(pos_encoding):
+    """Prefill 5 positions, then feed 1, then 3: every logit matches the uncached pass."""
+    model = tiny(pos_encoding=pos_encoding).eval()
+    x = ids(2, 9)
+    full = model(x)[0]
+    cache = model.new_cache(2)
+    parts = [model(x[:, :5], cache=cache)[0]]
+    assert cache.length == 5
+    parts.append(model(x[:, 5:6], cache=cache)[0])
+    parts.append(model(x[:, 6:], cache=cache)[0])
+    assert cache.length == 9
+    # float32 sums in another order: agree to a few ulps of the logits' size (~1)
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, rtol=0, atol=1e-5)
+    _, _, weights = model(x[:, :1], return_attention=True, cache=model.new_cache(2))
+    assert weights.shape == (2, 2, 2, 1, 1)
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONAL_ENCODINGS)
+def test_cached_generation_gives_the_uncached_tokens(pos_encoding):
+    model = tiny(pos_encoding=pos_encoding)
+    prompt = ids(3, 4)
+    greedy = model.generate(prompt, 20, temperature=0, use_cache=True)
+    assert torch.equal(greedy, model.generate(prompt, 20, temperature=0, use_cache=False))
+    sampled = [
+        model.generate(
+            prompt, 20, top_k=5, generator=torch.Generator().manual_seed(3), use_cache=cached
+        )
+        for cached in (True, False)
+    ]
+    assert torch.equal(*sampled)
+
+
+def test_past_the_window_the_cache_is_refilled_and_tokens_still_match():
+    model = tiny(pos_encoding="rope")  # block_size 16: 10 + 30 tokens slide the window 24 times
+    prompt = ids(2, 10)
+    cached = model.generate(prompt, 30, temperature=0, use_cache=True)
+    assert torch.equal(cached, model.generate(prompt, 30, temperature=0, use_cache=False))
+    long_prompt = ids(1, 40)  # longer than the window: both paths read its last 16 tokens
+    assert torch.equal(
+        model.generate(long_prompt, 5, temperature=0),
+        model.generate(long_prompt, 5, temperature=0, use_cache=False),
+    )
+
+
+def test_the_cache_refuses_training_mode_overflow_and_other_batches():
+    model = tiny()
+    with pytest.raises(ValueError, match="model.eval"):
+        model(ids(1, 4), cache=model.new_cache(1))
+    model.eval()
+    cache = model.new_cache(1)
+    model(ids(1, 12), cache=cache)
+    with pytest.raises(ValueError, match="KV cache is full: it holds 12 of 16"):
+        model(ids(1, 5), cache=cache)
+    model(ids(1, 4), cache=cache)  # exactly fills it
+    with pytest.raises(ValueError, match="KV cache is full"):
+        model(ids(1, 1), cache=cache)
+    cache.reset()
+    assert cache.length == 0
+    with pytest.raises(ValueError, match="batch of 1"):
+        model(ids(2, 3), cache=cache)
+    with pytest.raises(TypeError, match="KVCache"):
+        model(ids(1, 3), cache={"keys": []})
+    with pytest.raises(ValueError, match="another shape"):
+        model(ids(1, 3), cache=tiny(n_layer=3).new_cache(1))
+
+
+def test_a_model_cast_to_bfloat16_runs():
+    model = tiny(pos_encoding="rope").eval().to(torch.bfloat16)
+    logits, loss = model(ids(2, 8), ids(2, 8, seed=3))
+    assert logits.dtype == torch.bfloat16 and math.isfinite(loss.item())
+    assert model.generate(ids(1, 3), 4, temperature=0).shape == (1, 7)

@@ -9,7 +9,7 @@ import torch
 
 from llmlab import pretrained
 from llmlab import train as T
-from llmlab.tokenization import BPETokenizer, CharTokenizer
+from llmlab.tokenization import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
 REPO_SHIPPED = pretrained.SHIPPED
 TINY_TRAIN = {
@@ -137,14 +137,14 @@ def test_unknown_names_and_tokenizers_get_clear_errors():
     with pytest.raises(ValueError, match=r"unknown standard model 'gpt5'.*'bpe', 'char'"):
         pretrained.load("gpt5")
     with pytest.raises(ValueError, match="format"):
-        pretrained.tokenizer_from_dict({"format": "sentencepiece"})
+        tokenizer_from_dict({"format": "sentencepiece"})
 
 
 def test_tokenizers_round_trip_through_checkpoints():
     bpe = BPETokenizer.train("to be or not to be, that is the question", 270)
     char = CharTokenizer("to be or not")
     for tokenizer in (bpe, char):
-        rebuilt = pretrained.tokenizer_from_dict(tokenizer.to_dict())
+        rebuilt = tokenizer_from_dict(tokenizer.to_dict())
         assert type(rebuilt) is type(tokenizer)
         assert rebuilt.encode("not to be") == tokenizer.encode("not to be")
 

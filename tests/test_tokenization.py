@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from llmlab import corpus, tokenization
+from llmlab import pretokenize as pretokenize_module
 from llmlab.tokenization import (
     BPETokenizer,
     CharTokenizer,
@@ -86,8 +87,10 @@ def naive_train(text: str, vocab_size: int, special_tokens=()) -> tuple[dict, li
 # -- the two small functions -------------------------------------------------------------------
 
 
-def test_docstring_examples_hold():
-    assert doctest.testmod(tokenization).failed == 0
+@pytest.mark.parametrize("module", [tokenization, pretokenize_module], ids=lambda m: m.__name__)
+def test_docstring_examples_hold(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_pair_counts_and_merge_examples():

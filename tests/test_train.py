@@ -413,3 +413,87 @@ def test_two_process_torchrun_ends_with_identical_weights(tmp_path):
     )
     for name, param in single.named_parameters():
         torch.testing.assert_close(rank0[name], param.detach(), atol=2e-5, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- the shared core
+
+
+def genre_batches(generator: torch.Generator, n: int) -> T.Batch:
+    """A classification task: is the first token's id even? Rows of 3..16 tokens, right-padded."""
+    lengths = torch.randint(3, 17, (n,), generator=generator)
+    ids = torch.randint(37, (n, 16), generator=generator)
+    mask = (torch.arange(16) < lengths[:, None]).long()
+    return T.Batch(
+        {"input_ids": ids * mask, "attention_mask": mask, "labels": ids[:, 0] % 2},
+        tokens=int(mask.sum()),
+    )
+
+
+def classifier_loss(model, batch: T.Batch) -> torch.Tensor:
+    logits = model(batch["input_ids"], batch["attention_mask"])
+    return torch.nn.functional.cross_entropy(logits.float(), batch["labels"])
+
+
+def test_resume_is_exact_for_a_classifier_loss(tmp_path):
+    from llmlab.model import SequenceHead
+
+    config = quick(max_steps=20, checkpoint_interval=7, log_interval=1)
+
+    def classifier(seed: int) -> SequenceHead:
+        head = SequenceHead(tiny(seed=seed, dropout=0.1), n_outputs=2)
+        head.gpt.wte.weight.requires_grad_(False)  # a frozen part: only trainable ones train
+        return head
+
+    straight = classifier(0)
+    frozen = straight.gpt.wte.weight.clone()
+    done = T.fit(straight, genre_batches, classifier_loss, config, progress=False)
+    assert torch.equal(straight.gpt.wte.weight, frozen)
+    assert done.history[-1]["tokens"] == done.tokens < 20 * config.batch_size * 16  # no padding
+
+    def crash(record):
+        if record["step"] == 10:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        T.fit(
+            classifier(0),
+            genre_batches,
+            classifier_loss,
+            config,
+            checkpoint=tmp_path / "c",
+            callback=crash,
+            progress=False,
+        )
+    assert T.load_checkpoint(tmp_path / "c").step == 7
+    resumed = classifier(5)
+    again = T.fit(
+        resumed,
+        genre_batches,
+        classifier_loss,
+        config,
+        checkpoint=tmp_path / "c",
+        resume=True,
+        progress=False,
+    )
+    assert_same_weights(straight, resumed)
+    assert again.tokens == done.tokens
+    for key in ("step", "tokens", "loss", "val_loss"):
+        assert [r.get(key) for r in again.history] == [r.get(key) for r in done.history], key
+    assert T.load_checkpoint(tmp_path / "c").architecture["kind"] == "sequence_head"
+
+
+def test_train_on_an_empty_or_fractional_token_array_is_a_clear_error():
+    model = tiny()
+    with pytest.raises(ValueError, match="more than block_size=16 tokens, got 0"):
+        T.train(model, torch.zeros(0, dtype=torch.long), None, quick(), progress=False)
+    with pytest.raises(TypeError, match="integer token ids, got a float64 array"):
+        T.train(model, DATA.numpy().astype(float), None, quick(), progress=False)
+    with pytest.raises(ValueError, match="min id -1"):
+        T.train(model, torch.cat([DATA, torch.tensor([-1])]), None, quick(), progress=False)
+
+
+def test_evaluate_restores_the_mode_even_when_it_fails():
+    model = tiny().train()
+    with pytest.raises(ValueError, match="token ids"):
+        T.evaluate(model, torch.full((100,), 99))
+    assert model.training

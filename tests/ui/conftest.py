@@ -1,7 +1,9 @@
 """Real-browser fixtures: JupyterLab on 127.0.0.1 and headless Chromium driven by Playwright.
 
-The tests skip (with the reason) when no Chromium is installed; CI installs Debian's
-``chromium``. Playwright's own browser download is never used: we point it at the system binary.
+The tests skip (with the reason) when no Chromium or no Playwright is installed, whichever
+fixture asks first; CI installs Debian's ``chromium``, and under ``CI=true`` a skipped browser
+test counts as a failure, so CI can never pass without running them. Playwright's own browser
+download is never used: we point it at the system binary. The window is 1280x800, a laptop's.
 """
 
 from __future__ import annotations
@@ -39,12 +41,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``CI=true`` a skipped browser test is a failure (it would hide a missing Chromium)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and item.get_closest_marker("ui"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, so a browser test may not be skipped: {reason}"
+
+
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> Iterator[str]:
-    """A JupyterLab server on a copy of notebooks/; yields its base URL (token included)."""
+def chromium() -> str:
+    """The Chromium binary, after checking it and Playwright are there (else: skip, with why)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set LLMLAB_CHROMIUM)")
     pytest.importorskip("playwright.sync_api")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def lab(chromium, tmp_path_factory) -> Iterator[str]:
+    """A JupyterLab server on a copy of notebooks/; yields its base URL (token included)."""
     root = tmp_path_factory.mktemp("lab")
     for notebook in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(notebook, root)
@@ -99,18 +122,18 @@ def lab(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     yield context.new_page()
     context.close()
 

@@ -1,0 +1,108 @@
+"""Lesson 01's exercises: byte-pair encoding by hand (count pairs, merge, encode a word)."""
+
+from __future__ import annotations
+
+import random
+
+from llmlab.exercises import exercise
+
+# The state BPE training works on: each distinct pre-token ("word") as its current tokens,
+# mapped to how often it occurs in the text.
+Words = dict[tuple[bytes, ...], int]
+
+
+def _random_passage(rng: random.Random, speeches: int) -> str:
+    from llmlab import corpus
+
+    every = corpus.speeches("validation")
+    start = rng.randrange(len(every) - speeches)
+    return "\n".join(s.render() for s in every[start : start + speeches])
+
+
+def _random_words(rng: random.Random) -> Words:
+    """The words of a random passage of the held-out plays, after a few merges learned on it."""
+    from llmlab.tokenization import pretokenize, train_bpe
+
+    passage = _random_passage(rng, rng.randint(1, 12))
+    words: Words = {}
+    for word in pretokenize(passage):
+        tokens = tuple(bytes([b]) for b in word.encode("utf-8"))
+        words[tokens] = words.get(tokens, 0) + 1
+    for pair in train_bpe(passage, 256 + rng.randint(0, 20))[1]:
+        words = apply_merge(words, pair)
+    return words
+
+
+@exercise("count_pairs", lambda rng: (_random_words(rng),))
+def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
+    """How often each adjacent pair of tokens occurs in the whole text.
+
+    A pair inside a word occurs once per occurrence of the word, so it counts the word's count.
+    Pairs never span two words: that is how merges stay inside pre-tokens.
+    """
+    counts: dict[tuple[bytes, bytes], int] = {}
+    for tokens, n in words.items():
+        for i in range(len(tokens) - 1):
+            pair = (tokens[i], tokens[i + 1])
+            counts[pair] = counts.get(pair, 0) + n
+    return counts
+
+
+def _random_words_and_pair(rng: random.Random) -> tuple[Words, tuple[bytes, bytes]]:
+    if rng.random() < 0.2:  # runs of one byte, where occurrences of the pair overlap
+        return {(b"o",) * rng.randint(2, 7): rng.randint(1, 3), (b"n", b"o", b"o"): 1}, (b"o", b"o")
+    words = _random_words(rng)
+    pairs = sorted(count_pairs(words))
+    return words, rng.choice(pairs) if pairs else (b"a", b"b")
+
+
+@exercise("apply_merge", _random_words_and_pair)
+def apply_merge(words: Words, pair: tuple[bytes, bytes]) -> Words:
+    """Merge each occurrence of ``pair`` into one token, in every word.
+
+    Scan left to right and skip past a merge, so occurrences never overlap: in o o o the pair
+    (o, o) merges once, giving oo o. Counts are kept (and added up, should two words meet).
+    """
+    merged: Words = {}
+    for tokens, n in words.items():
+        out, i = [], 0
+        while i < len(tokens):
+            if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) == pair:
+                out.append(pair[0] + pair[1])
+                i += 2
+            else:
+                out.append(tokens[i])
+                i += 1
+        merged[tuple(out)] = merged.get(tuple(out), 0) + n
+    return merged
+
+
+def _random_word_and_merges(rng: random.Random) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """A word and merges learned on a passage (the word is from it, or one it has never seen)."""
+    from llmlab.tokenization import pretokenize, train_bpe
+
+    passage = _random_passage(rng, 20)
+    merges = train_bpe(passage, 256 + rng.randint(1, 80))[1]
+    words = [w for w in pretokenize(passage) if len(w) > 2]
+    return rng.choice([*words, " Gloucestershire", " naïveté", "!!!!"]), merges
+
+
+@exercise("encode_word", _random_word_and_merges)
+def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Split one pre-token into tokens with learned merges, as ``BPETokenizer.encode`` does.
+
+    Start from its bytes. While some adjacent pair is a learned merge, apply the one learned
+    earliest (everywhere in the word), because training made the later merges out of the
+    tokens of the earlier ones.
+    """
+    from llmlab.tokenization import merge
+
+    rank = {pair: k for k, pair in enumerate(merges)}
+    tokens = [bytes([b]) for b in word.encode("utf-8")]
+    while True:
+        pairs = [(tokens[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
+        learned = [p for p in pairs if p in rank]
+        if not learned:
+            return tokens
+        first = min(learned, key=rank.get)
+        tokens = merge(tokens, first, first[0] + first[1])

@@ -1,0 +1,57 @@
+"""Interactive lesson widgets (ipywidgets), one module per widget, each in three layers:
+
+1. a pure function of data (tensors, text) that computes everything once per input;
+2. a small view-model class that owns the controls and observes them;
+3. a thin renderer: an ``HTML`` widget, or an ``Image`` widget fed by one reused figure.
+
+What the view-models share (display, control wiring, the figure-to-picture redraw) is in
+:mod:`llmlab.widgets.base`. Tests drive a widget by setting ``control.value`` and reading the
+rendered output, exactly as a slider drag would; nothing here needs a browser or JavaScript from
+the network. Importing this package is cheap: ipywidgets, matplotlib and torch load when a widget
+is built.
+"""
+
+from llmlab.widgets.attention import (
+    AttentionExplorer,
+    AttentionMaps,
+    attention_maps,
+    head_summary,
+    show_token,
+)
+from llmlab.widgets.corpus import SpeechBrowser, speech_html
+from llmlab.widgets.descent import (
+    SURFACES,
+    DescentPath,
+    DescentPlayground,
+    Surface,
+    descent_path,
+    descent_verdict,
+)
+from llmlab.widgets.tokens import (
+    TOKEN_COLOURS,
+    TokenPlayground,
+    TokenView,
+    token_html,
+    token_view,
+)
+
+__all__ = [
+    "SURFACES",
+    "TOKEN_COLOURS",
+    "AttentionExplorer",
+    "AttentionMaps",
+    "DescentPath",
+    "DescentPlayground",
+    "SpeechBrowser",
+    "Surface",
+    "TokenPlayground",
+    "TokenView",
+    "attention_maps",
+    "descent_path",
+    "descent_verdict",
+    "head_summary",
+    "show_token",
+    "speech_html",
+    "token_html",
+    "token_view",
+]

@@ -1,0 +1,197 @@
+"""Lesson 02's attention explorer: what every head of a trained model attends to, on your text."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmlab.widgets.base import ON_RELEASE, LessonWidget, column, on_change, picture, redraw
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from llmlab.model import GPT
+
+
+@dataclass(frozen=True)
+class AttentionMaps:
+    tokens: list[str]  # the text of each position, as the tokenizer split it
+    weights: Tensor  # [layers, heads, T, T]: row t is how position t spreads its attention
+
+
+def attention_maps(model: GPT, tokenizer: Any, text: str) -> AttentionMaps:
+    """Run ``model`` once on ``text`` and keep every layer's and head's attention weights.
+
+    This is the expensive part of the explorer, so it runs once per text; choosing a layer, a
+    head or a token afterwards only indexes into the result.
+    """
+    import torch
+
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    ids = tokenizer.encode(text)  # an unknown character is a ValueError that names it
+    if len(ids) > model.config.block_size:
+        raise ValueError(
+            f"text is {len(ids)} tokens long; the model sees at most "
+            f"{model.config.block_size} (block_size): shorten it"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            _, _, weights = model(torch.tensor([ids]), return_attention=True)
+    finally:
+        model.train(was_training)
+    return AttentionMaps([tokenizer.decode([i]) for i in ids], weights[0])
+
+
+def show_token(token: str) -> str:
+    """A token as a label: invisible characters made visible (newline ↵, space ·)."""
+    return token.replace("\n", "↵").replace(" ", "·") or "∅"
+
+
+def head_summary(weights: Tensor, tokens: list[str], row: int) -> str:
+    """One line about a head ``weights [T, T]``: where ``row`` looks most, and what the head
+    does on average (weight on the previous token, on the first token)."""
+    target = int(weights[row].argmax())
+    summary = (
+        f"token {row} {show_token(tokens[row])!r} looks most at token {target} "
+        f"{show_token(tokens[target])!r} ({weights[row, target]:.0%})"
+    )
+    if len(tokens) > 1:
+        previous = weights.diagonal(offset=-1).mean()
+        first = weights[1:, 0].mean()
+        summary += f"; on average this head gives {previous:.0%} to the previous token"
+        summary += f" and {first:.0%} to the first"
+    return summary
+
+
+class AttentionExplorer(LessonWidget):
+    """Lesson 02's widget: what every head of a trained model attends to, on your own text.
+
+    The text box runs the model (:func:`attention_maps`) once per text. The layer, head and token
+    controls only pick a slice of the result: a heat map (row = the token that looks, column =
+    the token looked at), the same weights as lines from each token to the ones it attends to
+    (after bertviz's head view; the chosen token's lines in colour), and a grid of every head.
+    """
+
+    def __init__(self, model: GPT, tokenizer: Any, text: str = "ROMEO:\nBut soft, what light?\n"):
+        import ipywidgets as w
+
+        self.model, self.tokenizer = model, tokenizer
+        layers, heads = model.config.n_layer, model.config.n_head
+        self.text = w.Textarea(
+            value=text, description="text", layout={"width": "60em"}, **ON_RELEASE
+        )
+        self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **ON_RELEASE)
+        self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **ON_RELEASE)
+        self.token = w.IntSlider(value=0, min=0, max=0, description="token", **ON_RELEASE)
+        self.caption = w.HTML()
+        self.image, self.grid = picture(), picture()
+        on_change(self._on_text, self.text)
+        on_change(lambda: self.render(grid=True), self.layer, self.head)
+        on_change(self._on_token, self.token)
+        self._new_text = False  # True while a new text resets the token slider
+        self.widget = column(
+            [
+                self.text,
+                w.HBox([self.layer, self.head, self.token]),
+                self.caption,
+                self.image,
+                w.HTML("<b>every head</b> (rows: layers, columns: heads; the chosen one framed)"),
+                self.grid,
+            ]
+        )
+        self._on_text()
+
+    def _on_text(self) -> None:
+        try:
+            self.maps = attention_maps(self.model, self.tokenizer, self.text.value)
+        except ValueError as err:  # say what is wrong with the text; keep the last good picture
+            self.caption.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            return
+        self._draw()
+        self._new_text = True
+        try:  # the last token sees the whole text: select it
+            self.token.max = len(self.maps.tokens) - 1
+            self.token.value = self.token.max
+        finally:
+            self._new_text = False
+        self.render(grid=True)
+
+    def _on_token(self) -> None:
+        if not self._new_text:
+            self.render(grid=False)
+
+    @property
+    def pattern(self) -> Tensor:
+        """The chosen head's ``[T, T]`` weights."""
+        return self.maps.weights[self.layer.value, self.head.value]
+
+    def _draw(self) -> None:
+        """Build the figures of one text; :meth:`render` only updates their data and colours."""
+        import numpy as np
+        from matplotlib.collections import LineCollection
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Rectangle
+
+        labels = [show_token(t) for t in self.maps.tokens]
+        n = len(labels)
+        size = min(2.5 + n * 0.11, 9)  # about one line of small text per token
+        self.figure = Figure(figsize=(1.75 * size, size), layout="constrained")
+        self.ax_map, self.ax_lines = self.figure.subplots(1, 2, width_ratios=[1, 0.7])
+        self.heat = self.ax_map.imshow(self.pattern.numpy(), cmap="Blues", vmin=0, vmax=1)
+        self.ax_map.set_xticks(range(n), labels, fontsize=7, family="monospace")
+        self.ax_map.set_yticks(range(n), labels, fontsize=7, family="monospace")
+        self.ax_map.set(xlabel="looked at (key)", ylabel="looking (query)")
+        self.ax_map.grid(False)
+        self.row_box = Rectangle((-0.5, -0.5), n, 1, fill=False, edgecolor="tab:red", lw=1.5)
+        self.ax_map.add_patch(self.row_box)
+        self.lines = LineCollection(
+            [((0, n - 1 - i), (1, n - 1 - j)) for i in range(n) for j in range(n)], linewidths=1.5
+        )
+        self.ax_lines.add_collection(self.lines)
+        for i, label in enumerate(labels):
+            y = n - 1 - i
+            self.ax_lines.text(
+                -0.03, y, label, ha="right", va="center", fontsize=7, family="monospace"
+            )
+            self.ax_lines.text(
+                1.03, y, label, ha="left", va="center", fontsize=7, family="monospace"
+            )
+        self.ax_lines.set(xlim=(-0.3, 1.3), ylim=(-1, n))
+        self.ax_lines.axis("off")
+        layers, heads = self.maps.weights.shape[:2]
+        self.grid_figure = Figure(figsize=(1.3 * heads, 1.3 * layers), layout="constrained")
+        self.grid_axes = self.grid_figure.subplots(layers, heads, squeeze=False)
+        for (layer, head), ax in np.ndenumerate(self.grid_axes):
+            ax.imshow(self.maps.weights[layer, head].numpy(), cmap="Blues", vmin=0, vmax=1)
+            ax.set(xticks=[], yticks=[], title=f"L{layer} H{head}")
+            ax.title.set_fontsize(7)
+
+    def render(self, grid: bool = True) -> None:
+        """Show the chosen layer, head and token (``grid``: also re-frame the overview)."""
+        import numpy as np
+
+        pattern, row, n = self.pattern, self.token.value, len(self.maps.tokens)
+        self.heat.set_data(pattern.numpy())
+        self.row_box.set_y(row - 0.5)
+        weights = pattern.flatten().tolist()
+        colours = [
+            (0.84, 0.15, 0.16, wt**0.5) if k // n == row else (0.12, 0.47, 0.71, 0.3 * wt)
+            for k, wt in enumerate(weights)
+        ]
+        self.lines.set_color(colours)
+        self.ax_map.set_title(f"layer {self.layer.value}, head {self.head.value}")
+        self.caption.value = (
+            f"<b>layer {self.layer.value}, head {self.head.value}</b>: "
+            + html.escape(head_summary(pattern, self.maps.tokens, row))
+        )
+        redraw(self.image, self.figure)
+        if grid:
+            for (layer, head), ax in np.ndenumerate(self.grid_axes):
+                chosen = (layer, head) == (self.layer.value, self.head.value)
+                for spine in ax.spines.values():
+                    spine.set(color="tab:red" if chosen else "lightgray", lw=3 if chosen else 1)
+            redraw(self.grid, self.grid_figure)

@@ -1,0 +1,153 @@
+"""The package's shape: every module is reachable from ``import llmlab``, and every exercise's
+reference agrees with an independent implementation (in llmlab itself, torch or the standard
+library), so the solution a learner is shown is right, not merely self-consistent."""
+
+import importlib
+import math
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import llmlab
+from llmlab import attention, course, exercises, scaling
+from llmlab.model import GPT, GPTConfig
+from llmlab.tokenization import BPETokenizer, merge
+from llmlab.train import TrainConfig, lr_at
+
+PACKAGE = Path(llmlab.__file__).parent
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+WRITTEN = [lesson for lesson in course.LESSONS if (NOTEBOOKS / f"{lesson.slug}.py").exists()]
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules: the lazy list is the folder's contents, and every module a lesson names is in it.
+
+
+@pytest.mark.parametrize("name", sorted({name for lesson in WRITTEN for name in lesson.modules}))
+def test_every_module_of_a_written_lesson_imports_and_is_an_attribute(name):
+    module = importlib.import_module(f"llmlab.{name}")
+    assert getattr(llmlab, name) is module
+    assert name in llmlab.__all__
+
+
+def test_every_module_file_and_subpackage_is_in_the_lazy_list():
+    files = {path.stem for path in PACKAGE.glob("*.py") if not path.name.startswith("_")}
+    subpackages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert {"scaling", "pretokenize", "widgets", "exercises"} <= files | subpackages
+    assert files | subpackages == llmlab._SUBMODULES
+    assert set(llmlab.__all__) >= llmlab._SUBMODULES
+
+
+def test_a_module_loads_on_first_touch():
+    code = "import sys, llmlab; assert 'llmlab.scaling' not in sys.modules; print(llmlab.scaling)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "llmlab/scaling.py" in out.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises: each reference against an implementation written another way.
+
+
+def top_speakers(speeches: list, k: int) -> list[str]:
+    counts = Counter(speech.speaker for speech in speeches)
+    return [who for who, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]]
+
+
+def count_pairs(words: dict) -> Counter:
+    counts: Counter = Counter()
+    for tokens, n in words.items():
+        for pair in pairwise(tokens):
+            counts[pair] += n
+    return counts
+
+
+def apply_merge(words: dict, pair: tuple[bytes, bytes]) -> Counter:
+    merged: Counter = Counter()
+    for tokens, n in words.items():
+        merged[tuple(merge(list(tokens), pair, pair[0] + pair[1]))] += n
+    return merged
+
+
+def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    vocab = {i: bytes([i]) for i in range(256)}
+    vocab.update({256 + k: a + b for k, (a, b) in enumerate(merges)})
+    return [vocab[i] for i in BPETokenizer(vocab, merges).encode(word)]
+
+
+def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
+    z = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    F.cross_entropy(z[None], torch.tensor([target])).backward()
+    return z.grad.tolist()
+
+
+def sigmoid_and_slope(x: float) -> tuple[float, float]:
+    s = 1 / (1 + math.exp(-x))
+    return s, s * (1 - s)
+
+
+def momentum_step(params, grads, velocity, lr, momentum) -> tuple[list[float], list[float]]:
+    p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+    sgd = torch.optim.SGD([p], lr=lr, momentum=momentum)
+    sgd.state[p]["momentum_buffer"] = torch.tensor(velocity, dtype=torch.float64)
+    p.grad = torch.tensor(grads, dtype=torch.float64)
+    sgd.step()
+    # With momentum 0 torch keeps no buffer: the velocity is then just the gradient.
+    return p.tolist(), sgd.state[p]["momentum_buffer"].tolist() if momentum else list(grads)
+
+
+def count_parameters(vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> int:
+    config = GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_embd=n_embd)
+    return GPT(config).num_params(non_embedding=False)
+
+
+def warmup_cosine(step: int, max_lr: float, min_lr: float, warmup: int, decay: int) -> float:
+    config = TrainConfig(
+        learning_rate=max_lr, min_lr=min_lr, warmup_steps=warmup, decay_steps=decay
+    )
+    return lr_at(step, config)
+
+
+def chinchilla_split(flops: float) -> tuple[float, float]:
+    n_params = math.sqrt(flops / scaling.training_flops(1, 20))  # C = 6 N (20 N) = (6 * 20) N^2
+    return n_params, 20 * n_params
+
+
+INDEPENDENT: dict[str, Callable[..., Any]] = {
+    "bytes_per_character": lambda text: sum(len(c.encode("utf-8")) for c in text) / len(text),
+    "top_speakers": top_speakers,
+    "count_pairs": count_pairs,
+    "apply_merge": apply_merge,
+    "encode_word": encode_word,
+    "causal_attention": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+    "attention_entropy": lambda weights: torch.special.entr(weights).sum(dim=-1),
+    "sinusoidal_encoding": attention.sinusoidal_encoding,
+    "cross_entropy_gradient": cross_entropy_gradient,
+    "sigmoid_and_slope": sigmoid_and_slope,
+    "momentum_step": momentum_step,
+    "count_parameters": count_parameters,
+    "warmup_cosine": warmup_cosine,
+    "rms_norm": lambda x, weight, eps: F.rms_norm(x, (x.shape[-1],), weight, eps),
+    "power_law_exponent": lambda x, y: scaling.fit_power_law(x, y).exponent,
+    "bits_per_char": lambda loss, n_tokens, n_chars: loss * n_tokens * math.log2(math.e) / n_chars,
+    "chinchilla_split": chinchilla_split,
+}
+
+
+def test_every_exercise_has_an_independent_implementation():
+    assert sorted(INDEPENDENT) == sorted(exercises.EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(INDEPENDENT))
+def test_reference_agrees_with_an_independent_implementation(name, capsys):
+    assert exercises.check(name, INDEPENDENT[name], n_cases=200)
+    assert capsys.readouterr().out == f"{name}: all 200 cases match. Well done!\n"
