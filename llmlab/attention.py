@@ -213,9 +213,10 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     Applied to queries and keys (not values). Rotating ``q`` at position ``m`` by ``m*θ`` and ``k``
     at ``n`` by ``n*θ`` makes ``q·k`` depend on ``m - n`` only: attention sees *relative*
     positions, and lengths never seen in training still get well-defined angles. Rotations keep
-    norms. For positions ``start..start+T`` pass ``cos[start:start+T]`` and the same slice of sin.
+    norms. For positions ``start..start+T`` pass ``cos[start:start+T]`` and the same slice of sin;
+    for other positions per row, ``cos[positions]`` with leading dimensions that broadcast to x's.
     """
-    if cos.shape != sin.shape or cos.shape != x.shape[-2:]:
+    if cos.shape != sin.shape or cos.shape[-2:] != x.shape[-2:]:
         raise ValueError(
             f"cos and sin must have shape [T, head_dim] = {list(x.shape[-2:])} to "
             f"match x, got {list(cos.shape)} and {list(sin.shape)} (slice the tables to T)"

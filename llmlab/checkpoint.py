@@ -5,7 +5,8 @@ else goes as JSON in the file's header under the key ``"llmlab"``:
 
 - ``model_config``: the :class:`~llmlab.model.GPTConfig` of the trunk;
 - ``architecture``: what sits on the trunk, so the model can be rebuilt (``{"kind": "gpt"}``, or
-  ``{"kind": "sequence_head", "n_outputs": 2, ...}`` for a classifier or reward model);
+  ``{"kind": "sequence_head", "n_outputs": 2}`` for a classifier or reward model), and under
+  ``"lora"`` the adapters added by :func:`llmlab.lora.add_lora` (its arguments, JSON-ready);
 - ``step``, ``train_config``, ``param_groups`` (the optimizer's settings, if the training state
   was saved), ``tokenizer`` (its ``to_dict()``), ``extra`` (history, a recipe fingerprint, ...);
 - ``sha256``: a digest of every tensor's name, dtype, shape and bytes, so damage is refused.
@@ -230,24 +231,33 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 def architecture(model: nn.Module) -> dict[str, Any]:
     """How to rebuild ``model`` around its GPT trunk (the inverse of :func:`build`)."""
+    from llmlab.lora import lora_config
     from llmlab.model import GPT, SequenceHead
 
     if isinstance(model, SequenceHead):
-        return {"kind": "sequence_head", "n_outputs": model.n_outputs}
-    if isinstance(model, GPT):
-        return {"kind": "gpt"}
-    raise TypeError(f"cannot checkpoint a {type(model).__name__}: expected a GPT or SequenceHead")
+        description = {"kind": "sequence_head", "n_outputs": model.n_outputs}
+    elif isinstance(model, GPT):
+        description = {"kind": "gpt"}
+    else:
+        raise TypeError(
+            f"cannot checkpoint a {type(model).__name__}: expected a GPT or a SequenceHead"
+        )
+    adapters = lora_config(model)
+    return description if adapters is None else {**description, "lora": adapters}
 
 
 def build(description: dict[str, Any], config: GPTConfig) -> nn.Module:
     """A fresh model of the architecture ``description`` (see :func:`architecture`)."""
+    from llmlab.lora import add_lora
     from llmlab.model import GPT, SequenceHead
 
     description = _checked_architecture(description)
-    gpt = GPT(config)
+    model = GPT(config)
     if description["kind"] == "sequence_head":
-        return SequenceHead(gpt, description["n_outputs"])
-    return gpt
+        model = SequenceHead(model, description["n_outputs"])
+    if "lora" in description:
+        add_lora(model, **description["lora"])
+    return model
 
 
 def _checked_architecture(description: Any) -> dict[str, Any]:
@@ -256,6 +266,10 @@ def _checked_architecture(description: Any) -> dict[str, Any]:
         raise ValueError(
             f"unknown model architecture {description!r}: expected a dict with 'kind' in "
             f"{sorted(ARCHITECTURES)} and its fields {ARCHITECTURES}"
+        )
+    if not isinstance(description.get("lora", {}), dict):
+        raise ValueError(
+            f"the architecture's 'lora' must be add_lora's arguments, got {description}"
         )
     return description
 

@@ -117,13 +117,16 @@ class CausalSelfAttention(nn.Module):
         return_attention: bool = False,
         cache: KVCache | None = None,
         layer: int = 0,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """``x [B, T, C]`` -> ``(out [B, T, C], weights [B, H, T, T_keys] or None)``.
 
         With a ``cache``, this layer's new keys and values are appended to it and the queries
         attend to every cached position too: the ``T`` queries are the *last* ``T`` positions, so
         the causal mask is aligned bottom-right (:func:`~llmlab.attention.causal_mask`; SDPA's
-        ``is_causal`` would align it top-left and hide the cached keys).
+        ``is_causal`` would align it top-left and hide the cached keys). A ``mask``
+        (``[B, 1, T, T_keys]``, True = may attend) replaces the causal one: the model builds it
+        when rows are padded (see :meth:`GPT.forward`).
         """
         qkv = self.qkv(x)
         if qkv.device.type == "cpu":
@@ -137,15 +140,15 @@ class CausalSelfAttention(nn.Module):
             k, v = cache.update(layer, k, v)
         p = self.dropout if self.training else 0.0
         with torch.autocast("cpu", enabled=False):  # (CPU autocast only: see above)
+            weights = None
             if return_attention:
-                out, weights = attention(q, k, v, causal=True, dropout=p)
-            elif k.shape[-2] == q.shape[-2]:  # torch's fused kernel: no T x T weights kept
+                out, weights = attention(q, k, v, mask, causal=mask is None, dropout=p)
+            elif mask is None and k.shape[-2] == q.shape[-2]:  # fused, no T x T weights kept
                 out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-                weights = None
             else:
-                mask = causal_mask(q.shape[-2], q.device, n_keys=k.shape[-2])
+                if mask is None:
+                    mask = causal_mask(q.shape[-2], q.device, n_keys=k.shape[-2])
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-                weights = None
         # Back to the stream's dtype: a model cast to bfloat16 feeds `proj` bfloat16 again.
         return self.resid_dropout(self.proj(merge_heads(out).to(x.dtype))), weights
 
@@ -180,8 +183,9 @@ class Block(nn.Module):
         return_attention: bool = False,
         cache: KVCache | None = None,
         layer: int = 0,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        attended, weights = self.attn(self.ln_1(x), rope, return_attention, cache, layer)
+        attended, weights = self.attn(self.ln_1(x), rope, return_attention, cache, layer, mask)
         x = x + attended
         x = x + self.mlp(self.ln_2(x))
         return x, weights
@@ -286,12 +290,18 @@ class GPT(nn.Module):
         """An empty :class:`KVCache` for ``batch_size`` rows and up to ``block_size`` positions."""
         return KVCache(self.config.n_layer, batch_size, self.config.block_size)
 
-    def hidden(self, idx: Tensor, cache: KVCache | None = None) -> Tensor:
+    def hidden(
+        self,
+        idx: Tensor,
+        cache: KVCache | None = None,
+        attention_mask: Tensor | None = None,
+    ) -> Tensor:
         """The trunk: ids ``[B, T]`` -> vectors ``[B, T, n_embd]`` after the final layer norm.
 
         Every head reads these: the tied LM head (:meth:`forward`), and :class:`SequenceHead`.
+        ``cache`` and ``attention_mask`` are as in :meth:`forward`.
         """
-        return self._trunk(idx, cache, return_attention=False)[0]
+        return self._trunk(idx, cache, False, attention_mask)[0]
 
     def forward(
         self,
@@ -300,6 +310,7 @@ class GPT(nn.Module):
         return_attention: bool = False,
         *,
         cache: KVCache | None = None,
+        attention_mask: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | None] | tuple[Tensor, Tensor | None, Tensor]:
         """``idx [B, T]`` -> ``(logits [B, T, vocab], loss or None)``: trunk, tied LM head, loss.
 
@@ -308,8 +319,13 @@ class GPT(nn.Module):
         runs and a third value holds every layer's weights, ``[B, n_layer, n_head, T, T_keys]``.
         With a ``cache`` (eval mode only), ``idx`` continues the cached positions: they are
         numbered from ``cache.length`` on, and the keys and values of ``idx`` join the cache.
+
+        ``attention_mask`` (``[B, cached + T]``, 1 on real tokens, 0 on padding, as in
+        transformers) lets rows of different lengths share a batch: no token attends to padding,
+        and each row's positions count its real tokens only, so a left-padded prompt is read as
+        if it stood alone (what batched generation needs).
         """
-        x, maps = self._trunk(idx, cache, return_attention)
+        x, maps = self._trunk(idx, cache, return_attention, attention_mask)
         logits = self.lm_head(x)
         loss = None
         if targets is not None:
@@ -322,27 +338,59 @@ class GPT(nn.Module):
         return logits, loss
 
     def _trunk(
-        self, idx: Tensor, cache: KVCache | None, return_attention: bool
+        self,
+        idx: Tensor,
+        cache: KVCache | None,
+        return_attention: bool,
+        attention_mask: Tensor | None = None,
     ) -> tuple[Tensor, list[Tensor | None]]:
-        """Embeddings, positions from ``cache.length`` on, the blocks, the final layer norm."""
+        """Embeddings, positions (from ``cache.length`` on), the blocks, the final layer norm."""
         start = self._check_cache(cache)
         T = self._check_ids(idx, "idx", room=self.config.block_size - start)
+        if attention_mask is None:  # every row is whole: positions start..start+T-1
+            where, mask = slice(start, start + T), None
+        else:
+            where, mask = self._padded_positions(attention_mask, idx, start)
         x = self.wte(idx)
         rope = None
         if self.config.pos_encoding == "learned":
-            x = x + self.wpe(T, start)
+            x = x + self.wpe.embedding.weight[where]
         elif self.config.pos_encoding == "sinusoidal":
-            x = x + self.sinusoid[start : start + T]
+            x = x + self.sinusoid[where]
         else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+            cos, sin = self.rope_cos[where], self.rope_sin[where]
+            rope = (cos, sin) if mask is None else (cos[:, None], sin[:, None])  # [B, 1, T, hd]
         x = self.drop(x)
         maps = []
         for layer, block in enumerate(self.blocks):
-            x, weights = block(x, rope, return_attention, cache, layer)
+            x, weights = block(x, rope, return_attention, cache, layer, mask)
             maps.append(weights)
         if cache is not None:
             cache.advance(T)
         return self.ln_f(x), maps
+
+    def _padded_positions(
+        self, attention_mask: Tensor, idx: Tensor, start: int
+    ) -> tuple[Tensor, Tensor]:
+        """Each token's position (its row's real tokens before it) and who may attend to whom.
+
+        The mask ``[B, 1, T, start + T]`` is causal and hides padding keys, but lets every query
+        see itself: a padding query with nothing to attend to would make NaNs, and those would
+        reach real tokens through the values (0 weight times NaN is NaN). Padding's own outputs
+        are never read.
+        """
+        B, T = idx.shape
+        if not isinstance(attention_mask, Tensor) or attention_mask.shape != (B, start + T):
+            shape = getattr(attention_mask, "shape", type(attention_mask).__name__)
+            raise ValueError(
+                f"attention_mask must be [batch, cached + new] = [{B}, {start + T}] of 0s and "
+                f"1s, got {list(shape) if isinstance(shape, torch.Size) else shape}"
+            )
+        real = attention_mask.to(idx.device).bool()
+        positions = (real.long().cumsum(dim=1) - 1).clamp(min=0)[:, start:]
+        causal = causal_mask(T, idx.device, n_keys=start + T)
+        itself = causal & ~causal_mask(T, idx.device, n_keys=start + T).tril(start - 1)
+        return positions, ((causal & real[:, None, :]) | itself)[:, None]
 
     def _check_cache(self, cache: KVCache | None) -> int:
         """The first position of the new tokens: 0 without a cache, else the cached length."""
@@ -508,15 +556,18 @@ class SequenceHead(nn.Module):
         return self.gpt.config
 
     def forward(self, idx: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        """``idx [B, T]`` (padding marked 0 in ``attention_mask``) -> scores ``[B, n_outputs]``."""
-        hidden = self.gpt.hidden(idx)
+        """``idx [B, T]`` (padding marked 0 in ``attention_mask``) -> scores ``[B, n_outputs]``.
+
+        The mask also reaches the trunk, so left-padded rows are read correctly too.
+        """
+        if attention_mask is not None and attention_mask.shape != idx.shape:
+            raise ValueError(
+                f"attention_mask must have the shape of idx {list(idx.shape)}, "
+                f"got {list(attention_mask.shape)}"
+            )
+        hidden = self.gpt.hidden(idx, attention_mask=attention_mask)
         if attention_mask is None:
             last = torch.full((len(idx),), idx.shape[1] - 1, device=idx.device)
         else:
-            if attention_mask.shape != idx.shape:
-                raise ValueError(
-                    f"attention_mask must have the shape of idx {list(idx.shape)}, "
-                    f"got {list(attention_mask.shape)}"
-                )
             last = last_real_positions(attention_mask)
         return self.score(hidden[torch.arange(len(idx), device=idx.device), last])

@@ -77,6 +77,26 @@ RECIPES: dict[str, dict[str, Any]] = {
         "train": {**_SCHEDULE, "max_steps": 3000},
         "seed": 1337,
     },
+    # Supervised fine-tuning of "bpe" in the chat template of llmlab.finetune (lesson 06): the
+    # questions about the plays are repeated so they weigh about as much as the dialogue.
+    "sft": {
+        "version": 1,
+        "description": "the bpe model fine-tuned to answer in a chat template",
+        "base": "bpe",
+        "data": {
+            "dialogue": 1,
+            "conversation": 2,
+            "character_play": 8,
+            "play_genre": 8,
+            "line_speaker": 4,
+            "character_act": 4,
+            "name_character": 8,
+            "main_character": 8,
+        },
+        "eval_examples": 256,
+        "train": {**_SCHEDULE, "batch_size": 16, "max_steps": 1500, "learning_rate": 1e-3},
+        "seed": 1337,
+    },
 }
 
 
@@ -95,6 +115,8 @@ def recipe(name: str) -> dict[str, Any]:
 def fingerprint(name: str) -> str:
     """16 hex digits identifying what recipe ``name`` makes: recipe, code version, training text."""
     payload = {"recipe": recipe(name), "code_version": CODE_VERSION, "text": _train_text_sha256()}
+    if "base" in payload["recipe"]:  # a fine-tuned model is only as fixed as the one it starts from
+        payload["base"] = fingerprint(payload["recipe"]["base"])
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -177,6 +199,48 @@ def train_recipe(
     return model, tokenizer, result
 
 
+def finetune_recipe(
+    r: dict[str, Any],
+    checkpoint: Path,
+    *,
+    resume: bool = True,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[GPT, Tokenizer, TrainResult]:
+    """Fine-tune recipe ``r``'s base model on the chat data of the training plays.
+
+    The base's tokenizer gains the chat tokens and its token table grows to match
+    (:mod:`llmlab.finetune`); the loss covers the assistant's replies only. Held-out score: the
+    loss per reply token on ``eval_examples`` conversations spread over the validation plays.
+    """
+    import torch
+
+    from llmlab import finetune
+    from llmlab.train import TrainConfig, fit
+
+    base, base_tokenizer = load(r["base"], progress=progress)
+    tokenizer = finetune.chat_tokenizer(base_tokenizer)
+    torch.manual_seed(r["seed"])
+    model = finetune.grow_vocabulary(base, tokenizer.vocab_size)
+    block = model.config.block_size
+    examples = finetune.sft_mixture("train", tokenizer, block, r["data"])
+    held_out = finetune.instruction_data("validation", tokenizer, block, kinds=tuple(r["data"]))
+    held_out = held_out[:: max(1, len(held_out) // r["eval_examples"])][: r["eval_examples"]]
+    result = fit(
+        model,
+        finetune.sft_batches(examples, tokenizer, block),
+        finetune.sft_loss,
+        TrainConfig(**r["train"]),
+        evaluate=lambda m: finetune.sft_eval(m, held_out, tokenizer),
+        checkpoint=checkpoint,
+        resume=resume,
+        tokenizer=tokenizer.to_dict(),
+        extra=extra,
+        progress=progress,
+    )
+    return model, tokenizer, result
+
+
 def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
     from llmlab.checkpoint import save_checkpoint
@@ -187,7 +251,8 @@ def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     if progress:
         print(f"training the standard model {name!r} ({r['description']}) into {path}")
     extra = {"recipe": name, "fingerprint": expected}
-    model, tokenizer, result = train_recipe(r, partial, extra=extra, progress=progress)
+    trainer = finetune_recipe if "base" in r else train_recipe
+    model, tokenizer, result = trainer(r, partial, extra=extra, progress=progress)
     if result.stop_reason != "max_steps":
         raise KeyboardInterrupt(
             f"training {name!r} stopped at step {result.step}; run it again to resume from there"

@@ -113,3 +113,25 @@ def test_one_atomic_writer_for_checkpoints_and_tokenizers(tmp_path, monkeypatch)
     C.save_checkpoint(tmp_path / "c", tiny())
     assert [Path(p).name for p in written] == ["t.json", "c"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "t.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("with_head", [False, True])
+def test_a_lora_model_saves_and_loads_with_its_adapters(tmp_path, with_head):
+    from llmlab.lora import add_lora, count_parameters
+
+    model = SequenceHead(tiny(), 3) if with_head else tiny()
+    add_lora(model, rank=2, alpha=4.0, trainable=("score",) if with_head else ())
+    with torch.no_grad():  # adapters that have learned something
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_()
+    C.save_checkpoint(tmp_path / "l", model)
+    saved = C.load_checkpoint(tmp_path / "l")
+    assert saved.architecture["lora"]["rank"] == 2 and saved.architecture["lora"]["alpha"] == 4.0
+    clone = saved.build_model().eval()
+    assert count_parameters(clone) == count_parameters(model)
+    x = torch.randint(37, (2, 6))
+    ours, theirs = clone(x), model.eval()(x)
+    if not with_head:
+        ours, theirs = ours[0], theirs[0]  # the logits of (logits, loss)
+    assert torch.equal(ours, theirs)

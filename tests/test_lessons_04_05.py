@@ -238,6 +238,17 @@ def test_a_gpt_drives_the_coder_and_the_text_comes_back():
     assert ideal - 0.01 * len(message) <= len(bits) <= ideal + 2 + 0.01 * len(message)
 
 
+def test_the_coders_leave_the_model_in_the_mode_they_found_it():
+    model = _tiny_gpt().train()
+    scaling.code_length_bits(model, [1, 2, 3])
+    assert model.training
+    scaling.model_predictor(model)([1, 2])
+    assert model.training
+    with pytest.raises(ValueError, match="token ids"):  # even when the model refuses the input
+        scaling.code_length_bits(model, [1, 2, 99])
+    assert model.training
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures.
 

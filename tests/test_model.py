@@ -322,3 +322,49 @@ def test_a_model_cast_to_bfloat16_runs():
     logits, loss = model(ids(2, 8), ids(2, 8, seed=3))
     assert logits.dtype == torch.bfloat16 and math.isfinite(loss.item())
     assert model.generate(ids(1, 3), 4, temperature=0).shape == (1, 7)
+
+
+@pytest.mark.parametrize("pos_encoding", POSITIONAL_ENCODINGS)
+def test_a_left_padded_batch_reads_each_row_as_if_alone(pos_encoding):
+    """Rows of 3, 7 and 5 tokens, left-padded to 7: every real token's logits as on its own."""
+    model = tiny(pos_encoding=pos_encoding).eval()
+    rows = [ids(1, n, seed=n)[0] for n in (3, 7, 5)]
+    batch = torch.stack([torch.cat([torch.zeros(7 - len(r), dtype=torch.long), r]) for r in rows])
+    mask = torch.stack([(torch.arange(7) >= 7 - len(r)).long() for r in rows])
+    logits = model(batch, attention_mask=mask)[0]
+    assert torch.isfinite(logits).all()  # padding queries too: they attend to themselves
+    for b, row in enumerate(rows):
+        alone = model(row[None])[0][0]
+        torch.testing.assert_close(logits[b, 7 - len(row) :], alone, rtol=0, atol=1e-5)
+    # the same through a cache: prefill 4 columns, then the other 3 one at a time
+    cache = model.new_cache(3)
+    parts = [model(batch[:, :4], cache=cache, attention_mask=mask[:, :4])[0]]
+    for t in range(4, 7):
+        parts.append(model(batch[:, t : t + 1], cache=cache, attention_mask=mask[:, : t + 1])[0])
+    cached = torch.cat(parts, dim=1)
+    for b, row in enumerate(rows):
+        torch.testing.assert_close(
+            cached[b, 7 - len(row) :], logits[b, 7 - len(row) :], atol=1e-5, rtol=0
+        )
+    with pytest.raises(
+        ValueError, match=r"attention_mask must be \[batch, cached \+ new\] = \[3, 7\]"
+    ):
+        model(batch, attention_mask=mask[:, 1:])
+
+
+def test_an_all_ones_mask_changes_nothing():
+    model = tiny(pos_encoding="rope").eval()
+    x = ids(2, 10)
+    torch.testing.assert_close(
+        model(x, attention_mask=torch.ones(2, 10))[0], model(x)[0], rtol=0, atol=1e-5
+    )
+
+
+def test_the_sequence_head_reads_left_padded_rows_too():
+    from llmlab.model import SequenceHead
+
+    head = SequenceHead(tiny(pos_encoding="learned"), n_outputs=2).eval()
+    text = ids(1, 6)[0]
+    left = torch.cat([torch.zeros(4, dtype=torch.long), text])[None]
+    mask = (torch.arange(10) >= 4).long()[None]
+    torch.testing.assert_close(head(left, mask), head(text[None]), rtol=0, atol=1e-5)

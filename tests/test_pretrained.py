@@ -155,15 +155,18 @@ def test_standard_recipes_are_valid_and_stop_by_steps_not_seconds():
     for name in pretrained.names():
         r = pretrained.recipe(name)
         T.TrainConfig(**r["train"])
-        GPTConfig(vocab_size=100, **r["model"])
+        if "base" in r:  # fine-tuned from another standard model, whose shape it keeps
+            assert r["base"] in pretrained.names() and "model" not in r
+        else:
+            GPTConfig(vocab_size=100, **r["model"])
         assert r["train"].get("max_seconds") is None, (
             "a time budget would make it machine-dependent"
         )
         assert len(pretrained.fingerprint(name)) == 16
-    assert {"char", "bpe"} <= set(pretrained.names())
+    assert {"char", "bpe", "sft"} <= set(pretrained.names())
 
 
-@pytest.mark.parametrize("name", ["char", "bpe"])
+@pytest.mark.parametrize("name", ["char", "bpe", "sft"])
 def test_shipped_standard_checkpoints_match_their_recipes(name, monkeypatch):
     """Fails when a recipe changed but its shipped checkpoint was not retrained."""
     monkeypatch.setattr(pretrained, "SHIPPED", REPO_SHIPPED)
