@@ -9,7 +9,9 @@ else goes as JSON in the file's header under the key ``"llmlab"``:
   ``"lora"`` the adapters added by :func:`llmlab.lora.add_lora` (its arguments, JSON-ready);
 - ``step``, ``train_config``, ``param_groups`` (the optimizer's settings, if the training state
   was saved), ``tokenizer`` (its ``to_dict()``), ``extra`` (history, a recipe fingerprint, ...);
-- ``sha256``: a digest of every tensor's name, dtype, shape and bytes, so damage is refused.
+- ``sha256``: a digest of the rest of the header and of every tensor's name, dtype, shape and
+  bytes, so damage anywhere is refused (files of the first format, ``llmlab-checkpoint/1``, are
+  still read: their digest covers the tensors only).
 
 Files are written to a temporary name and renamed (:func:`write_atomically`), so a crash mid-write
 leaves the old file or the new one, never half of one. :func:`read_numpy` reads a checkpoint
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
     from llmlab.model import GPTConfig
     from llmlab.train import TrainConfig
 
-CHECKPOINT_FORMAT = "llmlab-checkpoint/1"
+CHECKPOINT_FORMAT = "llmlab-checkpoint/2"
+#: The first format: the same file, but a digest of the tensors alone (the header unprotected).
+LEGACY_FORMAT = "llmlab-checkpoint/1"
 
 #: Architectures a checkpoint can rebuild: ``kind`` -> the keys its description must have.
 ARCHITECTURES = {"gpt": (), "sequence_head": ("n_outputs",)}
@@ -57,15 +61,19 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
-def digest(tensors: dict[str, Any]) -> str:
-    """SHA-256 of names, dtypes, shapes and bytes of torch tensors or NumPy arrays alike.
+def digest(tensors: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    """SHA-256 of ``header`` (as canonical JSON) and of names, dtypes, shapes and bytes of torch
+    tensors or NumPy arrays alike.
 
     The dtype is spelled as torch spells it (``torch.float32``) whichever library holds the
-    tensor, so a file verified by torch verifies with NumPy too.
+    tensor, so a file verified by torch verifies with NumPy too. The header is hashed as parsed
+    JSON with sorted keys, so only a change of what it says changes the digest.
     """
     import numpy as np
 
     h = hashlib.sha256()
+    if header is not None:
+        h.update(json.dumps(header, sort_keys=True).encode() + b"\0")
     for name in sorted(tensors):
         t = tensors[name]
         if isinstance(t, np.ndarray):
@@ -110,10 +118,15 @@ def _read(path: str | os.PathLike[str], backend: str) -> tuple[Path, dict[str, A
         meta = _header(data)
     except (SafetensorError, KeyError, TypeError, ValueError, struct.error) as error:
         raise ValueError(f"{_damaged(path)}; reading it failed with: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{_damaged(path)}; its format is not {CHECKPOINT_FORMAT}")
-    if meta.get("sha256") != digest(tensors):
-        raise ValueError(f"{_damaged(path)}; its tensors do not match the SHA-256 stored with them")
+    formats = (CHECKPOINT_FORMAT, LEGACY_FORMAT)
+    if not isinstance(meta, dict) or meta.get("format") not in formats:
+        raise ValueError(f"{_damaged(path)}; its format is not one of {formats}")
+    covered = {k: v for k, v in meta.items() if k != "sha256"}
+    expected = digest(tensors, covered if meta["format"] == CHECKPOINT_FORMAT else None)
+    if meta.get("sha256") != expected:
+        raise ValueError(
+            f"{_damaged(path)}; its contents do not match the SHA-256 stored with them"
+        )
     return path, meta, tensors
 
 
@@ -154,21 +167,15 @@ class Checkpoint:
             )
             raise ValueError(f"checkpoint {self.path} was made for a different model: {diff}")
         params = dict(model.named_parameters())
-        saved = {n[len("model.") :] for n in self.tensors if n.startswith("model.")}
-        missing, unexpected = sorted(set(params) - saved), sorted(saved - set(params))
-        if missing or unexpected:
+        problem = _misfit(
+            {f"model.{n}": tuple(p.shape) for n, p in params.items()},
+            {n: tuple(t.shape) for n, t in self.tensors.items() if n.startswith("model.")},
+        )
+        if problem:
             raise ValueError(
-                f"checkpoint {self.path} does not fit this model: weights missing from the file "
-                f"{_few(missing)}; weights the model does not have {_few(unexpected)} "
+                f"checkpoint {self.path} does not fit this model: {problem} "
                 f"(the file holds a {self.architecture['kind']!r} model)"
             )
-        for name, param in params.items():
-            shape = tuple(self.tensors[f"model.{name}"].shape)
-            if shape != tuple(param.shape):
-                raise ValueError(
-                    f"checkpoint {self.path} does not fit this model: {name} has shape "
-                    f"{list(shape)} in the file and {list(param.shape)} in the model"
-                )
         with torch.no_grad():
             for name, param in params.items():
                 param.copy_(self.tensors[f"model.{name}"])
@@ -200,30 +207,109 @@ def _few(names: list[str], shown: int = 4) -> str:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read and verify a checkpoint written by :func:`save_checkpoint` (no pickle involved)."""
+    """Read and verify a checkpoint written by :func:`save_checkpoint` (no pickle involved).
+
+    Every header field is checked (type, range, and the model's shape against the tensors'), and
+    any problem is a ``ValueError`` naming the file and the field.
+    """
+    path, meta, tensors = _read(path, "torch")
+    name = "header"
+    try:
+        fields = {}
+        for name, check in _FIELDS.items():
+            if name not in meta and name != "architecture":
+                raise ValueError("missing")
+            fields[name] = check(meta.get(name, {"kind": "gpt"}))
+        name = "model_config"
+        _check_fits(tensors, fields["architecture"], fields["model_config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{_damaged(path)}; its header field {name!r} is wrong: {error}") from None
+    return Checkpoint(path=path, tensors=tensors, **fields)
+
+
+def _model_config(values: Any) -> GPTConfig:
     from llmlab.model import GPTConfig
+
+    return GPTConfig.from_dict(values)
+
+
+def _train_config(values: Any) -> TrainConfig | None:
     from llmlab.train import TrainConfig
 
-    path, meta, tensors = _read(path, "torch")
-    try:
-        train_config, groups = meta["train_config"], meta["param_groups"]
-        return Checkpoint(
-            path=path,
-            model_config=GPTConfig.from_dict(meta["model_config"]),
-            step=meta["step"],
-            tensors=tensors,
-            train_config=TrainConfig.from_dict(train_config) if train_config else None,
-            tokenizer=meta["tokenizer"],
-            extra=meta["extra"],
-            param_groups=None
-            if groups is None
-            else [  # JSON turned AdamW's betas into a list
-                {k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in groups
-            ],
-            architecture=_checked_architecture(meta.get("architecture", {"kind": "gpt"})),
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise TypeError(f"expected a dict or null, got {type(values).__name__}")
+    return TrainConfig.from_dict(values)
+
+
+def _step(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected an int >= 0, got {value!r}")
+    return value
+
+
+def _json_dict(value: Any, allow_none: bool) -> dict[str, Any] | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a dict{' or null' if allow_none else ''}, got {value!r:.80}")
+    return value
+
+
+def _param_groups(groups: Any) -> list[dict[str, Any]] | None:
+    if groups is None:
+        return None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise TypeError(f"expected a list of dicts or null, got {groups!r:.80}")
+    # JSON turned AdamW's betas into a list
+    return [{k: tuple(v) if k == "betas" else v for k, v in group.items()} for group in groups]
+
+
+#: Each header field and how it is checked and parsed (in this order).
+_FIELDS = {
+    "model_config": _model_config,
+    "step": _step,
+    "train_config": _train_config,
+    "tokenizer": lambda value: _json_dict(value, allow_none=True),
+    "extra": lambda value: _json_dict(value, allow_none=False),
+    "param_groups": _param_groups,
+    "architecture": lambda value: _checked_architecture(value),
+}
+
+
+def _check_fits(tensors: dict[str, Tensor], description: dict[str, Any], config: GPTConfig) -> None:
+    """The model the header describes has exactly the weights of the file, shape for shape.
+
+    The model is built on torch's ``meta`` device: shapes only, no memory, no initialisation.
+    """
+    import torch
+
+    with torch.device("meta"):
+        model = build(description, config)
+    expected = {f"model.{n}": tuple(p.shape) for n, p in model.named_parameters()}
+    saved = {n: tuple(t.shape) for n, t in tensors.items() if n.startswith("model.")}
+    problem = _misfit(expected, saved)
+    if problem:
+        raise ValueError(f"the file's weights do not fit the model it describes: {problem}")
+
+
+def _misfit(expected: dict[str, tuple], saved: dict[str, tuple]) -> str | None:
+    """What differs between the weights a model has and those a file holds, or None."""
+    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+    if missing or unexpected:
+        strip = lambda names: [n.removeprefix("model.") for n in names]  # noqa: E731
+        return (
+            f"weights missing from the file {_few(strip(missing))}; "
+            f"weights the model does not have {_few(strip(unexpected))}"
         )
-    except KeyError as error:
-        raise ValueError(f"{_damaged(path)}; its header has no field {error}") from None
+    for name, shape in expected.items():
+        if saved[name] != shape:
+            return (
+                f"{name.removeprefix('model.')} has shape {list(saved[name])} in the file "
+                f"and {list(shape)} in the model"
+            )
+    return None
 
 
 # ----------------------------------------------------------------------------- writing
@@ -327,5 +413,5 @@ def save_checkpoint(
 
         tensors["rng.batches"] = generator.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
-    meta["sha256"] = digest(tensors)
+    meta["sha256"] = digest(tensors, meta)  # (meta has no "sha256" yet: it is all covered)
     return write_atomically(path, save(tensors, metadata={"llmlab": json.dumps(meta)}))

@@ -356,6 +356,7 @@ def fit(
     step, seconds, tokens, history, last_saved = 0, 0.0, 0, [], None
     if resume and Path(checkpoint).exists():
         saved = load_checkpoint(checkpoint)
+        _check_same_run(saved, config)
         saved.load_model(model)
         saved.load_training_state(optimizer, generator)
         step, seconds, last_saved = saved.step, saved.extra.get("seconds", 0.0), saved.step
@@ -445,6 +446,25 @@ def fit(
             save()
     bar.close()
     return TrainResult(step, stop_reason, seconds, tokens, val_loss, history)
+
+
+#: What a resumed run may change: its budget. Anything else would make it another run.
+RESUMABLE_CHANGES = ("max_steps", "max_seconds")
+
+
+def _check_same_run(saved: Checkpoint, config: TrainConfig) -> None:
+    """Refuse to resume a checkpoint with other settings than the run that wrote it."""
+    if saved.train_config is None:
+        return
+    ours, theirs = config.to_dict(), saved.train_config.to_dict()
+    changed = [k for k in ours if ours[k] != theirs[k] and k not in RESUMABLE_CHANGES]
+    if changed:
+        diff = ", ".join(f"{k}={theirs[k]!r} (now {ours[k]!r})" for k in changed)
+        raise ValueError(
+            f"checkpoint {saved.path} was written by a run with other settings: {diff}. "
+            f"Resume with the same TrainConfig (only {', '.join(RESUMABLE_CHANGES)} may change), "
+            "or pass resume=False to start afresh"
+        )
 
 
 def _checked_inputs(

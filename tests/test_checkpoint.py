@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from tiny_gpt import tiny
@@ -92,15 +91,57 @@ def test_weights_that_do_not_fit_are_named(tmp_path):
         C.load_checkpoint(tmp_path / "h").load_model(SequenceHead(tiny(), 3))
 
 
-def test_a_header_without_a_field_is_a_clear_error(tmp_path):
+def write_by_hand(path, meta: dict, tensors: dict) -> None:
+    """A checkpoint with any header, its digest computed as save_checkpoint computes it."""
     from safetensors.numpy import save
 
-    meta = {"format": C.CHECKPOINT_FORMAT, "sha256": C.digest({"x": np.zeros(2)})}
-    (tmp_path / "bad").write_bytes(save({"x": np.zeros(2)}, metadata={"llmlab": json.dumps(meta)}))
-    with pytest.raises(ValueError, match="has no field 'train_config'"):
-        C.load_checkpoint(tmp_path / "bad")
-    with pytest.raises(ValueError, match="unknown model architecture"):
-        C.build({"kind": "mixture_of_experts"}, tiny().config)
+    meta = {"format": C.CHECKPOINT_FORMAT, **meta}
+    meta["sha256"] = C.digest(tensors, meta)
+    path.write_bytes(save(tensors, metadata={"llmlab": json.dumps(meta)}))
+
+
+def test_header_fields_are_checked_and_named(tmp_path):
+    good = C.read_numpy(C.save_checkpoint(tmp_path / "good", tiny()))
+    meta, arrays = {k: v for k, v in good[0].items() if k not in ("sha256", "format")}, good[1]
+    bad_fields = {
+        "train_config": ("train_config", None, "missing"),
+        "step": ("step", -3, "int >= 0"),
+        "tokenizer": ("tokenizer", [1, 2], "expected a dict or null"),
+        "extra": ("extra", None, "expected a dict"),
+        "model_config": ("model_config", {**meta["model_config"], "n_layer": 3}, "missing from"),
+        "n_head": ("model_config", {**meta["model_config"], "n_head": 5}, "n_head=5 must divide"),
+        "architecture": ("architecture", {"kind": "sequence_head"}, "unknown model architecture"),
+    }
+    for case, (name, value, words) in bad_fields.items():
+        changed = {k: v for k, v in meta.items() if k != name}
+        if value is not None or case != "train_config":
+            changed[name] = value
+        write_by_hand(tmp_path / case, changed, arrays)
+        with pytest.raises(ValueError, match=f"header field '{name}' is wrong: .*{words}"):
+            C.load_checkpoint(tmp_path / case)
+
+
+def test_every_flipped_bit_of_the_header_is_refused_or_changes_nothing(tmp_path):
+    """The digest covers the header: a flip is refused, or it leaves the same parsed header."""
+    model = tiny(n_layer=1, n_embd=8, n_head=2, vocab_size=5, block_size=4)
+    path = C.save_checkpoint(tmp_path / "c", model, step=3, extra={"note": "a"})
+    data = path.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    original = C.read_numpy(path)[0]
+    outcomes = {"refused": 0, "same": 0}
+    for byte in range(8, header_end):
+        for bit in range(8):
+            flipped = bytearray(data)
+            flipped[byte] ^= 1 << bit
+            path.write_bytes(bytes(flipped))
+            try:
+                meta = C.read_numpy(path)[0]
+            except ValueError:
+                outcomes["refused"] += 1
+                continue
+            assert meta == original, (byte, bit)
+            outcomes["same"] += 1
+    assert outcomes["refused"] > 0.95 * sum(outcomes.values())
 
 
 def test_one_atomic_writer_for_checkpoints_and_tokenizers(tmp_path, monkeypatch):

@@ -497,3 +497,27 @@ def test_evaluate_restores_the_mode_even_when_it_fails():
     with pytest.raises(ValueError, match="token ids"):
         T.evaluate(model, torch.full((100,), 99))
     assert model.training
+
+
+def test_resuming_with_other_settings_is_refused_but_a_longer_budget_is_not(tmp_path):
+    T.train(tiny(), DATA, None, quick(max_steps=6), checkpoint=tmp_path / "c", progress=False)
+    with pytest.raises(ValueError, match=r"other settings: learning_rate=0.001 \(now 0.01\)"):
+        T.train(
+            tiny(),
+            DATA,
+            None,
+            quick(max_steps=6, learning_rate=1e-2),
+            checkpoint=tmp_path / "c",
+            resume=True,
+            progress=False,
+        )
+    longer = T.train(
+        tiny(),
+        DATA,
+        None,
+        quick(max_steps=9),
+        checkpoint=tmp_path / "c",
+        resume=True,
+        progress=False,
+    )
+    assert longer.step == 9
