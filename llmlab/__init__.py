@@ -39,11 +39,22 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'llmlab' has no attribute {name!r}")
 
 
-def cache_dir() -> str:
-    """Where checkpoints and trained tokenizers are cached: ``$LLMLAB_HOME`` or ~/.cache/llmlab."""
+def cache_dir(create: bool = True) -> str:
+    """Where checkpoints and trained tokenizers are cached: ``$LLMLAB_HOME`` or ~/.cache/llmlab.
+
+    ``create=False`` only says where: reading needs no folder (a shipped model is served from
+    the repository even where the cache cannot be made).
+    """
     default = os.path.join(os.path.expanduser("~"), ".cache", "llmlab")
     path = os.environ.get("LLMLAB_HOME") or default
-    os.makedirs(path, exist_ok=True)
+    if create:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as error:
+            raise OSError(
+                f"the llmlab cache folder {path} cannot be created ({error.strerror}); "
+                "point $LLMLAB_HOME at a writable folder"
+            ) from None
     return path
 
 

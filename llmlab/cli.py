@@ -72,11 +72,18 @@ def _pretrain(args: argparse.Namespace) -> int:
     from llmlab.train import distributed
 
     recipe = pretrained.recipe(args.recipe)
+    if "base" in recipe:
+        raise ValueError(
+            f"--recipe {args.recipe} fine-tunes another model: `llmlab prepare {args.recipe}` "
+            "makes it; pretrain takes one of "
+            f"{[n for n in pretrained.names() if 'base' not in pretrained.recipe(n)]}"
+        )
     for flag, (section, key, _) in _PRETRAIN_FLAGS.items():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
             recipe[section][key] = value
     out = args.out or f"llmlab-{args.recipe}.safetensors"
+    _check_before_training(recipe, out)
     _, _, result = pretrained.train_recipe(recipe, out, resume=args.resume, progress=not args.quiet)
     rank, world = distributed()
     if world > 1:
@@ -89,6 +96,21 @@ def _pretrain(args: argparse.Namespace) -> int:
             f"validation loss {result.val_loss:.4f}; saved {out}"
         )
     return 0
+
+
+def _check_before_training(recipe: dict, out: str) -> None:
+    """Refuse bad flags and an unwritable ``--out`` now, not after the training time is spent."""
+    import os
+    from pathlib import Path
+
+    from llmlab.model import GPTConfig
+    from llmlab.train import TrainConfig
+
+    GPTConfig(vocab_size=256, **recipe["model"])  # (the tokenizer sets the real vocabulary)
+    TrainConfig(**recipe["train"])
+    folder = Path(out).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--out {out}: the folder {folder} does not exist or is not writable")
 
 
 def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +172,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmlab", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_line, arguments, _) in COMMANDS.items():
         arguments(sub.add_parser(name, help=help_line))
@@ -157,8 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return COMMANDS[args.command][2](args)
+    """Run a subcommand. A bad value or file is one line, ``llmlab: error: ...``, and exit
+    status 2 (as argparse reports bad flags); ``--debug`` shows the traceback instead."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except (ValueError, TypeError, OSError) as error:
+        if args.debug:
+            raise
+        parser.exit(2, f"llmlab: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from llmlab.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
     from llmlab.checkpoint import Checkpoint
@@ -133,13 +137,35 @@ def load(name: str, *, train: bool = True, progress: bool = True) -> tuple[GPT, 
 
 
 def checkpoint(name: str, *, train: bool = True, progress: bool = True) -> Checkpoint:
-    """The verified :class:`~llmlab.checkpoint.Checkpoint` of ``name`` (with its history)."""
+    """The verified :class:`~llmlab.checkpoint.Checkpoint` of ``name`` (with its history).
+
+    Two processes asking for a model that is not there yet (two notebooks, ``llmlab prepare`` in
+    a terminal) do not both train it: the first takes a lock in the cache and trains, the second
+    waits for the lock and is then served the finished file.
+    """
     from llmlab import cache_dir
-    from llmlab.checkpoint import load_checkpoint
 
     expected = fingerprint(name)
     filename = f"{name}-{expected}.safetensors"
-    for folder in (Path(cache_dir()), SHIPPED):
+    found = _find(name, expected, filename)
+    if found is not None:
+        return found
+    if not train:
+        raise FileNotFoundError(
+            f"no checkpoint for {name!r} (fingerprint {expected}) in {cache_dir(create=False)} "
+            f"or {SHIPPED}; run `llmlab prepare` to train it"
+        )
+    cache = _writable_cache()
+    with _lock(cache / f"{filename}.lock"):
+        found = _find(name, expected, filename)  # another process may have trained it meanwhile
+        return found or load_checkpoint(_train(name, expected, cache / filename, progress))
+
+
+def _find(name: str, expected: str, filename: str) -> Checkpoint | None:
+    """The checkpoint ``filename`` from the cache or the shipped folder, checked, or None."""
+    from llmlab import cache_dir
+
+    for folder in (Path(cache_dir(create=False)), SHIPPED):
         if (folder / filename).is_file():
             saved = load_checkpoint(folder / filename)
             if saved.extra.get("fingerprint") != expected:
@@ -148,12 +174,47 @@ def checkpoint(name: str, *, train: bool = True, progress: bool = True) -> Check
                     f"{saved.extra.get('fingerprint')!r}, not {expected!r}: delete it"
                 )
             return saved
-    if not train:
-        raise FileNotFoundError(
-            f"no checkpoint for {name!r} (fingerprint {expected}) in {cache_dir()} or {SHIPPED}; "
-            "run `llmlab prepare` to train it"
-        )
-    return load_checkpoint(_train(name, expected, Path(cache_dir()) / filename, progress))
+    return None
+
+
+def _writable_cache() -> Path:
+    """The cache folder, made and checked writable before any training time is spent."""
+    import os
+    import tempfile
+
+    from llmlab import cache_dir
+
+    folder = Path(cache_dir())
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OSError(
+            f"the llmlab cache folder {folder} is not writable ({error.strerror}), so a model "
+            f"cannot be trained into it; point $LLMLAB_HOME at a writable folder "
+            f"(now {os.environ.get('LLMLAB_HOME', 'unset')})"
+        ) from None
+    return folder
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` held by this process (waits while another one holds it).
+
+    ``fcntl`` locks are released by the system when a process dies, so a killed training never
+    leaves a stale lock. (Where ``fcntl`` is missing, Windows, nothing is locked.)
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def train_recipe(
@@ -270,7 +331,7 @@ def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
             "history": result.history,
         },
     )
-    partial.unlink()
+    partial.unlink(missing_ok=True)
     return path
 
 

@@ -108,3 +108,24 @@ def test_speech_browser_follows_its_controls():
     assert browser.speech == shown
     assert "julius-caesar" in browser.output.value
     assert shown.speaker in browser.output.value
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["pretrain", "--max-steps", "-3"], "TrainConfig.max_steps must be an int >= 1"),
+        (["pretrain", "--n-head", "5"], "n_head=5 must divide n_embd=128"),
+        (["pretrain", "--out", "/no/such/folder/x.safetensors"], "does not exist or is not"),
+        (["pretrain", "--recipe", "sft"], "fine-tunes another model"),
+        (["pretrain", "--recipe", "gpt9"], "unknown standard model 'gpt9'"),
+        (["sample", "--checkpoint", "/no/such.safetensors"], "no checkpoint at"),
+    ],
+)
+def test_the_command_line_reports_bad_input_in_one_line(argv, words, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("llmlab: error: ") and words in err and "Traceback" not in err
+    with pytest.raises((ValueError, OSError)):  # --debug: the exception itself, traceback and all
+        cli.main(["--debug", *argv])

@@ -55,7 +55,7 @@ def test_load_trains_once_then_serves_the_cache(sandbox, monkeypatch):
     model, tokenizer = pretrained.load("tiny", progress=False)
     assert isinstance(tokenizer, CharTokenizer) and tokenizer.vocab_size == 76
     assert not model.training and model.config.vocab_size == 76
-    files = sorted(p.name for p in (sandbox / "home").iterdir())
+    files = sorted(p.name for p in (sandbox / "home").iterdir() if p.suffix != ".lock")
     assert files == [f"tiny-{pretrained.fingerprint('tiny')}.safetensors"]  # partial removed
     saved = pretrained.checkpoint("tiny")
     assert saved.step == 12 and saved.extra["val_loss"] == saved.extra["history"][-1]["val_loss"]
@@ -126,7 +126,7 @@ def test_interrupted_training_resumes_to_the_same_model(sandbox, monkeypatch):
     monkeypatch.setattr(T, "train", interrupted)
     with pytest.raises(KeyboardInterrupt):
         pretrained.load("tiny", progress=False)
-    partial = [p.name for p in (sandbox / "second").iterdir()]
+    partial = [p.name for p in (sandbox / "second").iterdir() if p.suffix != ".lock"]
     assert partial == [f"tiny-{pretrained.fingerprint('tiny')}.partial.safetensors"]
     monkeypatch.setattr(T, "train", real_train)
     resumed, _ = pretrained.load("tiny", progress=False)
@@ -193,3 +193,58 @@ def test_the_command_line_pretrains_resumes_prepares_and_samples(sandbox, capsys
     assert "never seen" in capsys.readouterr().err
     assert main(["prepare", "tiny"]) == 0
     assert f"tiny-{pretrained.fingerprint('tiny')}.safetensors" in capsys.readouterr().out
+
+
+TWO_PROCESSES = """
+import sys
+from pathlib import Path
+from llmlab import pretrained
+pretrained.RECIPES["tiny"] = {tiny!r}
+pretrained.SHIPPED = Path(sys.argv[1]) / "shipped"
+trained = pretrained._train
+
+def counted(*args, **kwargs):
+    with open(Path(sys.argv[1]) / "trainings", "a") as f:
+        f.write("1")
+    return trained(*args, **kwargs)
+
+pretrained._train = counted
+model, _ = pretrained.load("tiny", progress=False)
+print(sum(float(p.sum()) for p in model.parameters()))
+"""
+
+
+def test_two_processes_on_an_empty_cache_train_once_and_get_the_same_model(sandbox):
+    import os
+    import subprocess
+    import sys
+
+    script = sandbox / "two.py"
+    script.write_text(TWO_PROCESSES.format(tiny=TINY))
+    env = {**os.environ, "LLMLAB_HOME": str(sandbox / "home")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(sandbox)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert (sandbox / "trainings").read_text() == "1"  # the second one waited, then was served
+    assert outputs[0] == outputs[1]
+
+
+def test_a_shipped_model_needs_no_writable_cache_and_training_says_which_folder(
+    sandbox, monkeypatch
+):
+    pretrained.load("tiny", progress=False)  # trained into the cache, then "shipped"
+    (sandbox / "shipped").mkdir()
+    for made in (sandbox / "home").glob("tiny-*.safetensors"):
+        shutil.move(made, sandbox / "shipped" / made.name)
+    (sandbox / "a-file").write_text("not a folder")
+    monkeypatch.setenv("LLMLAB_HOME", str(sandbox / "a-file" / "cache"))  # cannot be created
+    model, _ = pretrained.load("tiny", progress=False)
+    assert model.config.vocab_size == 76
+    shutil.rmtree(sandbox / "shipped")
+    with pytest.raises(OSError, match=r"a-file/cache cannot be created.*\$LLMLAB_HOME"):
+        pretrained.load("tiny", progress=False)
