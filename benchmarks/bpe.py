@@ -17,6 +17,9 @@ bytes as initial alphabet, ``<|endoftext|>`` as special token, no normalizer.
   ids, checked), which encodes the lines as a batch (its fastest path).
 * Bytes per token: validation bytes divided by the number of tokens, for llmlab's tokenizer
   and for the one HF trains (they differ only where equally frequent pairs tie).
+* Streaming: ``encode_iterable`` over a file's lines against ``encode`` of the whole text, on
+  the validation plays and on 500 KB of blank-line-separated paragraphs (a layout with no safe
+  cut point: the stream must still be handled in linear time).
 """
 
 from __future__ import annotations
@@ -103,6 +106,24 @@ def main() -> None:
         print(f"\ntarget: training at 1024 within 5x of HF: {ratio:.1f}x, {_verdict(ratio <= 5)}")
     slowest = min(megabytes / row[4] for row in rows)
     print(f"target: encoding at least 1 MB/s: slowest {slowest:.2f} MB/s, {_verdict(slowest >= 1)}")
+    streaming(BPETokenizer(vocab, merges, SPECIALS), validation)
+
+
+def streaming(tokenizer: BPETokenizer, validation: str) -> None:
+    """``encode_iterable`` over lines, against ``encode`` of the joined text (same ids)."""
+    paragraphs = ("the quality of mercy is not strained " * 8 + "\n\n") * 1650  # ~500 KB
+    print("\nstreaming              encode s   encode_iterable s   ratio")
+    worst = 0.0
+    for name, text in (("validation plays", validation), ("blank-line paragraphs", paragraphs)):
+        whole_s, ids = best_time(partial(tokenizer.encode, text), 1)
+        lines = text.splitlines(keepends=True)
+        stream_s, streamed = best_time(
+            lambda lines=lines: list(tokenizer.encode_iterable(lines)), 1
+        )
+        assert streamed == ids, f"encode_iterable gave other ids on the {name}"
+        worst = max(worst, stream_s / whole_s)
+        print(f"{name:<22} {whole_s:>9.2f} {stream_s:>19.2f} {stream_s / whole_s:>7.1f}x")
+    print(f"target: streaming within 3x of encode: {worst:.1f}x, {_verdict(worst <= 3)}")
 
 
 def _verdict(met: bool) -> str:

@@ -145,6 +145,8 @@ class CausalSelfAttention(nn.Module):
                 out, weights = attention(q, k, v, mask, causal=mask is None, dropout=p)
             elif mask is None and k.shape[-2] == q.shape[-2]:  # fused, no T x T weights kept
                 out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            elif mask is None and q.shape[-2] == 1:  # one new token: it sees every cached key
+                out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
             else:
                 if mask is None:
                     mask = causal_mask(q.shape[-2], q.device, n_keys=k.shape[-2])

@@ -88,8 +88,17 @@ def merge(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
 
 
 def _check_str(value: object, name: str) -> None:
+    """A str that UTF-8 can encode: a lone surrogate (half of a UTF-16 pair, e.g. from a badly
+    decoded file) is no character at all, so it is refused here rather than deep inside."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} holds a lone surrogate {value[error.start]!r} at index {error.start}, "
+            "which is not a character (was the text decoded with errors='surrogateescape'?)"
+        ) from None
 
 
 def _check_special_tokens(special_tokens: Iterable[str]) -> list[str]:
@@ -264,15 +273,25 @@ def _pieces(chunks: Iterable[str], name: str) -> Iterator[str]:
     """Re-cut a stream of text at safe points: the pieces pre-tokenize like their concatenation.
 
     Memory holds one piece: in practice a line or two of a file read line by line (a stream
-    without safe points, e.g. no newlines at all, is held whole).
+    without safe points, e.g. no newlines at all, is held whole). Each chunk is searched once,
+    with the two characters before it (all a cut needs to see), so the work is linear in the
+    stream's length whatever its layout.
     """
-    buffer = ""
+    pending: list[str] = []  # the text since the last cut
+    tail = ""  # its last two characters
     for chunk in chunks:
         _check_str(chunk, name)
-        *done, buffer = _SAFE_CUT.split(buffer + chunk)
-        yield from done
-    if buffer:
-        yield buffer
+        start = 0
+        for match in _SAFE_CUT.finditer(tail + chunk):
+            cut = match.start() - len(tail)  # (>= 0: a cut needs two characters before it)
+            pending.append(chunk[start:cut])
+            yield "".join(pending)
+            pending, start = [], cut
+        pending.append(chunk[start:])
+        tail = (tail + chunk)[-2:]
+    rest = "".join(pending)
+    if rest:
+        yield rest
 
 
 def _special_regex(special_tokens: Iterable[str]) -> re.Pattern[str] | None:

@@ -489,3 +489,17 @@ def test_char_tokenizer_load_refuses_a_bad_file(tmp_path):
     path.write_text('{"format": "llmlab.CharTokenizer", "version": 1, "chars": ["b", "a"]}')
     with pytest.raises(ValueError, match="sorted list of distinct single characters"):
         CharTokenizer.load(path)
+
+
+def test_lone_surrogates_are_refused_wherever_text_enters(tok):
+    """Half a UTF-16 pair is not a character: UTF-8 cannot encode it, and neither can we."""
+    bad = "to be\ud800"
+    for attempt in (
+        lambda: CharTokenizer(bad),
+        lambda: CharTokenizer("to be").encode(bad),
+        lambda: tok.encode(bad),
+        lambda: list(tok.encode_iterable(["to be\n", bad])),
+        lambda: BPETokenizer.train(bad * 3, 258),
+    ):
+        with pytest.raises(ValueError, match=r"lone surrogate '\\ud800' at index 5"):
+            attempt()
