@@ -137,11 +137,12 @@ class MultiHeadAttention(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not isinstance(d_model, int) or not isinstance(n_heads, int) or n_heads < 1:
-            raise ValueError(f"d_model and n_heads must be ints, got {d_model!r}, {n_heads!r}")
+        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         if d_model % n_heads:
             raise ValueError(f"n_heads={n_heads} must divide d_model={d_model}")
-        if not 0.0 <= dropout < 1.0:
+        if not 0.0 <= dropout < 1.0:  # (False for NaN too)
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.d_model, self.n_heads, self.causal, self.dropout = d_model, n_heads, causal, dropout
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)  # q, k and v projections in one
@@ -181,6 +182,7 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0) -> Tensor:
     """
     if not isinstance(T, int) or T < 1 or not isinstance(d, int) or d < 2 or d % 2:
         raise ValueError(f"T must be a positive int and d a positive even int, got {T=}, {d=}")
+    _check_base(base)
     position = torch.arange(T, dtype=torch.float32)[:, None]  # [T, 1]
     frequency = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)  # [d/2]
     angle = position * frequency  # [T, d/2]
@@ -200,11 +202,18 @@ def rope_frequencies(
         raise ValueError(f"head_dim must be a positive even int, got {head_dim!r}")
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"T must be a positive int, got {T!r}")
+    _check_base(base)
     pair = torch.arange(0, head_dim, 2, dtype=torch.float32, device=device)  # 2i
     frequency = base ** (-pair / head_dim)  # [head_dim/2]: from 1 down to ~1/base
     angle = torch.arange(T, dtype=torch.float32, device=device)[:, None] * frequency  # [T, hd/2]
     angle = torch.cat([angle, angle], dim=-1)  # [T, head_dim]
     return angle.cos(), angle.sin()
+
+
+def _check_base(base: object) -> None:
+    """The wavelengths grow as powers of ``base``: it must be a finite number above 1."""
+    if not isinstance(base, (int, float)) or isinstance(base, bool) or not 1 < base < math.inf:
+        raise ValueError(f"base must be a finite number > 1, got {base!r}")
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

@@ -209,10 +209,16 @@ class Module:
             p.grad = 0.0
 
 
+def _check_count(value: object, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 class Neuron(Module):
     """``activation(w · x + b)``: a weighted vote over the inputs, then a bend."""
 
     def __init__(self, n_inputs: int, activation: str | None = "tanh") -> None:
+        _check_count(n_inputs, "n_inputs")
         if activation not in ("tanh", "relu", None):
             raise ValueError(f"activation must be 'tanh', 'relu' or None, got {activation!r}")
         # Random weights (seeded by llmlab.setup()), so neurons start different and learn apart.
@@ -237,6 +243,7 @@ class Layer(Module):
     """``n_outputs`` neurons reading the same inputs."""
 
     def __init__(self, n_inputs: int, n_outputs: int, activation: str | None = "tanh") -> None:
+        _check_count(n_outputs, "n_outputs")
         self.neurons = [Neuron(n_inputs, activation) for _ in range(n_outputs)]
 
     def __call__(self, x: Sequence[Value | Number]) -> list[Value]:

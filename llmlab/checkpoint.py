@@ -380,6 +380,7 @@ def save_checkpoint(
     from safetensors.torch import save
     from torch import Tensor
 
+    kind = architecture(model)  # (first: it refuses what is not a GPT, with a clear message)
     # named_parameters lists a tied matrix once (safetensors refuses two names for one storage).
     tensors = {f"model.{n}": p.detach().cpu().contiguous() for n, p in model.named_parameters()}
     meta: dict[str, Any] = {
@@ -391,7 +392,6 @@ def save_checkpoint(
         "extra": extra or {},
         "param_groups": None,
     }
-    kind = architecture(model)
     if kind != {"kind": "gpt"}:  # (a plain GPT's header stays as it always was)
         meta["architecture"] = kind
     if optimizer is not None:

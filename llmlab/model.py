@@ -79,7 +79,7 @@ class GPTConfig:
             raise ValueError(f"GPTConfig: rope needs an even n_embd/n_head, got {self.head_dim}")
         if self.pos_encoding == "sinusoidal" and self.n_embd % 2:
             raise ValueError(f"GPTConfig: sinusoidal needs an even n_embd, got {self.n_embd}")
-        if not isinstance(self.rope_base, (int, float)) or self.rope_base <= 1:
+        if not isinstance(self.rope_base, (int, float)) or not 1 < self.rope_base < math.inf:
             raise ValueError(f"GPTConfig.rope_base must be a number > 1, got {self.rope_base!r}")
 
     @property

@@ -141,7 +141,9 @@ class TrainResult:
 def as_tokens(data: Any, name: str = "data") -> Tensor:
     """A 1-D int64 tensor of token ids from a tensor, NumPy array or list."""
     if isinstance(data, (list, tuple)):
-        data = torch.tensor(data)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in data):
+            raise TypeError(f"{name} must hold integer token ids, got a list with non-ints")
+        data = torch.tensor(data, dtype=torch.long)
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "iu":  # astype would turn 2.7 into 2 and "a" into an error
             raise TypeError(f"{name} must hold integer token ids, got a {data.dtype} array")
@@ -347,8 +349,7 @@ def fit(
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs a checkpoint path to resume from")
+    _check_outputs(checkpoint, resume, tokenizer, extra)
     rank, world = distributed()
     optimizer = make_optimizer(model, config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -446,6 +447,31 @@ def fit(
             save()
     bar.close()
     return TrainResult(step, stop_reason, seconds, tokens, val_loss, history)
+
+
+def _check_outputs(checkpoint: Any, resume: bool, tokenizer: Any, extra: Any) -> None:
+    """What the checkpoints will need, checked before any training time is spent."""
+    import json
+
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path to resume from")
+    for name, value in (("tokenizer", tokenizer), ("extra", extra)):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name} must be JSON-serialisable (it goes in the header): {error}"
+            ) from None
+    if checkpoint is not None:
+        folder = Path(checkpoint).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(
+                f"checkpoint {checkpoint}: its folder {folder} cannot be made ({error.strerror})"
+            ) from None
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"checkpoint {checkpoint}: its folder {folder} is not writable")
 
 
 #: What a resumed run may change: its budget. Anything else would make it another run.
