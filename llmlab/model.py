@@ -333,7 +333,7 @@ class GPT(nn.Module):
         if targets is not None:
             self._check_targets(targets, idx)
             loss = F.cross_entropy(
-                logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX
+                logits.flatten(0, 1).float(), targets.flatten().long(), ignore_index=IGNORE_INDEX
             )
         if return_attention:
             return logits, loss, torch.stack(maps, dim=1)
@@ -353,6 +353,7 @@ class GPT(nn.Module):
             where, mask = slice(start, start + T), None
         else:
             where, mask = self._padded_positions(attention_mask, idx, start)
+        idx = idx.long()  # (any integer dtype: uint8, int16 and int32 ids index the table too)
         x = self.wte(idx)
         rope = None
         if self.config.pos_encoding == "learned":
@@ -464,7 +465,9 @@ class GPT(nn.Module):
                 if temperature == 0:
                     next_id = logits.argmax(dim=-1, keepdim=True)
                 else:
-                    logits = logits / temperature
+                    # Shift the best logit to 0 first: softmax does not mind, and a tiny
+                    # temperature then sends the others to -inf instead of overflowing to NaN.
+                    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
                     if top_k is not None and top_k < logits.shape[-1]:
                         kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
                         logits = logits.masked_fill(logits < kth_best, float("-inf"))

@@ -443,6 +443,27 @@ CASES = {
     "LoRA target a str": (lambda: lora(targets="qkv"), TypeError, "targets"),
     "LoRA on a LayerNorm": (lambda: lora(targets=("ln_1",)), TypeError, "ln_1"),
     "LoRA on the tied head": (lambda: lora(targets=("lm_head",)), ValueError, "wte"),
+    # ------------------------------------------------------------------ widgets
+    "DescentPlayground lr -1": (
+        lambda: __import__("llmlab.widgets").widgets.DescentPlayground(lr=-1),
+        ValueError,
+        "lr must be in [0.001, 1.0]",
+    ),
+    "DescentPlayground lr 50": (
+        lambda: __import__("llmlab.widgets").widgets.DescentPlayground(lr=50),
+        ValueError,
+        "lr must be in",
+    ),
+    "DescentPlayground steps 0": (
+        lambda: __import__("llmlab.widgets").widgets.DescentPlayground(steps=0),
+        ValueError,
+        "steps",
+    ),
+    "DescentPlayground surface": (
+        lambda: __import__("llmlab.widgets").widgets.DescentPlayground("volcano"),
+        ValueError,
+        "surface",
+    ),
     # ------------------------------------------------------------------ sampling
     "sampling temperature -1": (
         lambda: sampling("temperature", torch.randn(1, 5), -1.0),
@@ -492,6 +513,18 @@ CASES = {
         "stop",
     ),
 }
+
+
+def test_inputs_once_refused_with_a_raw_error_now_work():
+    model = tiny().eval()
+    x = ids(2, 5)
+    for dtype in (torch.uint8, torch.int16, torch.int32):
+        logits, loss = model(x.to(dtype), x.to(torch.int32))
+        torch.testing.assert_close(logits, model(x)[0], rtol=0, atol=0)
+        assert math.isfinite(loss.item())
+    # a temperature so small that logits / t overflows: the most likely token, not NaN
+    greedy = model.generate(x, 4, temperature=0)
+    assert torch.equal(model.generate(x, 4, temperature=1e-40), greedy)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

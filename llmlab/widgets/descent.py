@@ -124,6 +124,18 @@ class DescentPlayground(LessonWidget):
 
         if surface not in SURFACES:
             raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
+        # The sliders would silently clamp a value outside their range: refuse it instead.
+        for name, value, low, high in (
+            ("lr", lr, 0.001, 1.0),
+            ("momentum", momentum, 0.0, 0.95),
+            ("steps", steps, 1, self.MAX_STEPS),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {value!r}")
+            if not low <= value <= high:
+                raise ValueError(
+                    f"{name} must be in [{low}, {high}] (the slider's range), got {value}"
+                )
         slider = {**ON_RELEASE, "style": {"description_width": "initial"}}
         self.surface = w.Dropdown(options=list(SURFACES), value=surface, description="surface")
         self.lr = w.FloatLogSlider(
