@@ -72,8 +72,8 @@ LESSONS: tuple[Lesson, ...] = (
         6,
         "06_finetuning",
         "Fine-tuning",
-        "chat-format SFT with masked prompts; a classification head; LoRA",
-        ("finetune",),
+        "chat template, loss mask, SFT; stops, hallucination, forgetting; a classifier; LoRA; chat",
+        ("finetune", "instructions", "lora"),
         3.0,
     ),
     Lesson(

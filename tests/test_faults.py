@@ -443,6 +443,22 @@ CASES = {
     "LoRA target a str": (lambda: lora(targets="qkv"), TypeError, "targets"),
     "LoRA on a LayerNorm": (lambda: lora(targets=("ln_1",)), TypeError, "ln_1"),
     "LoRA on the tied head": (lambda: lora(targets=("lm_head",)), ValueError, "wte"),
+    # ------------------------------------------------------------------ exercises
+    "check unknown exercise": (
+        lambda: __import__("llmlab.exercises").exercises.check("no_such", print),
+        ValueError,
+        "no_such",
+    ),
+    "check n_cases 0": (
+        lambda: __import__("llmlab.exercises").exercises.check("count_pairs", print, n_cases=0),
+        ValueError,
+        "n_cases must be an int >= 1",
+    ),
+    "check of a str": (
+        lambda: __import__("llmlab.exercises").exercises.check("count_pairs", "print"),
+        TypeError,
+        "callable",
+    ),
     # ------------------------------------------------------------------ widgets
     "DescentPlayground lr -1": (
         lambda: __import__("llmlab.widgets").widgets.DescentPlayground(lr=-1),
@@ -525,6 +541,16 @@ def test_inputs_once_refused_with_a_raw_error_now_work():
     # a temperature so small that logits / t overflows: the most likely token, not NaN
     greedy = model.generate(x, 4, temperature=0)
     assert torch.equal(model.generate(x, 4, temperature=1e-40), greedy)
+
+
+def test_an_answer_of_another_kind_is_a_mismatch_not_a_crash(capsys):
+    from llmlab import exercises
+
+    def as_array(words):  # the reference returns a dict of pair counts
+        return np.array([1, 2])
+
+    assert exercises.check("count_pairs", as_array) is False
+    assert "expected a dict, got a ndarray" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import attention, course, exercises, scaling
+from llmlab import attention, course, exercises, finetune, scaling
+from llmlab.lora import LoRALinear
 from llmlab.model import GPT, GPTConfig
 from llmlab.tokenization import BPETokenizer, merge
 from llmlab.train import TrainConfig, lr_at
@@ -122,6 +123,33 @@ def chinchilla_split(flops: float) -> tuple[float, float]:
     return n_params, 20 * n_params
 
 
+def loss_mask(roles: list[str], lengths: list[int]) -> list[bool]:
+    # One byte, one token: a byte-level tokenizer without merges, plus the chat tokens.
+    tokenizer = finetune.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
+    turns = [(role, "a" * n) for role, n in zip(roles, lengths, strict=True)]
+    return finetune.render_chat(turns, tokenizer)[1]
+
+
+def _lora_layer(W, A, B, alpha: float, rank: int) -> LoRALinear:
+    base = torch.nn.Linear(W.shape[1], W.shape[0], bias=False)
+    layer = LoRALinear(base, rank, alpha)
+    with torch.no_grad():
+        for param, value in ((base.weight, W), (layer.lora_A, A), (layer.lora_B, B)):
+            param.copy_(value)
+    return layer
+
+
+def lora_forward(x, W, A, B, alpha: float, rank: int):
+    with torch.no_grad():
+        return _lora_layer(W, A, B, alpha, rank)(x)
+
+
+def merged_weight(W, A, B, alpha: float, rank: int):
+    layer = _lora_layer(W, A, B, alpha, rank)
+    layer.merge()
+    return layer.base.weight.detach()
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "bytes_per_character": lambda text: sum(len(c.encode("utf-8")) for c in text) / len(text),
     "top_speakers": top_speakers,
@@ -140,6 +168,9 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "power_law_exponent": lambda x, y: scaling.fit_power_law(x, y).exponent,
     "bits_per_char": lambda loss, n_tokens, n_chars: loss * n_tokens * math.log2(math.e) / n_chars,
     "chinchilla_split": chinchilla_split,
+    "loss_mask": loss_mask,
+    "lora_forward": lora_forward,
+    "merged_weight": merged_weight,
 }
 
 

@@ -5,7 +5,7 @@ test cases. ``check`` runs your function and the reference on the same cases and
 first mismatch (inputs, expected, got) instead of a bare "wrong". ``solution("name")`` reveals
 the worked solution: the reference's own source, so the solution shown is the one that is tested.
 
-The registry is here; the exercises live one module per lesson (``lesson00`` ... ``lesson05``),
+The registry is here; the exercises live one module per lesson (``lesson00`` ... ``lesson06``),
 each holding that lesson's references and case generators. Imports of heavier modules stay inside
 their functions, so that importing this package stays cheap.
 """
@@ -88,6 +88,10 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
     item = _get(name)
     if not callable(your_function):
         raise TypeError(f"your_function must be callable, got {type(your_function).__name__}")
+    if not isinstance(n_cases, int) or isinstance(n_cases, bool) or n_cases < 1:
+        raise ValueError(
+            f"n_cases must be an int >= 1 (no cases would check nothing), got {n_cases!r}"
+        )
     rng = random.Random(seed)
     for number in range(1, n_cases + 1):
         args = item.cases(rng)
@@ -99,14 +103,26 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
             return False
         except Exception as err:  # the learner's bug, shown as a result rather than a crash
             got = f"<raised {type(err).__name__}: {err}>"
-        if not item.same(got, expected):
+        if not _same(item, got, expected):
+            kinds = ""
+            if type(got) is not type(expected):
+                kinds = f"\n  (expected a {type(expected).__name__}, got a {type(got).__name__})"
             print(
                 f"{name}: case {number} differs.\n  inputs:   {_short(args)}\n"
-                f"  expected: {_short(expected)}\n  got:      {_short(got)}"
+                f"  expected: {_short(expected)}\n  got:      {_short(got)}{kinds}"
             )
             return False
     print(f"{name}: all {n_cases} cases match. Well done!")
     return True
+
+
+def _same(item: Exercise, got: Any, expected: Any) -> bool:
+    """The exercise's comparison, where an answer of another kind (an array for a list, say)
+    counts as different instead of crashing the checker with an ambiguous truth value."""
+    try:
+        return bool(item.same(got, expected))
+    except (TypeError, ValueError):
+        return False
 
 
 def solution_source(name: str) -> str:
@@ -140,6 +156,7 @@ from llmlab.exercises.lesson05 import (  # noqa: E402
     chinchilla_split,
     power_law_exponent,
 )
+from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight  # noqa: E402
 
 __all__ = [
     "EXERCISES",
@@ -156,6 +173,9 @@ __all__ = [
     "cross_entropy_gradient",
     "encode_word",
     "exercise",
+    "lora_forward",
+    "loss_mask",
+    "merged_weight",
     "momentum_step",
     "power_law_exponent",
     "rms_norm",

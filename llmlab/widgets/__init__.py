@@ -18,6 +18,7 @@ from llmlab.widgets.attention import (
     head_summary,
     show_token,
 )
+from llmlab.widgets.chat import NO_ONE, ChatBox, chat_html, reply_tokens, stream_reply
 from llmlab.widgets.corpus import SpeechBrowser, speech_html
 from llmlab.widgets.descent import (
     SURFACES,
@@ -36,10 +37,12 @@ from llmlab.widgets.tokens import (
 )
 
 __all__ = [
+    "NO_ONE",
     "SURFACES",
     "TOKEN_COLOURS",
     "AttentionExplorer",
     "AttentionMaps",
+    "ChatBox",
     "DescentPath",
     "DescentPlayground",
     "SpeechBrowser",
@@ -47,11 +50,14 @@ __all__ = [
     "TokenPlayground",
     "TokenView",
     "attention_maps",
+    "chat_html",
     "descent_path",
     "descent_verdict",
     "head_summary",
+    "reply_tokens",
     "show_token",
     "speech_html",
+    "stream_reply",
     "token_html",
     "token_view",
 ]

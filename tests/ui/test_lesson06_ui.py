@@ -1,0 +1,35 @@
+"""Lesson 06 in real JupyterLab: run it, then talk to a character by typing and clicking."""
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+def _send(page, chat, line: str, who: str) -> str:
+    """Type ``line`` into the chat box, press Send, wait for the reply; return the conversation."""
+    box = chat.locator("input[type='text']").first
+    box.click()
+    box.fill("")
+    page.keyboard.type(line, delay=20)  # key by key, as a learner types
+    chat.get_by_role("button", name="Send").click()
+    output = chat.locator(".widget-html-content").last
+    page.wait_for_function(
+        "([el, line, who]) => el.innerText.includes(line) && el.innerText.includes(who)",
+        arg=[output.element_handle(), line, f"answered by {who}"],
+        timeout=60_000,
+    )
+    return output.inner_text()
+
+
+def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook):
+    page = run_notebook("06_finetuning.ipynb", timeout_s=600)
+    chat = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="Send")).first
+    chat.scroll_into_view_if_needed()
+    assert "how fares your grace" in chat.inner_text()  # the lesson's own cell sent one line
+
+    shown = _send(page, chat, "Good night, sweet prince.", "the fine-tuned model")
+    assert "To HAMLET: Good night, sweet prince." in shown  # addressed to the chosen character
+
+    chat.get_by_role("button", name="answer with the base model").click()
+    shown = _send(page, chat, "What news from the court?", "the base model")
+    assert "sweet prince" not in shown  # switching models started a new conversation
