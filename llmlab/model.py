@@ -489,6 +489,8 @@ class GPT(nn.Module):
             raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
         if idx.ndim != 2 or idx.shape[1] < 1:
             raise ValueError(f"{name} must have shape [batch, time>=1], got {list(idx.shape)}")
+        if idx.shape[0] < 1:
+            raise ValueError(f"{name} is an empty batch (shape {list(idx.shape)}): give a row")
         length, block_size = idx.shape[1], self.config.block_size
         if room is not None and length > room:
             if room == block_size:

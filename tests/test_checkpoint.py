@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tiny_gpt import tiny
@@ -176,3 +177,22 @@ def test_a_lora_model_saves_and_loads_with_its_adapters(tmp_path, with_head):
     if not with_head:
         ours, theirs = ours[0], theirs[0]  # the logits of (logits, loss)
     assert torch.equal(ours, theirs)
+
+
+def test_every_truncation_and_tensor_bit_flip_is_refused(tmp_path):
+    path = trained_checkpoint(tmp_path / "c.safetensors")  # weights, AdamW state, RNG states
+    data = path.read_bytes()
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    damaged = tmp_path / "damaged"
+    for length in range(0, len(data), max(1, len(data) // 60)):  # 60 truncations, 0 included
+        damaged.write_bytes(data[:length])
+        with pytest.raises(ValueError, match="not a valid llmlab checkpoint"):
+            C.load_checkpoint(damaged)
+    rng = np.random.default_rng(0)
+    for offset in rng.integers(header_end, len(data), 300):  # 300 flips in the tensors' bytes
+        flipped = bytearray(data)
+        flipped[offset] ^= 1 << int(rng.integers(8))
+        damaged.write_bytes(bytes(flipped))
+        for read in (C.load_checkpoint, C.read_numpy):
+            with pytest.raises(ValueError, match="SHA-256"):
+                read(damaged)

@@ -92,6 +92,24 @@ def autograd():
     return a
 
 
+def cli(*argv: str) -> None:
+    """The ``llmlab`` command as a learner sees it: its exit status 2 and its one stderr line,
+    turned into a ValueError for the table (a traceback would fail the row)."""
+    import contextlib
+    import io
+
+    from llmlab.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            main(list(argv))
+        except SystemExit as stop:
+            if stop.code == 2 and "Traceback" not in err.getvalue():
+                raise ValueError(err.getvalue().strip()) from None
+            raise
+
+
 def checkpoint():
     from llmlab import checkpoint as c
 
@@ -126,6 +144,7 @@ CASES = {
     # ------------------------------------------------------------------ model: calls
     "forward float ids": (lambda: tiny()(torch.rand(1, 4)), TypeError, "integer token ids"),
     "forward 1-D ids": (lambda: tiny()(ids(4)), ValueError, "shape [batch, time>=1]"),
+    "forward empty batch": (lambda: tiny()(ids(0, 4)), ValueError, "empty batch"),
     "forward id 37": (lambda: tiny()(torch.tensor([[1, 37]])), ValueError, "0..36"),
     "forward id -1": (lambda: tiny()(torch.tensor([[1, -1]])), ValueError, "0..36"),
     "forward too long": (lambda: tiny()(ids(1, 17)), ValueError, "block_size"),
@@ -443,6 +462,53 @@ CASES = {
     "LoRA target a str": (lambda: lora(targets="qkv"), TypeError, "targets"),
     "LoRA on a LayerNorm": (lambda: lora(targets=("ln_1",)), TypeError, "ln_1"),
     "LoRA on the tied head": (lambda: lora(targets=("lm_head",)), ValueError, "wte"),
+    # ------------------------------------------------------------------ the llmlab command
+    "cli pretrain max-steps -3": (
+        lambda: cli("pretrain", "--max-steps", "-3"),
+        ValueError,
+        "llmlab: error: TrainConfig.max_steps must be an int >= 1",
+    ),
+    "cli pretrain lr nan": (
+        lambda: cli("pretrain", "--lr", "nan"),
+        ValueError,
+        "llmlab: error: TrainConfig.learning_rate",
+    ),
+    "cli pretrain dropout 2": (
+        lambda: cli("pretrain", "--dropout", "2"),
+        ValueError,
+        "llmlab: error: GPTConfig.dropout",
+    ),
+    "cli pretrain pos-encoding": (
+        lambda: cli("pretrain", "--pos-encoding", "alibi"),
+        ValueError,
+        "llmlab: error: GPTConfig.pos_encoding",
+    ),
+    "cli pretrain out folder": (
+        lambda: cli("pretrain", "--out", "/no/such/dir/c.safetensors"),
+        ValueError,
+        "llmlab: error: --out",
+    ),
+    "cli pretrain sft": (
+        lambda: cli("pretrain", "--recipe", "sft"),
+        ValueError,
+        "llmlab: error: --recipe sft fine-tunes",
+    ),
+    "cli prepare unknown": (
+        lambda: cli("prepare", "gpt9"),
+        ValueError,
+        "llmlab: error: unknown standard model 'gpt9'",
+    ),
+    "cli sample missing checkpoint": (
+        lambda: cli("sample", "--checkpoint", "/no/such.safetensors"),
+        ValueError,
+        "llmlab: error: no checkpoint at",
+    ),
+    "cli sample damaged checkpoint": (
+        lambda: cli("sample", "--checkpoint", __file__),
+        ValueError,
+        "llmlab: error: ",
+    ),
+    "cli unknown command": (lambda: cli("train-gpt5"), ValueError, "invalid choice"),
     # ------------------------------------------------------------------ exercises
     "check unknown exercise": (
         lambda: __import__("llmlab.exercises").exercises.check("no_such", print),
