@@ -96,7 +96,7 @@ def grow_vocabulary(model: GPT, new_vocab_size: int) -> GPT:
 # Rendering conversations.
 
 
-def _template_ids(tokenizer: BPETokenizer) -> dict[str, int]:
+def template_ids(tokenizer: BPETokenizer) -> dict[str, int]:
     specials = getattr(tokenizer, "special_tokens", None)
     if not isinstance(specials, dict):
         raise TypeError(f"tokenizer must be a BPETokenizer, got {type(tokenizer).__name__}")
@@ -109,7 +109,7 @@ def _template_ids(tokenizer: BPETokenizer) -> dict[str, int]:
     return {t: specials[t] for t in CHAT_TOKENS}
 
 
-def _check_turns(turns: object, last: str) -> list[Turn]:
+def check_turns(turns: object, last: str) -> list[Turn]:
     """``turns`` as a list, after checking roles alternate from "user" and end with ``last``."""
     if isinstance(turns, (str, bytes)) or not isinstance(turns, Sequence) or not turns:
         raise ValueError("turns must be a non-empty list of (role, text) pairs")
@@ -135,7 +135,7 @@ def _check_turns(turns: object, last: str) -> list[Turn]:
 
 
 def _render(turns: list[Turn], tokenizer: BPETokenizer) -> tuple[list[int], list[bool]]:
-    ids_of = _template_ids(tokenizer)
+    ids_of = template_ids(tokenizer)
     ids: list[int] = []
     mask: list[bool] = []
     for role, text in turns:
@@ -153,13 +153,13 @@ def render_chat(turns: Sequence[Turn], tokenizer: BPETokenizer) -> tuple[list[in
     ``turns`` is ``[("user", text), ("assistant", text), ...]``: alternating, starting with the
     user, ending with the assistant (a conversation to learn from ends with a reply).
     """
-    return _render(_check_turns(turns, last="assistant"), tokenizer)
+    return _render(check_turns(turns, last="assistant"), tokenizer)
 
 
 def render_prompt(turns: Sequence[Turn], tokenizer: BPETokenizer) -> list[int]:
     """A conversation that ends with a user turn, then ``<|assistant|>``: what a reply continues."""
-    ids, _ = _render(_check_turns(turns, last="user"), tokenizer)
-    return ids + [_template_ids(tokenizer)[ASSISTANT]]
+    ids, _ = _render(check_turns(turns, last="user"), tokenizer)
+    return ids + [template_ids(tokenizer)[ASSISTANT]]
 
 
 def show_mask(ids: Sequence[int], loss_mask: Sequence[bool], tokenizer: BPETokenizer) -> str:
@@ -178,7 +178,7 @@ def instruction_data(
     once rendered by ``tokenizer`` (a chat tokenizer): about 1 conversation in 10 is too long."""
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
         raise ValueError(f"block_size must be an int >= 2, got {block_size!r}")
-    _template_ids(tokenizer)
+    template_ids(tokenizer)
     examples = plays_examples(split, kinds)
     return [e for e in examples if len(_render(list(e.turns), tokenizer)[0]) <= block_size]
 
@@ -398,7 +398,7 @@ def generate_reply(
     what follows never influences what came before it.
     """
     prompt = render_prompt(turns, tokenizer)
-    block_size, end = model.config.block_size, _template_ids(tokenizer)[END]
+    block_size, end = model.config.block_size, template_ids(tokenizer)[END]
     if model.config.vocab_size < tokenizer.vocab_size:
         raise ValueError(
             f"the model knows {model.config.vocab_size} tokens but the tokenizer has "

@@ -1,0 +1,534 @@
+"""Learning from preferences: rankings and pairs, a reward model, and best-of-n.
+
+SFT copies replies; it cannot say that one reply is *better* than another. People find ranking
+easier than writing, so RLHF asks them to rank a few sampled replies, turns each ranking into
+pairs ``(chosen, rejected)``, and learns from the pairs:
+
+* **a reward model** (:func:`reward_model`): the SFT trunk with a one-number head, trained so that
+  ``sigmoid(r(chosen) - r(rejected))`` is the probability that people prefer ``chosen`` (the
+  Bradley-Terry model, :func:`bradley_terry_loss`). Then a policy can be steered by it: pick the
+  best of ``n`` samples (:func:`best_of_n`), or train on it with a KL penalty (the PPO-style loop
+  of :mod:`llmlab.policy`);
+* **DPO** (:mod:`llmlab.policy`): skip the reward model and train the policy on the pairs.
+
+The rankings come from a person (a widget, ``source="human"``) or from the scripted labeler of
+:mod:`llmlab.labeler` (``source="labeler"``): one :class:`Ranking` type and one JSON format for
+both. Names and conventions follow TRL's ``RewardTrainer``, ``DPOTrainer`` and ``RLOOTrainer``
+where they have one (log-probabilities *summed* over response tokens, implicit rewards detached).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from llmlab import labeler as scripted
+from llmlab.finetune import END, Turn, check_turns, pad_id, render_prompt, template_ids
+from llmlab.model import GPT, SequenceHead
+from llmlab.sampling import generate_batch
+from llmlab.tokenization import BPETokenizer
+from llmlab.train import Batch, BatchSource
+
+SOURCES = ("labeler", "human")
+FORMAT = "llmlab-rankings"
+
+# --------------------------------------------------------------------------------------------
+# Preference data.
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """``k`` replies to one prompt, ranked: ``ranking`` lists their indices, best first.
+
+    ``ended[i]`` says whether reply ``i`` ended with ``<|end|>`` (a cut-off reply is worse, and
+    the reward model must be able to see it). ``prompt_id`` names the prompt in a saved set.
+    """
+
+    prompt: tuple[Turn, ...]
+    responses: tuple[str, ...]
+    ranking: tuple[int, ...]
+    source: str = "labeler"
+    ended: tuple[bool, ...] | None = None
+    prompt_id: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            turns = check_turns(self.prompt, last="user")
+        except ValueError as error:
+            raise ValueError(f"Ranking.prompt: {error}") from None
+        object.__setattr__(self, "prompt", tuple((role, text) for role, text in turns))
+        responses = self.responses
+        if isinstance(responses, str) or not all(isinstance(r, str) for r in responses):
+            raise ValueError("Ranking.responses must be a list of reply texts")
+        k = len(responses)
+        if k < 2:
+            raise ValueError(f"Ranking.responses needs at least 2 replies to rank, got {k}")
+        if len(set(responses)) < k:
+            twice = next(r for r in responses if responses.count(r) > 1)
+            raise ValueError(
+                f"Ranking.responses holds {twice!r} twice: it would be both chosen and "
+                "rejected in a pair (drop duplicates first)"
+            )
+        ranking = tuple(self.ranking)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ranking):
+            raise ValueError(f"Ranking.ranking must hold reply indices, got {ranking!r}")
+        if len(set(ranking)) < len(ranking):
+            raise ValueError(
+                f"Ranking.ranking {list(ranking)} names a reply twice: a ranking is a strict "
+                "order (no ties), each reply once"
+            )
+        if set(ranking) != set(range(k)):
+            missing = sorted(set(range(k)) - set(ranking))
+            extra = sorted(set(ranking) - set(range(k)))
+            raise ValueError(
+                f"Ranking.ranking must order every reply 0..{k - 1} once: missing {missing}, "
+                f"unknown {extra}"
+            )
+        ended = (True,) * k if self.ended is None else tuple(bool(e) for e in self.ended)
+        if len(ended) != k:
+            raise ValueError(f"Ranking.ended has {len(ended)} flags for {k} responses")
+        if self.source not in SOURCES:
+            raise ValueError(f"Ranking.source must be one of {SOURCES}, got {self.source!r}")
+        object.__setattr__(self, "responses", tuple(responses))
+        object.__setattr__(self, "ranking", ranking)
+        object.__setattr__(self, "ended", ended)
+
+
+class Pair(NamedTuple):
+    """One preference: ``chosen`` beat ``rejected`` as a reply to ``prompt``."""
+
+    prompt: tuple[Turn, ...]
+    chosen: str
+    rejected: str
+    chosen_ended: bool = True
+    rejected_ended: bool = True
+
+
+def ranking_to_pairs(ranking: Ranking) -> list[tuple[str, str]]:
+    """Every ``(chosen, rejected)`` a ranking implies: ``k(k-1)/2`` of them, best pairs first.
+
+    A ranking of 4 is 6 pairs of training signal for one prompt: the reason to rank, not pick.
+    (InstructGPT trains on all of them in one batch, so one prompt does not count 6 times.)
+    """
+    order = [ranking.responses[i] for i in ranking.ranking]
+    return list(combinations(order, 2))
+
+
+def to_pairs(rankings: Sequence[Ranking]) -> list[Pair]:
+    """The :class:`Pair` s of every ranking (with prompts and end flags): what training reads."""
+    pairs = []
+    for r in rankings:
+        ended = dict(zip(r.responses, r.ended, strict=True))
+        pairs += [Pair(r.prompt, c, j, ended[c], ended[j]) for c, j in ranking_to_pairs(r)]
+    return pairs
+
+
+def sample_responses(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    prompts: Sequence[Sequence[Turn]],
+    k: int,
+    *,
+    max_new_tokens: int = 48,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[list[tuple[str, bool]]]:
+    """``k`` sampled replies ``(text, ended)`` per prompt, stopping at ``<|end|>``.
+
+    Each prompt is repeated ``k`` times in one batch (:func:`llmlab.sampling.generate_batch`):
+    on a CPU, ``k`` rows cost little more than one.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    end = template_ids(tokenizer)[END]
+    found = []
+    for turns in prompts:
+        ids = render_prompt(turns, tokenizer)
+        budget = min(max_new_tokens, model.config.block_size - len(ids))
+        if budget < 1:
+            raise ValueError(f"a prompt of {len(ids)} tokens leaves no room for a reply")
+        outs = generate_batch(
+            model,
+            [ids] * k,
+            budget,
+            temperature=temperature,
+            top_k=top_k,
+            stop_ids=[end],
+            generator=generator,
+            pad_id=pad_id(tokenizer),
+        )
+        found.append([(tokenizer.decode([t for t in o if t != end]), end in o) for o in outs])
+    return found
+
+
+def label(
+    prompts: Sequence[Sequence[Turn]],
+    samples: Sequence[Sequence[tuple[str, bool]]],
+    prompt_ids: Sequence[str] | None = None,
+) -> list[Ranking]:
+    """Rankings by the scripted labeler (:func:`llmlab.labeler.rank`) of each prompt's samples.
+
+    Duplicate replies are dropped first (keeping the first); a prompt left with fewer than two
+    distinct replies gives no ranking. Equal scores are ordered by index (see
+    :func:`llmlab.labeler.rank`); :func:`label_pairs` keeps only the pairs the rubric separates.
+    """
+    rankings = []
+    for n, (turns, replies) in enumerate(zip(prompts, samples, strict=True)):
+        unique: list[tuple[str, bool]] = []
+        for text, ended in replies:
+            if text not in (t for t, _ in unique):
+                unique.append((text, ended))
+        if len(unique) < 2:
+            continue
+        rankings.append(
+            Ranking(
+                tuple(turns),
+                tuple(t for t, _ in unique),
+                tuple(scripted.rank(turns, unique)),
+                "labeler",
+                tuple(e for _, e in unique),
+                None if prompt_ids is None else prompt_ids[n],
+            )
+        )
+    return rankings
+
+
+def label_pairs(
+    prompts: Sequence[Sequence[Turn]],
+    samples: Sequence[Sequence[tuple[str, bool]]],
+    min_margin: float = 0.25,
+) -> list[Pair]:
+    """The labeler's pairs with a real preference: ``score(chosen) - score(rejected) >=
+    min_margin``.
+
+    The rubric gives many replies the same score, and a ranking must still order them (by
+    index), so :func:`to_pairs` of :func:`label` holds pairs that are coin flips. Training a
+    reward model on those only teaches it noise; these pairs leave them out.
+    """
+    if not isinstance(min_margin, (int, float)) or not min_margin > 0:
+        raise ValueError(f"min_margin must be a number > 0, got {min_margin!r}")
+    pairs = []
+    for turns, replies in zip(prompts, samples, strict=True):
+        scored = [(scripted.score(turns, text, ended), text, ended) for text, ended in replies]
+        for a, ta, ea in scored:
+            for b, tb, eb in scored:
+                if a - b >= min_margin and ta != tb:
+                    pairs.append(Pair(tuple(turns), ta, tb, ea, eb))
+    return pairs
+
+
+def save_rankings(path: str | Path, rankings: Sequence[Ranking]) -> None:
+    """Write ``rankings`` as JSON (human- and labeler-made alike)."""
+    records = [
+        {
+            "prompt_id": r.prompt_id,
+            "prompt": [list(t) for t in r.prompt],
+            "responses": list(r.responses),
+            "ranking": list(r.ranking),
+            "ended": list(r.ended),
+            "source": r.source,
+        }
+        for r in rankings
+    ]
+    text = json.dumps({"format": FORMAT, "version": 1, "rankings": records}, indent=1)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def load_rankings(
+    path: str | Path, prompts: dict[str, Sequence[Turn]] | None = None
+) -> list[Ranking]:
+    """Read rankings written by :func:`save_rankings` (or a widget: the same format).
+
+    A record may give its prompt by ``prompt_id`` only; ``prompts`` (id -> turns) then supplies
+    it. Given ``prompts``, every ``prompt_id`` must be one of its ids (a ranking of a prompt the
+    set does not hold is an error). A bare JSON list of records is accepted too.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    records = data["rankings"] if isinstance(data, dict) and "rankings" in data else data
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: expected a list of rankings under 'rankings'")
+    found = []
+    for n, record in enumerate(records):
+        where = f"{path}: rankings[{n}]"
+        if not isinstance(record, dict):
+            raise ValueError(f"{where} must be an object")
+        for name in ("responses", "ranking", "source"):
+            if name not in record:
+                raise ValueError(f"{where} lacks the field {name!r}")
+        pid, turns = record.get("prompt_id"), record.get("prompt")
+        if turns is None and pid is None:
+            raise ValueError(f"{where} lacks the field 'prompt' (or a 'prompt_id')")
+        if pid is not None and (prompts is not None or turns is None):
+            if prompts is None or pid not in prompts:
+                raise ValueError(f"{where} has the unknown prompt_id {pid!r}")
+            turns = prompts[pid] if turns is None else turns
+        try:
+            found.append(
+                Ranking(
+                    tuple((role, text) for role, text in turns),
+                    tuple(record["responses"]),
+                    tuple(record["ranking"]),
+                    record["source"],
+                    record.get("ended"),
+                    pid,
+                )
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {error}") from None
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering a reply and its batches.
+
+
+def render_reply(
+    prompt: Sequence[Turn], reply: str, ended: bool, tokenizer: BPETokenizer
+) -> tuple[list[int], int]:
+    """``prompt`` (chat template) + ``reply`` + ``<|end|>`` if it ended -> ``(ids, n_prompt)``.
+
+    A cut-off reply gets no ``<|end|>``: the reward model must see that it did not finish.
+    """
+    prompt_ids = render_prompt(prompt, tokenizer)
+    end = [template_ids(tokenizer)[END]] if ended else []
+    return prompt_ids + tokenizer.encode(reply) + end, len(prompt_ids)
+
+
+def pad_rows(rows: Sequence[tuple[list[int], int]], pad: int, width: int) -> dict[str, Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask`` and ``loss_mask`` (1 on reply tokens)."""
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    real = torch.zeros(len(rows), width, dtype=torch.long)
+    reply = torch.zeros(len(rows), width, dtype=torch.long)
+    for b, (row, n_prompt) in enumerate(rows):
+        ids[b, : len(row)] = torch.tensor(row)
+        real[b, : len(row)] = 1
+        reply[b, n_prompt : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": real, "loss_mask": reply}
+
+
+def _pair_rows(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int) -> list:
+    if not pairs:
+        raise ValueError("pairs is empty: give at least one (chosen, rejected) pair")
+    rows = []
+    for n, p in enumerate(pairs):
+        if p.chosen == p.rejected and p.chosen_ended == p.rejected_ended:
+            raise ValueError(f"pairs[{n}] has the same response as chosen and rejected")
+        both = [
+            render_reply(p.prompt, p.chosen, p.chosen_ended, tokenizer),
+            render_reply(p.prompt, p.rejected, p.rejected_ended, tokenizer),
+        ]
+        longest = max(len(ids) for ids, _ in both)
+        if longest > block_size:
+            raise ValueError(
+                f"pairs[{n}] renders to {longest} tokens, over block_size={block_size}"
+            )
+        rows.append(both)
+    return rows
+
+
+def _pair_batch(rows: Sequence, pad: int) -> Batch:
+    """Chosen and rejected padded to one width, so they can share a forward pass."""
+    width = max(len(ids) for both in rows for ids, _ in both)
+    chosen = pad_rows([c for c, _ in rows], pad, width)
+    rejected = pad_rows([r for _, r in rows], pad, width)
+    tensors = {f"chosen_{k}": v for k, v in chosen.items()}
+    tensors |= {f"rejected_{k}": v for k, v in rejected.items()}
+    return Batch(tensors, int(chosen["attention_mask"].sum() + rejected["attention_mask"].sum()))
+
+
+def pair_batches(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int) -> BatchSource:
+    """``n`` pairs drawn with replacement using ``generator`` only; tensors ``chosen_input_ids``,
+    ``chosen_attention_mask``, ``chosen_loss_mask`` and the same for ``rejected_``.
+    ``tokens`` counts real tokens of both sides. (DPO reads the same batches.)"""
+    rows, pad = _pair_rows(pairs, tokenizer, block_size), pad_id(tokenizer)
+
+    def draw(generator: torch.Generator, n: int) -> Batch:
+        picks = torch.randint(len(rows), (n,), generator=generator).tolist()
+        return _pair_batch([rows[i] for i in picks], pad)
+
+    return draw
+
+
+dpo_batches = pair_batches  # the same tensors: DPO adds the loss mask's reply positions
+
+# --------------------------------------------------------------------------------------------
+# The reward model.
+
+
+def reward_model(sft: GPT) -> SequenceHead:
+    """A reward model: a *copy* of the SFT trunk and a one-number head (TRL's ``RewardTrainer``
+    on ``AutoModelForSequenceClassification(num_labels=1)``). Starting from the SFT model means
+    it already reads the chat template and the plays; the copy leaves the policy untouched."""
+    if not isinstance(sft, GPT):
+        raise TypeError(f"sft must be an llmlab.model.GPT, got {type(sft).__name__}")
+    return SequenceHead(copy.deepcopy(sft), 1)
+
+
+def bradley_terry_loss(chosen_rewards: Tensor, rejected_rewards: Tensor) -> Tensor:
+    """``mean(-log sigmoid(r_chosen - r_rejected))``: Bradley-Terry's negative log-likelihood.
+
+    Only differences matter: adding a constant to every reward changes nothing, so a reward
+    model's numbers have no zero point. ``logsigmoid`` stays finite where ``log(sigmoid)`` gives
+    ``-inf`` (a margin of -200 would otherwise make the loss infinite).
+    """
+    if chosen_rewards.shape != rejected_rewards.shape:
+        raise ValueError(
+            f"chosen_rewards {list(chosen_rewards.shape)} and rejected_rewards "
+            f"{list(rejected_rewards.shape)} must have one shape"
+        )
+    return -F.logsigmoid(chosen_rewards.float() - rejected_rewards.float()).mean()
+
+
+def _pair_rewards(model: SequenceHead, batch: Batch) -> tuple[Tensor, Tensor]:
+    """Both sides in one forward pass: ``[B]`` chosen and ``[B]`` rejected rewards."""
+    ids = torch.cat([batch["chosen_input_ids"], batch["rejected_input_ids"]])
+    real = torch.cat([batch["chosen_attention_mask"], batch["rejected_attention_mask"]])
+    device = next(model.parameters()).device
+    rewards = model(ids.to(device), real.to(device)).squeeze(-1)
+    return rewards.chunk(2)
+
+
+def reward_loss(model: SequenceHead, batch: Batch) -> Tensor:
+    """The reward model's loss for :func:`llmlab.train.fit` on :func:`pair_batches`."""
+    return bradley_terry_loss(*_pair_rewards(model, batch))
+
+
+@torch.no_grad()
+def pair_rewards(
+    model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, batch_size: int = 32
+) -> tuple[Tensor, Tensor]:
+    """The rewards of every pair's chosen and rejected reply, in order (eval mode)."""
+    rows, pad = _pair_rows(pairs, tokenizer, model.config.block_size), pad_id(tokenizer)
+    was_training = model.training
+    model.eval()
+    chosen, rejected = [], []
+    try:
+        for start in range(0, len(rows), batch_size):
+            c, r = _pair_rewards(model, _pair_batch(rows[start : start + batch_size], pad))
+            chosen.append(c.float().cpu())
+            rejected.append(r.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
+def pair_accuracy(model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer) -> float:
+    """The fraction of pairs whose chosen reply gets the higher reward (a tie counts half)."""
+    chosen, rejected = pair_rewards(model, pairs, tokenizer)
+    return float(((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean())
+
+
+def calibration(
+    model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, bins: int = 5
+) -> list[tuple[float, float]]:
+    """Does ``sigmoid(r_a - r_b)`` mean what it says? ``(mean predicted, observed)`` per bin.
+
+    Each pair is read both ways: ``(chosen, rejected)`` predicted ``p`` and observed 1, and
+    ``(rejected, chosen)`` predicted ``1 - p`` and observed 0 (otherwise "observed" would always
+    be 1). Predictions fall in ``bins`` equal bins of ``[0, 1]``; empty bins are left out. A
+    calibrated model's points lie on the diagonal; the bins mirror each other around 0.5.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be an int >= 1, got {bins!r}")
+    chosen, rejected = pair_rewards(model, pairs, tokenizer)
+    p = torch.sigmoid(chosen - rejected)
+    predicted = torch.cat([p, 1 - p])
+    observed = torch.cat([torch.ones_like(p), torch.zeros_like(p)])
+    which = (predicted * bins).long().clamp(max=bins - 1)
+    return [
+        (float(predicted[which == b].mean()), float(observed[which == b].mean()))
+        for b in range(bins)
+        if bool((which == b).any())
+    ]
+
+
+@torch.no_grad()
+def score_replies(
+    model: SequenceHead,
+    tokenizer: BPETokenizer,
+    prompt: Sequence[Turn],
+    replies: Sequence[tuple[str, bool]],
+) -> Tensor:
+    """The reward of each ``(text, ended)`` reply to ``prompt``: ``[n]``."""
+    rows = [render_reply(prompt, text, ended, tokenizer) for text, ended in replies]
+    batch = pad_rows(rows, pad_id(tokenizer), max(len(r) for r, _ in rows))
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        return model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
+    finally:
+        model.train(was_training)
+
+
+# --------------------------------------------------------------------------------------------
+# Best-of-n.
+
+
+@dataclass
+class BestOfN:
+    """The chosen reply, and every candidate with its reward."""
+
+    reply: str
+    ended: bool
+    reward: float
+    candidates: list[tuple[str, bool]]
+    rewards: list[float]
+
+
+def best_of_n(
+    policy: GPT,
+    reward: SequenceHead,
+    tokenizer: BPETokenizer,
+    prompt: Sequence[Turn],
+    n: int,
+    *,
+    max_new_tokens: int = 48,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> BestOfN:
+    """Sample ``n`` replies and keep the one the reward model likes best (first on a tie).
+
+    No training at all, and often as good as RL: the price is ``n`` samples per reply, and a
+    distribution that moves away from the policy by :func:`best_of_n_kl` nats.
+    """
+    candidates = sample_responses(
+        policy,
+        tokenizer,
+        [prompt],
+        n,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        generator=generator,
+    )[0]
+    rewards = score_replies(reward, tokenizer, prompt, candidates).float().tolist()
+    best = max(range(n), key=lambda i: (rewards[i], -i))
+    return BestOfN(*candidates[best], rewards[best], candidates, rewards)
+
+
+def best_of_n_kl(n: int) -> float:
+    """``log n - (n - 1) / n``: the KL (nats) from best-of-``n`` to the policy (Stiennon et al.,
+    2020), exact for continuous rewards with no ties, an upper bound otherwise; it grows only
+    like ``log n``, so best-of-64 costs about 3.2 nats."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    return math.log(n) - (n - 1) / n
+
+
+def best_of_n_probs(probs: Tensor, n: int) -> Tensor:
+    """The exact best-of-``n`` distribution of a categorical policy whose outcomes are listed
+    from worst to best reward: ``P(best = i) = F(i)^n - F(i-1)^n``, ``F`` the cumulative."""
+    cdf = probs.double().cumsum(0).clamp(max=1.0)
+    below = torch.cat([cdf.new_zeros(1), cdf[:-1]])
+    return cdf**n - below**n
