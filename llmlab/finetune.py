@@ -24,7 +24,7 @@ The data itself (dialogue, questions, genre labels) comes from :mod:`llmlab.inst
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 
 import torch
@@ -381,7 +381,7 @@ def majority_baseline(train: Sequence[Labelled], evaluation: Sequence[Labelled])
 # Chatting.
 
 
-def generate_reply(
+def reply_tokens(
     model: GPT,
     tokenizer: BPETokenizer,
     turns: Sequence[Turn],
@@ -389,15 +389,18 @@ def generate_reply(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[str, bool]:
-    """The assistant's next reply to ``turns`` (which end with a user turn): ``(text, ended)``.
+) -> Iterator[int]:
+    """Yield the ids of the assistant's reply to ``turns`` (ending with a user turn), one at a
+    time, the closing ``<|end|>`` included when the model writes it (then it stops).
 
-    Generation stops at ``<|end|>`` (``ended=True``), after ``max_new_tokens``, or when the
-    context is full (``ended=False`` both times: the reply was cut). ``GPT.generate`` has no
-    stop token, so it samples the whole budget and the reply is cut at the first ``<|end|>``:
-    what follows never influences what came before it.
+    It is :func:`llmlab.sampling.stream` with ``<|end|>`` as the stop token (the prompt read once
+    into the KV cache), so with the same ``generator`` the tokens are :meth:`GPT.generate`'s. It
+    also stops after ``max_new_tokens`` or when the context is full: a reply whose last id is not
+    ``<|end|>`` was cut.
     """
-    prompt = render_prompt(turns, tokenizer)
+    from llmlab.sampling import stream
+
+    prompt = render_prompt(turns, tokenizer)  # checks the turns and the tokenizer
     block_size, end = model.config.block_size, template_ids(tokenizer)[END]
     if model.config.vocab_size < tokenizer.vocab_size:
         raise ValueError(
@@ -416,9 +419,32 @@ def generate_reply(
     ):
         raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
     budget = min(max_new_tokens, block_size - len(prompt))
-    device = next(model.parameters()).device
-    out = model.generate(
-        torch.tensor(prompt, device=device), budget, temperature, top_k, generator
-    )[len(prompt) :].tolist()
-    ended = end in out
-    return tokenizer.decode(out[: out.index(end)] if ended else out), ended
+    return stream(
+        model,
+        prompt,
+        budget,
+        temperature=temperature,
+        top_k=top_k,
+        stop_ids=[end],
+        generator=generator,
+    )
+
+
+def generate_reply(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    turns: Sequence[Turn],
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[str, bool]:
+    """The assistant's next reply to ``turns`` (which end with a user turn): ``(text, ended)``.
+
+    The tokens of :func:`reply_tokens`: generation stops at ``<|end|>`` (``ended=True``), after
+    ``max_new_tokens``, or when the context is full (``ended=False`` both times: it was cut).
+    """
+    out = list(reply_tokens(model, tokenizer, turns, max_new_tokens, temperature, top_k, generator))
+    end = template_ids(tokenizer)[END]
+    ended = bool(out) and out[-1] == end
+    return tokenizer.decode(out[:-1] if ended else out), ended

@@ -289,11 +289,11 @@ for record in history:
 #
 # The first habit SFT teaches is to stop. Sample a reply (up to 48 tokens) to 50 held-out
 # prompts and count those that end with `<|end|>`. For the base model we use its grown copy, which
-# reads the template too but was never trained on it. `llmlab.widgets.chat.reply_tokens` yields
+# reads the template too but was never trained on it. `llmlab.finetune.reply_tokens` yields
 # a reply token by token through the KV cache and stops at `<|end|>`:
 
 # %%
-from llmlab.widgets.chat import reply_tokens
+from llmlab.finetune import reply_tokens
 
 END = chat.special_tokens["<|end|>"]
 prompts = [e.turns[:1] for e in held_out[:50]]
@@ -691,9 +691,9 @@ assert runs["LoRA (rank 8)"][2] > 0.5 * full_seconds
 # %% [markdown]
 # LoRA trains 65,536 numbers instead of 919,040 (7.1%), and AdamW's two moments per trainable
 # number shrink with them: for a 7-billion-parameter model, 56 GB of optimizer state in full,
-# 4 GB at this share. Time per step does not shrink with them: the frozen model still runs
-# forward and backward, and at this tiny size the adapters' extra products cost more than the
-# weight gradients they save. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
+# 4 GB at this share. Time per step does not shrink with them (the cell checks it stays above
+# half of full fine-tuning's): the frozen model still runs forward and backward, and the adapters
+# add products of their own. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
 # is higher (fewer parameters learn more slowly) and it forgets less: its plain-text loss stays
 # closer to the base model's.
 #

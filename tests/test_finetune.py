@@ -362,11 +362,12 @@ def test_generate_reply_stops_at_end_and_checks_room(tok, monkeypatch):
     prompt = ft.render_prompt(CHAT[:1], tok)
     end, said = tok.special_id(ft.END), tok.encode("Ay, my lord.")
 
-    def scripted(idx, max_new_tokens, *args):
+    def scripted(model, prompt_ids, max_new_tokens, *, stop_ids, **settings):
         assert max_new_tokens == min(64, 32 - len(prompt))  # never past the context
-        return torch.cat([idx, torch.tensor([*said, end, *said])])[: len(idx) + max_new_tokens]
+        assert list(prompt_ids) == prompt and list(stop_ids) == [end]
+        yield from [*said, end]  # sampling.stream yields the stop token, then stops
 
-    monkeypatch.setattr(model, "generate", scripted)
+    monkeypatch.setattr("llmlab.sampling.stream", scripted)
     assert ft.generate_reply(model, tok, CHAT[:1]) == ("Ay, my lord.", True)
     monkeypatch.undo()
     with pytest.raises(ValueError, match="leaving no room in the model's 32-token context"):

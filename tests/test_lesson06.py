@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from llmlab import exercises, finetune, lora
+from llmlab.finetune import reply_tokens
 from llmlab.model import GPT, GPTConfig
 from llmlab.tokenization import BPETokenizer
-from llmlab.widgets import NO_ONE, ChatBox, chat_html, reply_tokens, stream_reply
+from llmlab.widgets import NO_ONE, ChatBox, chat_html, stream_reply
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,20 +81,17 @@ def test_stream_reply_joins_to_the_reply_and_stops_at_end(chat_tokenizer):
 def test_stream_reply_holds_back_half_a_character(chat_tokenizer):
     """Byte-level tokens can split a character: the piece waits for the whole character."""
 
-    class Scripted(torch.nn.Module):
-        """A 'model' that writes the bytes of "é!" then <|end|>, whatever it reads."""
+    class Scripted(GPT):
+        """A GPT that writes the bytes of "é!" then <|end|>, whatever it reads."""
 
         def __init__(self) -> None:
-            super().__init__()
-            self.config = GPTConfig(vocab_size=259, block_size=32, n_layer=1, n_head=1, n_embd=8)
-            self.weight = torch.nn.Parameter(torch.zeros(1))
+            super().__init__(
+                GPTConfig(vocab_size=259, block_size=32, n_layer=1, n_head=1, n_embd=8)
+            )
             self.script = [*"é!".encode(), chat_tokenizer.special_tokens["<|end|>"]]
             self.calls = 0
 
-        def new_cache(self, batch_size: int):
-            return None
-
-        def forward(self, idx, cache=None):
+        def forward(self, idx, targets=None, return_attention=False, **kwargs):
             logits = torch.full((1, idx.shape[1], 259), -1e9)
             logits[0, -1, self.script[self.calls]] = 0.0
             self.calls += 1

@@ -18,7 +18,7 @@ from llmlab.widgets.attention import (
     head_summary,
     show_token,
 )
-from llmlab.widgets.chat import NO_ONE, ChatBox, chat_html, reply_tokens, stream_reply
+from llmlab.widgets.chat import NO_ONE, ChatBox, chat_html, stream_reply
 from llmlab.widgets.corpus import SpeechBrowser, speech_html
 from llmlab.widgets.descent import (
     SURFACES,
@@ -54,7 +54,6 @@ __all__ = [
     "descent_path",
     "descent_verdict",
     "head_summary",
-    "reply_tokens",
     "show_token",
     "speech_html",
     "stream_reply",

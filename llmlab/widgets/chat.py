@@ -2,9 +2,9 @@
 
 Three layers, as every widget here:
 
-1. :func:`reply_tokens` and :func:`stream_reply`, pure functions: the assistant's reply to a
-   conversation, produced one token at a time through the model's KV cache and handed out as
-   ids or as text pieces (Python generators), stopping at ``<|end|>``;
+1. :func:`stream_reply`, a pure function: the assistant's reply to a conversation as text
+   pieces, one per token of :func:`llmlab.finetune.reply_tokens` (the KV cache, stopping at
+   ``<|end|>``);
 2. :class:`ChatBox`, the view-model: a text box, whom you address, a Send button, a toggle to
    let the *base* model answer instead, and the conversation so far;
 3. :func:`chat_html`, the thin renderer: the conversation as HTML.
@@ -28,76 +28,6 @@ if TYPE_CHECKING:
 NO_ONE = "(no one: ask a question)"
 
 
-def reply_tokens(
-    model: GPT,
-    tokenizer: BPETokenizer,
-    turns: Sequence[tuple[str, str]],
-    max_new_tokens: int = 64,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> Iterator[int]:
-    """Yield the ids of the assistant's reply to ``turns`` (ending with a user turn), one at a
-    time, the closing ``<|end|>`` included when the model writes it (then it stops).
-
-    The prompt is read once into a :class:`~llmlab.model.KVCache`; each step feeds only the
-    newest token and samples the next exactly as :meth:`GPT.generate` does, so with the same
-    ``generator`` the tokens are those of :func:`llmlab.finetune.generate_reply`. It also stops
-    after ``max_new_tokens`` or when the context is full: a reply whose last id is not
-    ``<|end|>`` was cut.
-    """
-    import torch
-
-    from llmlab.finetune import END, render_prompt
-
-    prompt = render_prompt(turns, tokenizer)  # checks the turns and the tokenizer
-    block_size = model.config.block_size
-    if model.config.vocab_size < tokenizer.vocab_size:
-        raise ValueError(
-            f"the model knows {model.config.vocab_size} tokens but the tokenizer has "
-            f"{tokenizer.vocab_size}: grow it first (finetune.grow_vocabulary)"
-        )
-    if len(prompt) >= block_size:
-        raise ValueError(
-            f"the prompt is {len(prompt)} tokens, leaving no room in the model's "
-            f"{block_size}-token context for a reply: drop the earliest turns"
-        )
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    if not isinstance(temperature, (int, float)) or not temperature >= 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
-    end = tokenizer.special_tokens[END]
-    budget = min(max_new_tokens, block_size - len(prompt))
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    cache = model.new_cache(1)
-    step_input = torch.tensor([prompt], device=device)  # first the whole prompt, then one token
-    try:
-        for _ in range(budget):
-            with torch.no_grad():
-                logits = model(step_input, cache=cache)[0][:, -1, :].float()
-            if temperature == 0:
-                next_id = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k is not None and top_k < logits.shape[-1]:
-                    kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth_best, float("-inf"))
-                probs = torch.softmax(logits, dim=-1)
-                next_id = torch.multinomial(probs, 1, generator=generator)
-            yield int(next_id)
-            if int(next_id) == end:
-                return
-            step_input = next_id
-    finally:
-        model.train(was_training)
-
-
 def stream_reply(
     model: GPT,
     tokenizer: BPETokenizer,
@@ -113,7 +43,7 @@ def stream_reply(
     (a model starting the next turn itself) ends the reply too: it is never part of one. A token
     holding part of a multi-byte character waits for the rest of it before anything is shown.
     """
-    from llmlab.finetune import CHAT_TOKENS
+    from llmlab.finetune import CHAT_TOKENS, reply_tokens
 
     stops = {tokenizer.special_tokens[t] for t in CHAT_TOKENS if t in tokenizer.special_tokens}
     reply: list[int] = []
