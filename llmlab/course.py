@@ -48,9 +48,9 @@ LESSONS: tuple[Lesson, ...] = (
         3,
         "03_backpropagation",
         "Backpropagation",
-        "a scalar autograd engine; gradient checks; learning rates; a bigram model",
-        ("autograd",),
-        2.0,
+        "a scalar autograd engine; gradient checks; learning rates; a bigram model; an MLP",
+        ("autograd", "viz"),
+        1.0,
     ),
     Lesson(
         4,

@@ -66,6 +66,51 @@ def line_chart(
     return figure
 
 
+def decision_boundary(
+    score: Callable[[float, float], float],
+    points: Sequence[tuple[float, float]],
+    labels: Sequence[int],
+    resolution: int = 30,
+    title: str = "",
+) -> Figure:
+    """A 2-D classifier's two regions (``score > 0`` is class 1) under its training points.
+
+    ``score`` is evaluated on a ``resolution x resolution`` grid over the points' range: the
+    boundary between the two colours is where the classifier changes its mind, so a straight
+    boundary means a linear model and a curved one means a hidden layer bent the space.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    if not points or len(points) != len(labels):
+        raise ValueError(
+            f"points and labels must be non-empty and equally long, got {len(points)} and "
+            f"{len(labels)}"
+        )
+    if not isinstance(resolution, int) or not 2 <= resolution <= 500:
+        raise ValueError(f"resolution must be an int in [2, 500], got {resolution!r}")
+    xy = np.asarray(points, dtype=float)
+    (x0, y0), (x1, y1) = xy.min(axis=0) - 0.3, xy.max(axis=0) + 0.3
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    grid = np.array(
+        [[score(a, b) for a, b in zip(ra, rb, strict=True)] for ra, rb in zip(gx, gy, strict=True)]
+    )
+    figure = Figure(figsize=(4, 3.6), layout="constrained")
+    axes = figure.subplots()
+    axes.contourf(
+        gx, gy, grid > 0, levels=[-0.5, 0.5, 1.5], colors=["tab:blue", "tab:orange"], alpha=0.25
+    )
+    axes.contour(gx, gy, grid, levels=[0], colors="k", linewidths=1)
+    labels = np.asarray(labels)
+    for label, colour in ((0, "tab:blue"), (1, "tab:orange")):
+        axes.scatter(
+            *xy[labels == label].T, color=colour, edgecolor="k", s=25, label=f"class {label}"
+        )
+    axes.set(title=title, aspect="equal")
+    axes.legend(fontsize=8, loc="upper right")
+    return figure
+
+
 def png_bytes(figure: Figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes: what an ``ipywidgets.Image`` shows. Widgets redraw one figure and
     send its picture, instead of creating a new figure (and leaking memory) on every change."""

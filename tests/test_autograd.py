@@ -294,3 +294,16 @@ def test_draw_graph_refuses_huge_graphs():
 def test_bad_inputs_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_decision_boundary_draws_both_regions_and_every_point():
+    from llmlab import viz
+
+    points, labels = [(-1.0, 0.0), (1.0, 0.0), (0.0, 1.0)], [0, 1, 1]
+    figure = viz.decision_boundary(lambda a, b: a, points, labels, resolution=10)
+    axes = figure.axes[0]
+    assert sum(len(c.get_offsets()) for c in axes.collections if hasattr(c, "get_offsets")) >= 3
+    with pytest.raises(ValueError, match="resolution"):
+        viz.decision_boundary(lambda a, b: a, points, labels, resolution=1)
+    with pytest.raises(ValueError, match="points and labels"):
+        viz.decision_boundary(lambda a, b: a, points, [0, 1])

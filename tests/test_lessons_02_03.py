@@ -138,11 +138,32 @@ def test_cross_entropy_gradient_exercise_rejects_a_flipped_sign(capsys):
     assert "differs" in capsys.readouterr().out
 
 
-def test_sigmoid_and_slope_exercise_rejects_a_constant_slope():
-    def constant_slope(x):
-        return exercises.sigmoid_and_slope(x)[0], 0.25
+def test_sigmoid_op_exercise_rejects_a_chain_of_engine_ops_and_a_forgotten_out_grad():
+    def from_engine_ops(x):  # right numbers, but not one new operation with its own _backward
+        return 1 / (1 + (-x).exp())
 
-    assert not exercises.check("sigmoid_and_slope", constant_slope)
+    def overwrites(x):  # the local slope alone: ignores the gradient arriving from above
+        out = exercises.sigmoid_op(x)
+
+        def _backward():
+            x.grad = out.data * (1 - out.data)
+
+        out._backward = _backward
+        return out
+
+    assert not exercises.check("sigmoid_op", from_engine_ops)
+    assert not exercises.check("sigmoid_op", overwrites)
+
+
+def test_topological_order_exercise_rejects_the_reversed_order_and_duplicates():
+    assert not exercises.check(
+        "topological_order", lambda root: exercises.topological_order(root)[::-1]
+    )
+
+    def tree_walk(root):  # no memory of visited nodes: a reused value is listed twice
+        return [c for child in root._prev for c in tree_walk(child)] + [root]
+
+    assert not exercises.check("topological_order", tree_walk)
 
 
 def test_momentum_step_exercise_rejects_plain_sgd():

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from graphlib import TopologicalSorter
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,10 @@ import torch.nn.functional as F
 
 import llmlab
 from llmlab import attention, course, exercises, finetune, scaling
+from llmlab.autograd import Value
 from llmlab.lora import LoRALinear
-from llmlab.model import GPT, GPTConfig
+from llmlab.model import GPT
 from llmlab.tokenization import BPETokenizer, merge
-from llmlab.train import TrainConfig, lr_at
 
 PACKAGE = Path(llmlab.__file__).parent
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -91,9 +92,28 @@ def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
     return z.grad.tolist()
 
 
-def sigmoid_and_slope(x: float) -> tuple[float, float]:
-    s = 1 / (1 + math.exp(-x))
-    return s, s * (1 - s)
+def sigmoid_op(x: Value) -> Value:
+    t = torch.tensor(x.data, dtype=torch.float64, requires_grad=True)
+    s = torch.sigmoid(t)
+    s.backward()
+    out, slope = Value(s.item(), (x,)), t.grad.item()
+
+    def _backward() -> None:
+        x.grad += slope * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def topological_order(root: Value) -> list[Value]:
+    nodes, todo = {}, [root]  # every node reachable from root, by id
+    while todo:
+        node = todo.pop()
+        if id(node) not in nodes:
+            nodes[id(node)] = node
+            todo.extend(node._prev)
+    sorter = TopologicalSorter({key: [id(c) for c in n._prev] for key, n in nodes.items()})
+    return [nodes[key] for key in sorter.static_order()]
 
 
 def momentum_step(params, grads, velocity, lr, momentum) -> tuple[list[float], list[float]]:
@@ -106,16 +126,15 @@ def momentum_step(params, grads, velocity, lr, momentum) -> tuple[list[float], l
     return p.tolist(), sgd.state[p]["momentum_buffer"].tolist() if momentum else list(grads)
 
 
-def count_parameters(vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> int:
-    config = GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_embd=n_embd)
-    return GPT(config).num_params(non_embedding=False)
+def windows_and_targets(ids, starts: list[int], block_size: int):
+    windows = ids.unfold(0, block_size + 1, 1)[starts]  # every window of T + 1, then the chosen
+    return windows[:, :-1], windows[:, 1:]
 
 
-def warmup_cosine(step: int, max_lr: float, min_lr: float, warmup: int, decay: int) -> float:
-    config = TrainConfig(
-        learning_rate=max_lr, min_lr=min_lr, warmup_steps=warmup, decay_steps=decay
-    )
-    return lr_at(step, config)
+def greedy_until(model: GPT, prompt, max_new_tokens: int, stop_id: int) -> list[int]:
+    new = model.generate(prompt, max_new_tokens, temperature=0, use_cache=False)[len(prompt) :]
+    new = new.tolist()
+    return new[: new.index(stop_id) + 1] if stop_id in new else new
 
 
 def chinchilla_split(flops: float) -> tuple[float, float]:
@@ -160,10 +179,11 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "attention_entropy": lambda weights: torch.special.entr(weights).sum(dim=-1),
     "sinusoidal_encoding": attention.sinusoidal_encoding,
     "cross_entropy_gradient": cross_entropy_gradient,
-    "sigmoid_and_slope": sigmoid_and_slope,
+    "sigmoid_op": sigmoid_op,
+    "topological_order": topological_order,
     "momentum_step": momentum_step,
-    "count_parameters": count_parameters,
-    "warmup_cosine": warmup_cosine,
+    "windows_and_targets": windows_and_targets,
+    "greedy_until": greedy_until,
     "rms_norm": lambda x, weight, eps: F.rms_norm(x, (x.shape[-1],), weight, eps),
     "power_law_exponent": lambda x, y: scaling.fit_power_law(x, y).exponent,
     "bits_per_char": lambda loss, n_tokens, n_chars: loss * n_tokens * math.log2(math.e) / n_chars,

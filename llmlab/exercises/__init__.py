@@ -148,9 +148,10 @@ from llmlab.exercises.lesson02 import (  # noqa: E402
 from llmlab.exercises.lesson03 import (  # noqa: E402
     cross_entropy_gradient,
     momentum_step,
-    sigmoid_and_slope,
+    sigmoid_op,
+    topological_order,
 )
-from llmlab.exercises.lesson04 import count_parameters, rms_norm, warmup_cosine  # noqa: E402
+from llmlab.exercises.lesson04 import greedy_until, rms_norm, windows_and_targets  # noqa: E402
 from llmlab.exercises.lesson05 import (  # noqa: E402
     bits_per_char,
     chinchilla_split,
@@ -169,20 +170,21 @@ __all__ = [
     "check",
     "chinchilla_split",
     "count_pairs",
-    "count_parameters",
     "cross_entropy_gradient",
     "encode_word",
     "exercise",
+    "greedy_until",
     "lora_forward",
     "loss_mask",
     "merged_weight",
     "momentum_step",
     "power_law_exponent",
     "rms_norm",
-    "sigmoid_and_slope",
+    "sigmoid_op",
     "sinusoidal_encoding",
     "solution",
     "solution_source",
     "top_speakers",
-    "warmup_cosine",
+    "topological_order",
+    "windows_and_targets",
 ]

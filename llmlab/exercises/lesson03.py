@@ -1,10 +1,15 @@
-"""Lesson 03's exercises: gradients by hand and by the engine, a momentum step."""
+"""Lesson 03's exercises: the cross-entropy gradient, a new engine operation with its own
+``_backward``, the topological sort behind ``backward()``, a momentum step."""
 
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING, Any
 
 from llmlab.exercises import _all_close, exercise
+
+if TYPE_CHECKING:
+    from llmlab.autograd import Value
 
 
 def _random_logits(rng: random.Random) -> tuple[list[float], int]:
@@ -23,15 +28,85 @@ def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
     return [e / total - (i == target) for i, e in enumerate(exps)]
 
 
-@exercise("sigmoid_and_slope", lambda rng: (rng.uniform(-6, 6),), same=_all_close)
-def sigmoid_and_slope(x: float) -> tuple[float, float]:
-    """sigmoid(x) = 1 / (1 + exp(-x)) built from engine Values, and its slope by backward()."""
+def _fresh_input(rng: random.Random) -> tuple:
     from llmlab.autograd import Value
 
-    v = Value(x)
-    out = 1 / (1 + (-v).exp())
-    out.backward()
-    return out.data, v.grad
+    return (Value(rng.uniform(-6, 6), label="x"),)
+
+
+def _same_node(got: Any, expected: Any) -> bool:
+    """One new node on the input, with the reference's value and the reference's ``_backward``.
+
+    The gradient is pushed back from ``3 * node``, so an answer that sets ``x.grad = ...`` where
+    it should add ``... * out.grad`` is caught."""
+    from llmlab.autograd import Value
+
+    (x,) = expected._prev
+    if not isinstance(got, Value) or tuple(got._prev) != (x,):
+        return False  # built from several engine operations, or not on x
+    slopes = []
+    for node in (got, expected):
+        x.grad = 0.0
+        (node * 3.0).backward()
+        slopes.append(x.grad)
+    return _all_close([got.data, slopes[0]], [expected.data, slopes[1]])
+
+
+@exercise("sigmoid_op", _fresh_input, same=_same_node)
+def sigmoid_op(x: Value) -> Value:
+    """sigmoid(x) = 1 / (1 + exp(-x)) as ONE new engine operation: its value, and a
+    ``_backward`` that pushes ``s * (1 - s)`` times the output's gradient to ``x``."""
+    import math
+
+    from llmlab.autograd import Value
+
+    s = 1 / (1 + math.exp(-x.data))
+    out = Value(s, (x,), "sigmoid")
+
+    def _backward() -> None:  # d sigmoid(x)/dx = s * (1 - s)
+        x.grad += s * (1 - s) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def _random_expression(rng: random.Random) -> tuple:
+    """A random expression of engine Values, with reused intermediate results (a DAG)."""
+    from llmlab.autograd import Value
+
+    nodes = [Value(rng.uniform(-2, 2), label=f"x{i}") for i in range(rng.randint(1, 4))]
+    for _ in range(rng.randint(0, 12)):
+        a, b = rng.choice(nodes), rng.choice(nodes)
+        nodes.append(rng.choice([a + b, a * b, a.tanh(), a - b]))
+    return (nodes[-1],)
+
+
+def _valid_order(got: Any, expected: Any) -> bool:
+    """Every node of the reference's order exactly once, each after all of its inputs."""
+    if not isinstance(got, list) or len(got) != len(expected):
+        return False
+    position = {id(node): i for i, node in enumerate(got)}
+    if len(position) != len(got) or set(position) != {id(node) for node in expected}:
+        return False
+    return all(position[id(child)] < position[id(node)] for node in got for child in node._prev)
+
+
+@exercise("topological_order", _random_expression, same=_valid_order)
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on (``root`` included), each listed after its inputs
+    (``node._prev``): depth first, a node is appended once all of its inputs are."""
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+
+    visit(root)
+    return order
 
 
 def _random_step(rng: random.Random) -> tuple[list[float], list[float], list[float], float, float]:

@@ -1,4 +1,5 @@
-"""Lesson 04's exercises: a GPT's parameter count, the learning-rate schedule, RMSNorm."""
+"""Lesson 04's exercises: inputs and shifted targets, the generation loop (greedy, with a stop
+token), RMSNorm."""
 
 from __future__ import annotations
 
@@ -8,42 +9,73 @@ from typing import Any
 from llmlab.exercises import exercise
 
 
-def _random_gpt_shape(rng: random.Random) -> tuple[int, int, int, int]:
-    return rng.randint(2, 1000), rng.randint(1, 1024), rng.randint(1, 12), 8 * rng.randint(1, 32)
+def _random_windows(rng: random.Random) -> tuple[Any, list[int], int]:
+    import torch
+
+    block_size = rng.randint(1, 16)
+    ids = torch.tensor([rng.randrange(80) for _ in range(block_size + rng.randint(1, 40))])
+    starts = [rng.randrange(len(ids) - block_size) for _ in range(rng.randint(1, 6))]
+    return ids, starts, block_size
 
 
-@exercise("count_parameters", _random_gpt_shape)
-def count_parameters(vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> int:
-    """All parameters of a GPT with learned positions, biases everywhere and a tied output layer."""
-    C = n_embd
-    embeddings = vocab_size * C + block_size * C  # the output layer reuses the token table
-    layer_norm = 2 * C  # a gain and a bias per channel
-    attention = (3 * C * C + 3 * C) + (C * C + C)  # q, k, v projections; output projection
-    mlp = (C * 4 * C + 4 * C) + (4 * C * C + C)  # widen 4x; project back
-    block = 2 * layer_norm + attention + mlp
-    return embeddings + n_layer * block + layer_norm  # the last: the final layer norm
+def _same_pair(got: Any, expected: Any) -> bool:
+    import torch
+
+    return (
+        isinstance(got, tuple | list)
+        and len(got) == 2
+        and all(
+            isinstance(g, torch.Tensor) and torch.equal(g, e)
+            for g, e in zip(got, expected, strict=True)
+        )
+    )
 
 
-def _random_schedule_point(rng: random.Random) -> tuple[int, float, float, int, int]:
-    warmup, decay = rng.randint(0, 50), rng.randint(1, 500)
-    max_lr = rng.choice([1e-3, 3e-3, 6e-4])
-    return rng.randint(0, decay + 20), max_lr, max_lr * rng.choice([0.0, 0.1]), warmup, decay
+@exercise("windows_and_targets", _random_windows, same=_same_pair)
+def windows_and_targets(ids: Any, starts: list[int], block_size: int) -> tuple[Any, Any]:
+    """Inputs ``x [B, T]``: the ``block_size`` tokens from each start; targets ``y``: the same
+    windows one token later, so ``y[b, t]`` is the token that follows ``x[b, t]``."""
+    import torch
+
+    x = torch.stack([ids[s : s + block_size] for s in starts])
+    y = torch.stack([ids[s + 1 : s + 1 + block_size] for s in starts])
+    return x, y
 
 
-@exercise("warmup_cosine", _random_schedule_point)
-def warmup_cosine(
-    step: int, max_lr: float, min_lr: float, warmup_steps: int, decay_steps: int
-) -> float:
-    """The learning rate at ``step``: linear warm-up to ``max_lr`` over ``warmup_steps`` steps,
-    then half a cosine down to ``min_lr`` at ``decay_steps``, and ``min_lr`` after that."""
-    import math
+def _random_model_and_prompt(rng: random.Random) -> tuple[Any, Any, int, int]:
+    import torch
 
-    if step < warmup_steps:
-        return max_lr * (step + 1) / warmup_steps
-    if step >= decay_steps:
-        return min_lr
-    progress = (step - warmup_steps) / max(1, decay_steps - warmup_steps)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (max_lr - min_lr)
+    from llmlab.model import GPT, GPTConfig
+
+    torch.manual_seed(rng.randrange(2**31))
+    config = GPTConfig(
+        vocab_size=rng.randint(3, 12), block_size=rng.randint(2, 8), n_layer=1, n_head=1, n_embd=8
+    )
+    model = GPT(config).eval()
+    with torch.no_grad():  # larger weights than GPT-2's start: a clear favourite at each step
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 1.0)
+    prompt = torch.randint(config.vocab_size, (rng.randint(1, 10),))
+    return model, prompt, rng.randint(0, 12), rng.randrange(config.vocab_size)
+
+
+@exercise("greedy_until", _random_model_and_prompt)
+def greedy_until(model: Any, prompt: Any, max_new_tokens: int, stop_id: int) -> list[int]:
+    """The generation loop, greedy: crop to the model's context, take the last position's logits,
+    append the most likely token; stop after ``max_new_tokens`` tokens or once ``stop_id`` has
+    been appended. Returns the new tokens only."""
+    import torch
+
+    ids, new = prompt.clone(), []
+    with torch.no_grad():
+        while len(new) < max_new_tokens:
+            logits, _ = model(ids[-model.config.block_size :][None])
+            next_id = int(logits[0, -1].argmax())
+            new.append(next_id)
+            ids = torch.cat([ids, torch.tensor([next_id])])
+            if next_id == stop_id:
+                break
+    return new
 
 
 def _random_activations(rng: random.Random) -> tuple[Any, Any, float]:
