@@ -395,17 +395,9 @@ def fit(
         if callback is not None and rank == 0:
             callback(entry)
 
-    from tqdm.auto import tqdm
-
-    # One redraw a second at most: in a notebook each redraw is a few widget messages, and a
-    # run of thousands of steps must not flood the kernel's output channel (it drops messages).
-    bar = tqdm(
-        total=config.max_steps,
-        initial=step,
-        unit="step",
-        mininterval=1.0,
-        disable=not progress or rank,
-    )
+    # The bar starts after this run's first step, whose one-off costs (memory, kernels chosen)
+    # would otherwise make its first time estimate several times too long.
+    bar = _ProgressBar(config.max_steps, disable=not progress or rank)
     stop_reason = "max_steps"
     model.train()
     with _interrupt_requests() as interrupted:
@@ -427,7 +419,7 @@ def fit(
             step += 1
             tokens += batch.tokens
             seconds += time.perf_counter() - started
-            bar.update()
+            bar.update(step)
             evaluate_now = config.eval_interval > 0 and step % config.eval_interval == 0
             if step % config.log_interval == 0 or evaluate_now:
                 record(lr, evaluate_now)
@@ -447,6 +439,65 @@ def fit(
             save()
     bar.close()
     return TrainResult(step, stop_reason, seconds, tokens, val_loss, history)
+
+
+class _ProgressBar:
+    """tqdm's bar, started at the first ``update`` so its rate leaves out the slow first step.
+
+    In a notebook its text goes to one output updated in place (:class:`_DisplayLine`) rather
+    than into a widget: a saved notebook then shows the bar's final state (a widget is saved as
+    its first, 0%, text), and a redraw is one small message, at most one a second.
+    """
+
+    def __init__(self, total: int, disable: bool) -> None:
+        self.total, self.disable, self._bar = total, disable, None
+
+    def update(self, step: int) -> None:
+        if self._bar is None:
+            from tqdm.auto import tqdm
+            from tqdm.notebook import tqdm as notebook_tqdm
+            from tqdm.std import tqdm as text_tqdm
+
+            in_notebook = issubclass(tqdm, notebook_tqdm)
+            self._bar = (text_tqdm if in_notebook else tqdm)(
+                total=self.total,
+                initial=step,
+                unit="step",
+                mininterval=1.0,
+                disable=self.disable,
+                file=_DisplayLine() if in_notebook else None,
+            )
+        else:
+            self._bar.update()
+
+    def set_postfix(self, **values: Any) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(**values)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _DisplayLine:
+    """A file for tqdm that shows the latest line it writes in one notebook output."""
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+
+    def write(self, text: str) -> None:
+        from IPython.display import display
+
+        line = text.strip("\r\n ")
+        if not line:
+            return
+        if self._handle is None:
+            self._handle = display({"text/plain": line}, raw=True, display_id=True)
+        else:
+            self._handle.update({"text/plain": line}, raw=True)
+
+    def flush(self) -> None:
+        pass
 
 
 def _check_outputs(checkpoint: Any, resume: bool, tokenizer: Any, extra: Any) -> None:

@@ -521,3 +521,37 @@ def test_resuming_with_other_settings_is_refused_but_a_longer_budget_is_not(tmp_
         progress=False,
     )
     assert longer.step == 9
+
+
+def test_the_progress_bar_starts_after_the_first_step_and_ends_full(capsys):
+    """Its clock starts once the slow first step is done, so the first estimate is not inflated;
+    it ends at the total."""
+    bar = T._ProgressBar(5, disable=False)
+    bar.close()  # nothing drawn before a step
+    assert capsys.readouterr().err == ""
+    bar = T._ProgressBar(5, disable=False)
+    for step in range(1, 6):
+        bar.update(step)
+    assert bar._bar.initial == 1 and bar._bar.n == 5
+    bar.close()
+    assert "5/5" in capsys.readouterr().err
+
+
+def test_the_notebook_display_line_shows_only_the_latest_text(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, bundle, raw):
+            shown[-1] = bundle["text/plain"]
+
+    def display(bundle, raw, display_id):
+        shown.append(bundle["text/plain"])
+        return Handle()
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    line = T._DisplayLine()
+    for text in ["\r  0%| 0/3", "\r 33%| 1/3", "\n", "\r100%| 3/3"]:
+        line.write(text)
+    assert shown == ["100%| 3/3"]
