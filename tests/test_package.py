@@ -169,6 +169,24 @@ def merged_weight(W, A, B, alpha: float, rank: int):
     return layer.base.weight.detach()
 
 
+def top_p(logits, p: float):
+    from transformers.generation.logits_process import TopPLogitsWarper
+
+    return TopPLogitsWarper(p)(None, logits.clone())
+
+
+def repetition_penalty(logits, previous_ids: list[int], penalty: float):
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+
+    seen = torch.tensor(previous_ids, dtype=torch.long).expand(len(logits), -1)
+    return RepetitionPenaltyLogitsProcessor(penalty)(seen, logits.clone())
+
+
+def cached_attention_step(q, k, v, keys, values):
+    keys, values = torch.cat([keys, k], dim=1), torch.cat([values, v], dim=1)
+    return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "bytes_per_character": lambda text: sum(len(c.encode("utf-8")) for c in text) / len(text),
     "top_speakers": top_speakers,
@@ -191,6 +209,9 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "loss_mask": loss_mask,
     "lora_forward": lora_forward,
     "merged_weight": merged_weight,
+    "top_p": top_p,
+    "repetition_penalty": repetition_penalty,
+    "cached_attention_step": cached_attention_step,
 }
 
 

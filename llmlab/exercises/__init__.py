@@ -158,6 +158,11 @@ from llmlab.exercises.lesson05 import (  # noqa: E402
     power_law_exponent,
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight  # noqa: E402
+from llmlab.exercises.lesson08 import (  # noqa: E402
+    cached_attention_step,
+    repetition_penalty,
+    top_p,
+)
 
 __all__ = [
     "EXERCISES",
@@ -166,6 +171,7 @@ __all__ = [
     "attention_entropy",
     "bits_per_char",
     "bytes_per_character",
+    "cached_attention_step",
     "causal_attention",
     "check",
     "chinchilla_split",
@@ -179,11 +185,13 @@ __all__ = [
     "merged_weight",
     "momentum_step",
     "power_law_exponent",
+    "repetition_penalty",
     "rms_norm",
     "sigmoid_op",
     "sinusoidal_encoding",
     "solution",
     "solution_source",
+    "top_p",
     "top_speakers",
     "topological_order",
     "windows_and_targets",

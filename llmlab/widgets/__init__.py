@@ -28,6 +28,11 @@ from llmlab.widgets.descent import (
     descent_path,
     descent_verdict,
 )
+from llmlab.widgets.sampling import (
+    Distribution,
+    SamplingPlayground,
+    next_token_distribution,
+)
 from llmlab.widgets.tokens import (
     TOKEN_COLOURS,
     TokenPlayground,
@@ -45,6 +50,8 @@ __all__ = [
     "ChatBox",
     "DescentPath",
     "DescentPlayground",
+    "Distribution",
+    "SamplingPlayground",
     "SpeechBrowser",
     "Surface",
     "TokenPlayground",
@@ -54,6 +61,7 @@ __all__ = [
     "descent_path",
     "descent_verdict",
     "head_summary",
+    "next_token_distribution",
     "show_token",
     "speech_html",
     "stream_reply",
