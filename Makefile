@@ -38,8 +38,14 @@ torch:
 	  $(BIN)/python -m pip install "$(TORCH)"; \
 	fi
 
+# No news pop-up and no update check: they cover the widgets on every load (a setting of
+# .venv's JupyterLab, so nothing outside the project changes).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 lab: setup  ## set up, then open the course in JupyterLab
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
+	mkdir -p $(LAB_SETTINGS)
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)/overrides.json
+	$(BIN)/jupyter lab $(LAB_FLAGS) --LabApp.news_url= \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/00_start_here.ipynb
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -172,6 +172,36 @@ class MultiHeadAttention(nn.Module):
         return self.proj(merge_heads(out))
 
 
+def attention_share(maps: Tensor, chosen: Tensor) -> tuple[Tensor, float]:
+    """How much attention each head gives to some chosen keys, and what spreading evenly would give.
+
+    ``maps [batch, layer, head, T, T]`` are causal attention weights (``GPT(...,
+    return_attention=True)``); ``chosen [batch, T, T]`` is 1 where the key (last index) counts for
+    the query (middle index): the previous token, the line's start, the speaker's name. Returns
+    the share of its weight a query gives to its chosen keys, averaged over the queries that have
+    any, per head ``[layer, head]``; and the **chance** level: the same average for a head that
+    spreads its weight evenly over the ``t + 1`` keys query ``t`` can see. A head far above
+    chance does something particular; one near chance only looks like it.
+    """
+    if maps.dim() != 5 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(f"maps must be [batch, layer, head, T, T], got {tuple(maps.shape)}")
+    batch, T = maps.shape[0], maps.shape[-1]
+    if tuple(chosen.shape) != (batch, T, T):
+        raise ValueError(
+            f"chosen must be [batch, T, T] = {(batch, T, T)}, got {tuple(chosen.shape)}"
+        )
+    if not chosen.tril().equal(chosen):
+        raise ValueError("chosen must pick only keys a causal query can see (key <= query)")
+    chosen = chosen.to(maps.dtype)
+    counted = chosen.sum(dim=-1) > 0  # [batch, query]: the queries with a chosen key
+    if not counted.any():
+        raise ValueError("chosen picks no key for any query: there is nothing to measure")
+    on_chosen = (maps * chosen[:, None, None]).sum(dim=-1)  # [batch, layer, head, query]
+    per_head = on_chosen.permute(0, 3, 1, 2)[counted].mean(dim=0)  # [layer, head]
+    visible = torch.arange(1, T + 1, dtype=maps.dtype)  # query t sees t + 1 keys
+    return per_head, (chosen.sum(dim=-1) / visible)[counted].mean().item()
+
+
 def sinusoidal_encoding(T: int, d: int, base: float = 10000.0) -> Tensor:
     """The fixed positional encoding of "Attention Is All You Need": ``[T, d]``.
 

@@ -34,7 +34,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Tokenization",
         "characters, words, bytes; byte-level BPE from scratch; HF tokenizers; token playground",
         ("corpus", "tokenization"),
-        2.0,
+        0.5,
     ),
     Lesson(
         2,
@@ -42,7 +42,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Attention",
         "embeddings, positions, attention by hand, heads, masks; attention explorer",
         ("attention", "widgets"),
-        2.0,
+        0.5,
     ),
     Lesson(
         3,

@@ -337,3 +337,44 @@ def test_bad_inputs_raise_clear_errors(call, error, message):
 def test_head_count_must_divide_the_width():
     with pytest.raises(ValueError, match=r"n_heads=3 must divide d_model=16"):
         MultiHeadAttention(16, 3)
+
+
+def test_attention_share_against_a_loop_and_its_chance_level():
+    from llmlab.attention import attention_share
+
+    torch.manual_seed(0)
+    B, L, H, T = 2, 2, 3, 5
+    maps = torch.randn(B, L, H, T, T).masked_fill(~causal_mask(T), float("-inf")).softmax(dim=-1)
+    chosen = torch.zeros(B, T, T)
+    chosen[:, range(1, T), range(T - 1)] = 1  # the previous token
+    per_head, chance = attention_share(maps, chosen)
+    expected = torch.tensor(
+        [
+            [
+                sum(maps[b, l, h, t, t - 1] for b in range(B) for t in range(1, T)) / (B * (T - 1))
+                for h in range(H)
+            ]
+            for l in range(L)
+        ]
+    )
+    assert torch.allclose(per_head, expected)
+    assert math.isclose(chance, sum(1 / (t + 1) for t in range(1, T)) / (T - 1), rel_tol=1e-6)
+    uniform = causal_mask(T).float() / torch.arange(1, T + 1)[:, None]  # spreading evenly
+    spread, _ = attention_share(uniform.expand(B, L, H, T, T), chosen)
+    assert torch.allclose(spread, torch.full((L, H), chance))
+
+
+@pytest.mark.parametrize(
+    ("maps", "chosen", "message"),
+    [
+        (torch.rand(2, 3, 3), torch.zeros(2, 3, 3), "maps must be"),
+        (torch.rand(1, 1, 1, 3, 3), torch.zeros(2, 3, 3), "chosen must be"),
+        (torch.rand(1, 1, 1, 3, 3), torch.ones(1, 3, 3), "key <= query"),
+        (torch.rand(1, 1, 1, 3, 3), torch.zeros(1, 3, 3), "no key"),
+    ],
+)
+def test_attention_share_rejects_bad_input(maps, chosen, message):
+    from llmlab.attention import attention_share
+
+    with pytest.raises(ValueError, match=message):
+        attention_share(maps, chosen)

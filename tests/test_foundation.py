@@ -1,6 +1,7 @@
 """setup(), doctor, the CLI, the exercise checker and lesson 00's widget."""
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -57,14 +58,17 @@ def test_cli_doctor_exit_code(capsys):
 
 
 def test_check_accepts_a_correct_answer_and_explains_a_wrong_one(capsys):
-    def right(text: str) -> float:
-        return len(text.encode()) / len(text)
+    def right(text: str, n: int) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {}
+        for i in range(n, len(text)):
+            table.setdefault(text[i - n : i], Counter())[text[i]] += 1
+        return table
 
-    def wrong(text: str) -> float:
-        return 1.0
+    def wrong(text: str, n: int) -> dict[str, dict[str, int]]:
+        return {text[:n]: {text[n]: 1}}
 
-    assert exercises.check("bytes_per_character", right)
-    assert not exercises.check("bytes_per_character", wrong)
+    assert exercises.check("next_char_table", right)
+    assert not exercises.check("next_char_table", wrong)
     out = capsys.readouterr().out
     assert "all 25 cases match" in out
     assert "differs" in out and "expected" in out and "got" in out
@@ -106,8 +110,12 @@ def test_speech_browser_follows_its_controls():
     browser.index.value = 5
     shown = browser.by_genre["roman"][5]
     assert browser.speech == shown
-    assert "julius-caesar" in browser.output.value
+    assert "Julius Caesar" in browser.output.value  # the title, not the slug "julius-caesar"
     assert shown.speaker in browser.output.value
+    assert browser.number.value == 6  # the number box counts from 1, and follows the slider
+    browser.number.value = 7
+    assert browser.index.value == 6 and browser.of.value == f"of {len(browser.by_genre['roman']):,}"
+    assert "speech 7 of" in browser.still()["text/html"]
 
 
 @pytest.mark.parametrize(

@@ -102,9 +102,10 @@ def test_token_html_colours_escapes_and_shows_partial_characters():
     pieces = [b"a", b" <b>", b"\xf0\x9f", b"\x98\x80\n"]
     view = widgets.TokenView("a <b>😀\n", [7, 8, 9, 10], pieces, 300)
     html = widgets.token_html(view, "BPE")
-    assert html.count("<span") == 8  # each token, then each id
+    assert html.count("class='llmlab-token'") == html.count("class='llmlab-id'") == 4
     assert "·&lt;b&gt;" in html and "<b> <" not in html  # spaces visible, text escaped
-    assert "f0 9f" in html and "98 80 0a" in html  # half a character: its bytes in hex
+    assert "&lt;f0&gt;&lt;9f&gt;" in html  # half a character: its bytes, each in brackets
+    assert "&lt;98&gt;&lt;80&gt;&lt;0a&gt;" in html and html.count("<br>") == 1  # ends a line
     assert "title='id 9'" in html and "<b>4 tokens</b> (4 distinct)" in html
     colours = [c for c in widgets.TOKEN_COLOURS if c in html]
     assert len(colours) == 4  # neighbouring tokens never share a colour
@@ -150,6 +151,7 @@ def test_switching_tokenizers(playground, train_text):
     assert playground.vocab_size.disabled
     assert playground.view.ids == CharTokenizer(train_text).encode("Good morrow, cousin.")
     assert "<b>characters</b>" in playground.output.value
+    assert playground.readout.value == f"{playground.char.vocab_size} tokens"  # not the slider's
     playground.text.value = UNICODE
     assert playground.view.ids == [] and "never seen" in playground.output.value
     assert "😀" in playground.output.value and "U+1F600" in playground.output.value
@@ -157,9 +159,21 @@ def test_switching_tokenizers(playground, train_text):
     assert not playground.vocab_size.disabled
     assert playground.view.ids == playground.hf[350].encode(UNICODE).ids
     assert b"".join(playground.view.pieces) == UNICODE.encode("utf-8")
-    assert "HF tokenizers" in playground.output.value and ">f0</span>" in playground.output.value
+    assert "HF tokenizers" in playground.output.value and "&lt;f0&gt;" in playground.output.value
     playground.kind.value = "bpe"
     assert playground.view.ids == playground.bpe[350].encode(UNICODE)
+
+
+def test_playground_draws_each_id_under_its_token_and_bytes_in_brackets(playground):
+    playground.kind.value = "bpe"
+    playground.text.value = "é\nb"
+    shown = playground.output.value
+    for i in playground.view.ids:
+        assert f"<span class='llmlab-id' style='font-size:75%;color:#444'>{i}</span>" in shown
+    assert "&lt;c3&gt;" in shown or "é" in shown  # a split character as bytes, a whole one as is
+    assert "↵" in shown and "<br>" in shown and "a new line" in shown  # and the legend says so
+    assert widgets.tokens._piece_text(b"\xc3") == "<c3>"
+    assert widgets.tokens._piece_text(b" a\n") == "·a↵"
 
 
 def test_playground_reuses_tokenizers_passed_in(train_text):

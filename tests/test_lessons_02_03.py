@@ -235,7 +235,7 @@ def test_head_summary_reports_measured_shares():
 
 def test_explorer_slices_on_controls_and_recomputes_on_text(small_gpt):
     model, tokenizer = small_gpt
-    explorer = widgets.AttentionExplorer(model, tokenizer, "ROMEO:\nAy me!")
+    explorer = widgets.AttentionExplorer(model, tokenizer, "ROMEO:\nAy me!", pause=0)
     maps, picture, grid = explorer.maps, explorer.image.value, explorer.grid.value
     assert explorer.token.value == explorer.token.max == 12  # the last token, which sees all
     assert "layer 0, head 0" in explorer.caption.value
@@ -256,12 +256,39 @@ def test_explorer_slices_on_controls_and_recomputes_on_text(small_gpt):
     assert explorer.token.value == explorer.token.max
 
 
-def test_explorer_explains_bad_text_and_keeps_the_last_picture(small_gpt):
+def test_explorer_explains_bad_text_and_clears_the_picture(small_gpt):
     explorer = widgets.AttentionExplorer(*small_gpt, "ROMEO:\nAy me!")
-    maps, picture = explorer.maps, explorer.image.value
+    maps = explorer.maps
     explorer.text.value = "Ærø"
     assert "never seen" in explorer.caption.value and "color:#b00" in explorer.caption.value
-    assert explorer.maps is maps and explorer.image.value == picture
+    assert explorer.maps is maps and explorer.image.value == explorer.grid.value == b""
+    assert explorer.layer.disabled and explorer.token.disabled  # nothing to slice until it is fixed
+    explorer.text.value = "ROMEO:\nAy!"
+    explorer.flush()
+    assert not explorer.layer.disabled and bytes(explorer.image.value).startswith(b"\x89PNG")
+
+
+def test_explorer_computes_as_you_type_and_draws_after_a_pause(small_gpt):
+    import time
+
+    explorer = widgets.AttentionExplorer(*small_gpt, "ROMEO:\nAy me!", pause=0.2)
+    picture = explorer.image.value
+    assert bytes(picture).startswith(b"\x89PNG")  # built at once, never blank
+    explorer.text.value = "JULIET:\nO Romeo"
+    assert explorer.token.max == len("JULIET:\nO Romeo") - 1  # the weights: at once
+    assert "looks most at" in explorer.caption.value
+    assert explorer.image.value == picture  # the picture: after the pause
+    for _ in range(50):
+        if explorer.image.value != picture:
+            break
+        time.sleep(0.1)
+    assert explorer.image.value != picture
+    assert (
+        "text/html" in explorer.still()
+        and "data:image/png;base64," in explorer.still()["text/html"]
+    )
+    with pytest.raises(ValueError, match=r"pause must be .* \[0, 5\]"):
+        widgets.AttentionExplorer(*small_gpt, "ROMEO:", pause=-1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import attention, course, exercises, finetune, scaling
+from llmlab import course, exercises, finetune, scaling
 from llmlab.autograd import Value
 from llmlab.lora import LoRALinear
 from llmlab.model import GPT
@@ -60,6 +60,22 @@ def test_a_module_loads_on_first_touch():
 # Exercises: each reference against an implementation written another way.
 
 
+def next_char_table(text: str, n: int) -> dict[str, Counter]:
+    table: dict[str, Counter] = {}
+    for gram in (text[i : i + n + 1] for i in range(len(text) - n)):
+        table.setdefault(gram[:-1], Counter())[gram[-1]] += 1
+    return table
+
+
+def greedy_generate(table: dict, prompt: str, n: int, steps: int) -> str:
+    while steps and table.get(prompt[-n:]):
+        after = table[prompt[-n:]]
+        best = max(after.values())
+        prompt += sorted(c for c, count in after.items() if count == best)[0]
+        steps -= 1
+    return prompt
+
+
 def top_speakers(speeches: list, k: int) -> list[str]:
     counts = Counter(speech.speaker for speech in speeches)
     return [who for who, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]]
@@ -84,6 +100,12 @@ def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
     vocab = {i: bytes([i]) for i in range(256)}
     vocab.update({256 + k: a + b for k, (a, b) in enumerate(merges)})
     return [vocab[i] for i in BPETokenizer(vocab, merges).encode(word)]
+
+
+def bpe_tokenizer(train_text: str, vocab_size: int, text: str) -> tuple[list[int], str]:
+    tokenizer = BPETokenizer.train(train_text, vocab_size)
+    ids = tokenizer.encode(text)
+    return ids, tokenizer.decode(ids)
 
 
 def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
@@ -188,14 +210,16 @@ def cached_attention_step(q, k, v, keys, values):
 
 
 INDEPENDENT: dict[str, Callable[..., Any]] = {
-    "bytes_per_character": lambda text: sum(len(c.encode("utf-8")) for c in text) / len(text),
     "top_speakers": top_speakers,
+    "next_char_table": next_char_table,
+    "greedy_generate": greedy_generate,
     "count_pairs": count_pairs,
     "apply_merge": apply_merge,
     "encode_word": encode_word,
+    "bpe_tokenizer": bpe_tokenizer,
+    "causal_average": lambda x: x.cumsum(dim=0) / torch.arange(1, len(x) + 1)[:, None],
     "causal_attention": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
     "attention_entropy": lambda weights: torch.special.entr(weights).sum(dim=-1),
-    "sinusoidal_encoding": attention.sinusoidal_encoding,
     "cross_entropy_gradient": cross_entropy_gradient,
     "sigmoid_op": sigmoid_op,
     "topological_order": topological_order,

@@ -138,12 +138,17 @@ def solution(name: str) -> None:
 
 # The lessons register their exercises when imported: last, because they import `exercise` from
 # here. Their references stay reachable as attributes, e.g. ``exercises.count_pairs``.
-from llmlab.exercises.lesson00 import bytes_per_character, top_speakers  # noqa: E402
-from llmlab.exercises.lesson01 import apply_merge, count_pairs, encode_word  # noqa: E402
+from llmlab.exercises.lesson00 import greedy_generate, next_char_table, top_speakers  # noqa: E402
+from llmlab.exercises.lesson01 import (  # noqa: E402
+    apply_merge,
+    bpe_tokenizer,
+    count_pairs,
+    encode_word,
+)
 from llmlab.exercises.lesson02 import (  # noqa: E402
     attention_entropy,
     causal_attention,
-    sinusoidal_encoding,
+    causal_average,
 )
 from llmlab.exercises.lesson03 import (  # noqa: E402
     cross_entropy_gradient,
@@ -170,25 +175,27 @@ __all__ = [
     "apply_merge",
     "attention_entropy",
     "bits_per_char",
-    "bytes_per_character",
+    "bpe_tokenizer",
     "cached_attention_step",
     "causal_attention",
+    "causal_average",
     "check",
     "chinchilla_split",
     "count_pairs",
     "cross_entropy_gradient",
     "encode_word",
     "exercise",
+    "greedy_generate",
     "greedy_until",
     "lora_forward",
     "loss_mask",
     "merged_weight",
     "momentum_step",
+    "next_char_table",
     "power_law_exponent",
     "repetition_penalty",
     "rms_norm",
     "sigmoid_op",
-    "sinusoidal_encoding",
     "solution",
     "solution_source",
     "top_p",

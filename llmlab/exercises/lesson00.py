@@ -1,4 +1,4 @@
-"""Lesson 00's warm-ups on the corpus: counting bytes and speakers."""
+"""Lesson 00's exercises: speakers by count, then the next-character table and greedy generation."""
 
 from __future__ import annotations
 
@@ -6,19 +6,8 @@ import random
 
 from llmlab.exercises import exercise
 
-
-def _random_text(rng: random.Random) -> tuple[str]:
-    from llmlab import corpus
-
-    speech = rng.choice(corpus.speeches("validation"))
-    extra = rng.choice(["", "é", "—", "ſ", "😀", "café"])  # some characters take several bytes
-    return (speech.text + extra,)
-
-
-@exercise("bytes_per_character", _random_text)
-def bytes_per_character(text: str) -> float:
-    """How many UTF-8 bytes each character of ``text`` takes on average."""
-    return len(text.encode("utf-8")) / len(text)
+# The lookup table of lesson 00: each context of n characters -> what came next, with counts.
+Table = dict[str, dict[str, int]]
 
 
 def _random_speeches(rng: random.Random) -> tuple[list, int]:
@@ -36,3 +25,49 @@ def top_speakers(speeches: list, k: int) -> list[str]:
     for speech in speeches:
         counts[speech.speaker] = counts.get(speech.speaker, 0) + 1
     return sorted(counts, key=lambda who: (-counts[who], who))[:k]
+
+
+def _random_passage(rng: random.Random) -> str:
+    from llmlab import corpus
+
+    every = corpus.speeches("validation")
+    start = rng.randrange(len(every) - 30)
+    return "".join(s.render() for s in every[start : start + rng.randint(1, 30)])
+
+
+@exercise("next_char_table", lambda rng: (_random_passage(rng), rng.randint(1, 4)))
+def next_char_table(text: str, n: int) -> Table:
+    """Count, for every ``n`` characters of ``text``, which character came next.
+
+    This is a language model by counting: the table's row for a context is the distribution of
+    what followed it, so its most frequent entry is the best guess of the next character.
+    """
+    table: Table = {}
+    for i in range(len(text) - n):
+        after = table.setdefault(text[i : i + n], {})
+        after[text[i + n]] = after.get(text[i + n], 0) + 1
+    return table
+
+
+def _random_table_and_prompt(rng: random.Random) -> tuple[Table, str, int, int]:
+    text, n = _random_passage(rng), rng.randint(1, 4)
+    start = rng.randrange(len(text) - n)
+    prompt = text[start : start + n + rng.randint(0, 5)] if rng.random() < 0.9 else "Zq" * n
+    return next_char_table(text, n), prompt, n, rng.randint(0, 40)
+
+
+@exercise("greedy_generate", _random_table_and_prompt)
+def greedy_generate(table: Table, prompt: str, n: int, steps: int) -> str:
+    """Extend ``prompt`` by up to ``steps`` characters, each the likeliest after the last ``n``.
+
+    Generation is prediction repeated: predict, pick, append, predict again. A context the
+    table never saw has no prediction, so generation stops there. Ties go to the smallest
+    character, so the answer does not depend on the order the table was built in.
+    """
+    text = prompt
+    for _ in range(steps):
+        after = table.get(text[-n:])
+        if not after:
+            break
+        text += min(after, key=lambda char: (-after[char], char))
+    return text

@@ -1,4 +1,5 @@
-"""Lesson 01's exercises: byte-pair encoding by hand (count pairs, merge, encode a word)."""
+"""Lesson 01's exercises: byte-pair encoding by hand (count pairs, merge, encode a word), then
+a whole tokenizer class that trains, encodes and decodes."""
 
 from __future__ import annotations
 
@@ -106,3 +107,53 @@ def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
             return tokens
         first = min(learned, key=rank.get)
         tokens = merge(tokens, first, first[0] + first[1])
+
+
+def _random_training(rng: random.Random) -> tuple[str, int, str]:
+    """A passage to train on, a vocabulary size, and a text to encode (seen, unseen or odd)."""
+    passage = _random_passage(rng, rng.randint(2, 15))
+    probe = rng.choice([passage[: rng.randint(1, 200)], "MACBETH:\nIs this a dagger?", "naïve 😀!"])
+    return passage, 256 + rng.randint(0, 40), probe
+
+
+@exercise("bpe_tokenizer", _random_training)
+def bpe_tokenizer(train_text: str, vocab_size: int, text: str) -> tuple[list[int], str]:
+    """A whole byte-level BPE tokenizer as one class (minbpe's exercise): train, encode, decode.
+
+    Train it on ``train_text`` up to ``vocab_size`` tokens, then return the ids of ``text`` and
+    those ids decoded. Ids 0-255 are the bytes; merge k gets id 256 + k.
+    """
+    from llmlab.tokenization import pretokenize
+
+    class Tokenizer:
+        def train(self, text: str, vocab_size: int) -> None:
+            words: Words = {}
+            for word in pretokenize(text):  # merges stay inside pre-tokens
+                tokens = tuple(bytes([b]) for b in word.encode("utf-8"))
+                words[tokens] = words.get(tokens, 0) + 1
+            self.merges: list[tuple[bytes, bytes]] = []
+            while 256 + len(self.merges) < vocab_size:
+                counts = count_pairs(words)
+                if not counts:
+                    break  # every word is a single token: nothing left to merge
+                pair = max(counts, key=lambda p: (counts[p], p))  # ties: the greatest pair
+                self.merges.append(pair)
+                words = apply_merge(words, pair)
+            self.vocab = {i: bytes([i]) for i in range(256)}
+            self.vocab.update({256 + k: a + b for k, (a, b) in enumerate(self.merges)})
+            self.id_of = {token: i for i, token in self.vocab.items()}
+
+        def encode(self, text: str) -> list[int]:
+            return [
+                self.id_of[token]
+                for word in pretokenize(text)
+                for token in encode_word(word, self.merges)
+            ]
+
+        def decode(self, ids: list[int]) -> str:
+            return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+    tokenizer = Tokenizer()
+    tokenizer.train(train_text, vocab_size)
+    ids = tokenizer.encode(text)
+    return ids, tokenizer.decode(ids)

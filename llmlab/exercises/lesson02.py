@@ -1,4 +1,4 @@
-"""Lesson 02's exercises: causal attention, attention entropy, sinusoidal positions."""
+"""Lesson 02's exercises: the causal average, causal attention, attention entropy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,26 @@ def _random_qkv(rng: random.Random) -> tuple[Any, Any, Any]:
     generator = torch.Generator().manual_seed(rng.randrange(2**31))
     T, d = rng.randint(1, 6), rng.randint(1, 5)
     return tuple(torch.randn(T, d, generator=generator) for _ in range(3))
+
+
+def _random_x(rng: random.Random) -> tuple[Any]:
+    import torch
+
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+    return (torch.randn(rng.randint(1, 8), rng.randint(1, 5), generator=generator),)
+
+
+@exercise("causal_average", _random_x)
+def causal_average(x: Any) -> Any:
+    """Row ``t`` of the ``[T, d]`` result is the mean of rows ``0..t`` of ``x``, as one matrix
+    product: a lower-triangular matrix whose row ``t`` holds ``1/(t+1)`` in its first ``t+1``
+    columns. Attention is this average with weights that depend on the data."""
+    import torch
+
+    T = x.shape[0]
+    weights = torch.ones(T, T).tril()
+    weights = weights / weights.sum(dim=-1, keepdim=True)
+    return weights @ x
 
 
 @exercise("causal_attention", _random_qkv)
@@ -49,18 +69,3 @@ def attention_entropy(weights: Any) -> Any:
 
     terms = torch.where(weights > 0, -weights * weights.log(), torch.zeros_like(weights))
     return terms.sum(dim=-1)
-
-
-@exercise("sinusoidal_encoding", lambda rng: (rng.randint(1, 12), 2 * rng.randint(1, 6)))
-def sinusoidal_encoding(T: int, d: int) -> Any:
-    """``[T, d]``: channel ``2i`` holds ``sin(pos / 10000**(2i/d))``, channel ``2i+1`` its cos."""
-    import math
-
-    import torch
-
-    table = torch.zeros(T, d)
-    for pos in range(T):
-        for i in range(0, d, 2):
-            angle = pos / 10000 ** (i / d)
-            table[pos, i], table[pos, i + 1] = math.sin(angle), math.cos(angle)
-    return table

@@ -67,58 +67,112 @@ def head_summary(weights: Tensor, tokens: list[str], row: int) -> str:
     return summary
 
 
+def _tick_every(n: int, most: int = 32) -> int:
+    """Label every k-th token so that at most ``most`` labels share an axis (and stay legible)."""
+    return max(1, -(-n // most))
+
+
 class AttentionExplorer(LessonWidget):
     """Lesson 02's widget: what every head of a trained model attends to, on your own text.
 
-    The text box runs the model (:func:`attention_maps`) once per text. The layer, head and token
-    controls only pick a slice of the result: a heat map (row = the token that looks, column =
-    the token looked at), the same weights as lines from each token to the ones it attends to
-    (after bertviz's head view; the chosen token's lines in colour), and a grid of every head.
+    The text box runs the model (:func:`attention_maps`) once per text: as you type, the new
+    weights are computed at once (a forward pass: milliseconds), and the pictures are redrawn when
+    you pause for ``pause`` seconds or press Enter, so that typing never waits for a drawing. The
+    layer, head and token controls only pick a slice of the result: a heat map (row = the token
+    that looks, column = the token looked at), the same weights as lines from each token to the
+    ones it attends to (after bertviz's head view; the chosen token's lines in colour), and a grid
+    of every head. ``pause=0`` redraws on every change (what code and tests want).
     """
 
-    def __init__(self, model: GPT, tokenizer: Any, text: str = "ROMEO:\nBut soft, what light?\n"):
+    def __init__(
+        self,
+        model: GPT,
+        tokenizer: Any,
+        text: str = "ROMEO:\nBut soft, what light?\n",
+        pause: float = 0.4,
+    ):
+        import threading
+
         import ipywidgets as w
 
-        self.model, self.tokenizer = model, tokenizer
+        if not isinstance(pause, int | float) or not 0 <= pause <= 5:
+            raise ValueError(f"pause must be a number of seconds in [0, 5], got {pause!r}")
+        self.model, self.tokenizer, self.pause = model, tokenizer, float(pause)
+        self._lock, self._timer = threading.RLock(), None
         layers, heads = model.config.n_layer, model.config.n_head
         self.text = w.Textarea(
-            value=text, description="text", layout={"width": "60em"}, **ON_RELEASE
+            value=text,
+            description="text",
+            rows=4,
+            placeholder="type a text: it applies when you pause or press Enter",
+            layout={"width": "min(56em, 95%)"},
         )
-        self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **ON_RELEASE)
-        self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **ON_RELEASE)
-        self.token = w.IntSlider(value=0, min=0, max=0, description="token", **ON_RELEASE)
+        slider = {"layout": {"width": "17em"}, **ON_RELEASE}
+        self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **slider)
+        self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **slider)
+        self.token = w.IntSlider(value=0, min=0, max=0, description="token", **slider)
         self.caption = w.HTML()
         self.image, self.grid = picture(), picture()
         on_change(self._on_text, self.text)
         on_change(lambda: self.render(grid=True), self.layer, self.head)
         on_change(self._on_token, self.token)
         self._new_text = False  # True while a new text resets the token slider
+        self._drawn_for: AttentionMaps | None = None  # the maps the figures were built for
+        grid_title = w.HTML(
+            "<b>every head</b> (rows: layers, columns: heads; the chosen one framed)"
+        )
         self.widget = column(
             [
                 self.text,
-                w.HBox([self.layer, self.head, self.token]),
+                w.HBox([self.layer, self.head, self.token], layout={"flex_flow": "row wrap"}),
                 self.caption,
-                self.image,
-                w.HTML("<b>every head</b> (rows: layers, columns: heads; the chosen one framed)"),
-                self.grid,
+                w.HBox(
+                    [self.image, column([grid_title, self.grid])],
+                    layout={"flex_flow": "row wrap", "align_items": "flex-start"},
+                ),
             ]
         )
         self._on_text()
+        self.flush()
+
+    def flush(self) -> None:
+        """Draw now what a pause would draw (a text typed a moment ago), instead of waiting."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self.layer.disabled and (self._drawn_for is not self.maps or not self.image.value):
+            self.render()
 
     def _on_text(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         try:
-            self.maps = attention_maps(self.model, self.tokenizer, self.text.value)
-        except ValueError as err:  # say what is wrong with the text; keep the last good picture
-            self.caption.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+            maps = attention_maps(self.model, self.tokenizer, self.text.value)
+        except ValueError as err:  # say what is wrong with the text, and show no stale picture
+            with self._lock:
+                self.caption.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
+                self.image.value = self.grid.value = b""
+                for control in (self.layer, self.head, self.token):
+                    control.disabled = True
             return
-        self._draw()
-        self._new_text = True
-        try:  # the last token sees the whole text: select it
-            self.token.max = len(self.maps.tokens) - 1
-            self.token.value = self.token.max
-        finally:
-            self._new_text = False
-        self.render(grid=True)
+        with self._lock:
+            self.maps = maps
+            for control in (self.layer, self.head, self.token):
+                control.disabled = False
+            self._new_text = True
+            try:  # the last token sees the whole text: select it
+                self.token.max = len(maps.tokens) - 1
+                self.token.value = self.token.max
+            finally:
+                self._new_text = False
+            self._caption()
+        if self.pause:
+            import threading
+
+            self._timer = threading.Timer(self.pause, self.render)
+            self._timer.daemon = True
+            self._timer.start()
+        else:
+            self.render(grid=True)
 
     def _on_token(self) -> None:
         if not self._new_text:
@@ -137,14 +191,16 @@ class AttentionExplorer(LessonWidget):
         from matplotlib.patches import Rectangle
 
         labels = [show_token(t) for t in self.maps.tokens]
-        n = len(labels)
-        size = min(2.5 + n * 0.11, 9)  # about one line of small text per token
-        self.figure = Figure(figsize=(1.75 * size, size), layout="constrained")
-        self.ax_map, self.ax_lines = self.figure.subplots(1, 2, width_ratios=[1, 0.7])
+        n, every = len(labels), _tick_every(len(labels))
+        self.figure = Figure(figsize=(9, 4.6), layout="constrained")
+        self.ax_map, self.ax_lines = self.figure.subplots(1, 2, width_ratios=[1, 0.8])
         self.heat = self.ax_map.imshow(self.pattern.numpy(), cmap="Blues", vmin=0, vmax=1)
-        self.ax_map.set_xticks(range(n), labels, fontsize=7, family="monospace")
-        self.ax_map.set_yticks(range(n), labels, fontsize=7, family="monospace")
-        self.ax_map.set(xlabel="looked at (key)", ylabel="looking (query)")
+        shown = range(0, n, every)
+        font = {"fontsize": 9, "family": "monospace"}
+        self.ax_map.set_xticks(shown, [labels[i] for i in shown], **font)
+        self.ax_map.set_yticks(shown, [labels[i] for i in shown], **font)
+        self.ax_map.set_xlabel("looked at (key)", fontsize=10)
+        self.ax_map.set_ylabel("looking (query)", fontsize=10)
         self.ax_map.grid(False)
         self.row_box = Rectangle((-0.5, -0.5), n, 1, fill=False, edgecolor="tab:red", lw=1.5)
         self.ax_map.add_patch(self.row_box)
@@ -152,46 +208,66 @@ class AttentionExplorer(LessonWidget):
             [((0, n - 1 - i), (1, n - 1 - j)) for i in range(n) for j in range(n)], linewidths=1.5
         )
         self.ax_lines.add_collection(self.lines)
-        for i, label in enumerate(labels):
+        for i in shown:
             y = n - 1 - i
-            self.ax_lines.text(
-                -0.03, y, label, ha="right", va="center", fontsize=7, family="monospace"
-            )
-            self.ax_lines.text(
-                1.03, y, label, ha="left", va="center", fontsize=7, family="monospace"
-            )
+            self.ax_lines.text(-0.03, y, labels[i], ha="right", va="center", **font)
+            self.ax_lines.text(1.03, y, labels[i], ha="left", va="center", **font)
         self.ax_lines.set(xlim=(-0.3, 1.3), ylim=(-1, n))
+        self.ax_lines.set_title(
+            "the same weights as lines, looking -> looked at\n(red: the chosen token's)",
+            fontsize=10,
+        )
         self.ax_lines.axis("off")
         layers, heads = self.maps.weights.shape[:2]
-        self.grid_figure = Figure(figsize=(1.3 * heads, 1.3 * layers), layout="constrained")
+        self.grid_figure = Figure(figsize=(0.85 * heads, 0.85 * layers + 0.2), layout="constrained")
         self.grid_axes = self.grid_figure.subplots(layers, heads, squeeze=False)
         for (layer, head), ax in np.ndenumerate(self.grid_axes):
             ax.imshow(self.maps.weights[layer, head].numpy(), cmap="Blues", vmin=0, vmax=1)
             ax.set(xticks=[], yticks=[], title=f"L{layer} H{head}")
-            ax.title.set_fontsize(7)
+            ax.title.set_fontsize(8)
+        self._drawn_for = self.maps
+
+    def _caption(self) -> None:
+        self.caption.value = (
+            f"<b>layer {self.layer.value}, head {self.head.value}</b>: "
+            + html.escape(head_summary(self.pattern, self.maps.tokens, self.token.value))
+        )
 
     def render(self, grid: bool = True) -> None:
         """Show the chosen layer, head and token (``grid``: also re-frame the overview)."""
         import numpy as np
 
-        pattern, row, n = self.pattern, self.token.value, len(self.maps.tokens)
-        self.heat.set_data(pattern.numpy())
-        self.row_box.set_y(row - 0.5)
-        weights = pattern.flatten().tolist()
-        colours = [
-            (0.84, 0.15, 0.16, wt**0.5) if k // n == row else (0.12, 0.47, 0.71, 0.3 * wt)
-            for k, wt in enumerate(weights)
-        ]
-        self.lines.set_color(colours)
-        self.ax_map.set_title(f"layer {self.layer.value}, head {self.head.value}")
-        self.caption.value = (
-            f"<b>layer {self.layer.value}, head {self.head.value}</b>: "
-            + html.escape(head_summary(pattern, self.maps.tokens, row))
-        )
-        redraw(self.image, self.figure)
-        if grid:
-            for (layer, head), ax in np.ndenumerate(self.grid_axes):
-                chosen = (layer, head) == (self.layer.value, self.head.value)
-                for spine in ax.spines.values():
-                    spine.set(color="tab:red" if chosen else "lightgray", lw=3 if chosen else 1)
-            redraw(self.grid, self.grid_figure)
+        with self._lock:
+            if self._drawn_for is not self.maps:  # a new text: new figures, and a new overview
+                self._draw()
+                grid = True
+            pattern, row, n = self.pattern, self.token.value, len(self.maps.tokens)
+            self.heat.set_data(pattern.numpy())
+            self.row_box.set_y(row - 0.5)
+            weights = pattern.flatten().tolist()
+            colours = [
+                (0.84, 0.15, 0.16, wt**0.5) if k // n == row else (0.12, 0.47, 0.71, 0.3 * wt)
+                for k, wt in enumerate(weights)
+            ]
+            self.lines.set_color(colours)
+            self.ax_map.set_title(
+                f"layer {self.layer.value}, head {self.head.value}: each row sums to 1",
+                fontsize=10,
+            )
+            self._caption()
+            redraw(self.image, self.figure)
+            if grid:
+                for (layer, head), ax in np.ndenumerate(self.grid_axes):
+                    chosen = (layer, head) == (self.layer.value, self.head.value)
+                    for spine in ax.spines.values():
+                        spine.set(color="tab:red" if chosen else "lightgray", lw=3 if chosen else 1)
+                redraw(self.grid, self.grid_figure)
+
+    def still(self) -> dict[str, Any]:
+        import base64
+
+        self.flush()
+        png = base64.b64encode(bytes(self.image.value)).decode()
+        return {
+            "text/html": f"<div>{self.caption.value}</div><img src='data:image/png;base64,{png}'>"
+        }

@@ -20,14 +20,24 @@ ON_RELEASE: dict[str, Any] = {"continuous_update": False}
 
 
 class LessonWidget:
-    """Base of the view-models: a notebook shows ``self.widget`` for the object itself."""
+    """Base of the view-models: a notebook shows ``self.widget`` for the object itself.
+
+    Beside the live widget, the output also carries :meth:`still`, a static picture of the
+    widget's present state: what a notebook opened without a running kernel (or on a website)
+    shows instead of a bare ``VBox(children=...)``. A live JupyterLab prefers the widget.
+    """
 
     widget: ipywidgets.Box
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"{type(self).__name__}: run the notebook to use this widget"
+        bundle.update(self.still())
+        return bundle
 
-        display(self.widget)
+    def still(self) -> dict[str, Any]:
+        """The present state as static outputs, e.g. ``{"text/html": ...}`` (none by default)."""
+        return {}
 
 
 def on_change(callback: Callable[[], None], *controls: ipywidgets.ValueWidget) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from llmlab.widgets.base import ON_RELEASE, LessonWidget, on_change
 
@@ -11,9 +12,18 @@ if TYPE_CHECKING:
     from llmlab.corpus import Speech
 
 
+@cache
+def _titles() -> dict[str, str]:
+    """Each play's title by its slug ("macbeth" -> "Macbeth"): a reader knows plays by title."""
+    from llmlab import corpus
+
+    return {play.slug: play.title for play in corpus.plays()}
+
+
 def speech_html(speech: Speech) -> str:
     """A speech rendered as HTML with its play, act and scene (the renderer of SpeechBrowser)."""
-    where = f"{speech.play} ({speech.genre}), act {speech.act or '-'}, scene {speech.scene or '-'}"
+    title = _titles().get(speech.play, speech.play)
+    where = f"{title} ({speech.genre}), act {speech.act or '-'}, scene {speech.scene or '-'}"
     body = html.escape(speech.text).replace("\n", "<br>")
     return (
         f"<div style='font-family:serif'><small>{html.escape(where)}</small><br>"
@@ -22,9 +32,12 @@ def speech_html(speech: Speech) -> str:
 
 
 class SpeechBrowser(LessonWidget):
-    """Lesson 00's first widget: pick a genre, slide through its speeches.
+    """Lesson 00's first widget: pick a genre, then a speech by its number or with the slider.
 
-    The speeches of each genre are gathered once; moving the slider only picks one of them.
+    A genre holds thousands of speeches, too many to drag a slider to one: the number box
+    ("speech i of N", counted from 1) jumps straight to it, and the slider (``index``, counted
+    from 0 like a Python list) steps through its neighbours. The two always agree. The speeches
+    of each genre are gathered once; a change of either control only picks one of them.
     """
 
     def __init__(self, split: str = "all") -> None:
@@ -36,18 +49,20 @@ class SpeechBrowser(LessonWidget):
         for speech in corpus.speeches(split):
             self.by_genre.setdefault(speech.genre, []).append(speech)
         genres = sorted(self.by_genre)
+        count = len(self.by_genre[genres[0]])
         self.genre = w.Dropdown(options=genres, value=genres[0], description="genre")
+        self.number = w.BoundedIntText(
+            value=1, min=1, max=count, description="speech", layout={"width": "12em"}
+        )
+        self.of = w.Label(f"of {count:,}")
         self.index = w.IntSlider(
-            value=0,
-            min=0,
-            max=len(self.by_genre[genres[0]]) - 1,
-            description="speech",
-            **ON_RELEASE,
+            value=0, min=0, max=count - 1, readout=False, description="", **ON_RELEASE
         )
         self.output = w.HTML()
         on_change(self._on_genre, self.genre)
-        on_change(self.render, self.index)
-        self.widget = w.VBox([w.HBox([self.genre, self.index]), self.output])
+        on_change(self._on_number, self.number)
+        on_change(self._on_index, self.index)
+        self.widget = w.VBox([w.HBox([self.genre, self.number, self.of, self.index]), self.output])
         self.render()
 
     @property
@@ -55,9 +70,23 @@ class SpeechBrowser(LessonWidget):
         return self.by_genre[self.genre.value][self.index.value]
 
     def _on_genre(self) -> None:
-        self.index.value = 0
-        self.index.max = len(self.by_genre[self.genre.value]) - 1
+        count = len(self.by_genre[self.genre.value])
+        self.index.value = 0  # the genre's first speech (the number box follows)
+        self.index.max, self.number.max = count - 1, count
+        self.of.value = f"of {count:,}"
+        self.render()
+
+    def _on_number(self) -> None:
+        self.index.value = self.number.value - 1  # renders through _on_index
+
+    def _on_index(self) -> None:
+        self.number.value = self.index.value + 1
         self.render()
 
     def render(self) -> None:
         self.output.value = speech_html(self.speech)
+
+    def still(self) -> dict[str, Any]:
+        genre, count = self.genre.value, len(self.by_genre[self.genre.value])
+        head = f"<p><i>{genre}: speech {self.number.value:,} of {count:,}</i></p>"
+        return {"text/html": head + self.output.value}

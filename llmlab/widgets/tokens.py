@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmlab.widgets.base import LessonWidget, on_change
 
@@ -72,18 +72,23 @@ def token_view(
 
 
 def _piece_text(piece: bytes) -> str:
-    """How a token is drawn: its text with spaces (·) and newlines (↵) visible, or its bytes in
-    hex when it holds only part of a character (byte-level BPE can split a character)."""
+    """How a token is drawn: its text with spaces (·), tabs (→) and newlines (↵) visible, or,
+    when it holds only part of a character (byte-level BPE can split one), each byte in hex
+    between angle brackets, ``<c3>``, so that it cannot be read as letters."""
     try:
         text = piece.decode("utf-8")
     except UnicodeDecodeError:
-        return " ".join(f"{b:02x}" for b in piece)
-    return text.replace(" ", "·").replace("\t", "→").replace("\n", "↵\n")
+        return "".join(f"<{b:02x}>" for b in piece)
+    return text.replace(" ", "·").replace("\t", "→").replace("\n", "↵")
+
+
+#: What the drawn symbols stand for, shown under the tokens.
+LEGEND = "· a space, → a tab, ↵ a new line, &lt;c3&gt; one byte (in hex) of a split character"
 
 
 def token_html(view: TokenView, name: str = "") -> str:
-    """The playground's picture: counts, the text with each token coloured, and the ids below
-    in the same colours (hover a token for its id)."""
+    """The playground's picture: counts, then each token in its colour with its id under it,
+    lines broken where the text has a newline, and a legend of the symbols."""
     name = html.escape(name)
     if view.error:
         return f"<div style='color:#b00020'><b>{name}</b>: {html.escape(view.error)}</div>"
@@ -92,17 +97,22 @@ def token_html(view: TokenView, name: str = "") -> str:
         f"({len(set(view.ids)):,} distinct) for {len(view.text):,} characters, "
         f"{len(view.text.encode('utf-8')):,} bytes: {view.bytes_per_token:.2f} bytes per token"
     )
-    tokens, ids = [], []
+    cells = []
     for k, (i, piece) in enumerate(zip(view.ids, view.pieces, strict=True)):
-        style = f"background:{TOKEN_COLOURS[k % len(TOKEN_COLOURS)]};border-radius:3px"
-        text = html.escape(_piece_text(piece))
-        tokens.append(f"<span style='{style}' title='id {i}'>{text}</span>")
-        ids.append(f"<span style='{style}'>{i}</span>")
-    mono = "font-family:monospace;line-height:1.8"
+        colour = TOKEN_COLOURS[k % len(TOKEN_COLOURS)]
+        cells.append(
+            "<span class='llmlab-token' style='display:inline-flex;flex-direction:column;"
+            f"align-items:center;margin:0 1px 4px 0;background:{colour};border-radius:3px;"
+            f"padding:0 2px' title='id {i}'><span style='white-space:pre'>"
+            f"{html.escape(_piece_text(piece))}</span>"
+            f"<span class='llmlab-id' style='font-size:75%;color:#444'>{i}</span></span>"
+        )
+        if b"\n" in piece:  # the text goes on on a new line: so do its tokens
+            cells.append("<br>")
     return (
         f"<div>{summary}</div>"
-        f"<div style='{mono};white-space:pre-wrap'>{''.join(tokens)}</div>"
-        f"<div style='{mono}'>{' '.join(ids)}</div>"
+        f"<div style='font-family:monospace;line-height:1.2;margin:4px 0'>{''.join(cells)}</div>"
+        f"<div style='font-size:85%;color:#555'>{LEGEND}</div>"
     )
 
 
@@ -163,11 +173,13 @@ class TokenPlayground(LessonWidget):
             options=list(self.KINDS.items()), value="bpe", description="tokenizer"
         )
         self.vocab_size = w.SelectionSlider(
-            options=sizes, value=sizes[-1], description="vocabulary"
+            options=sizes, value=sizes[-1], description="vocabulary", readout=False
         )
+        self.readout = w.Label()  # the chosen tokenizer's vocabulary (characters: their own)
         self.output = w.HTML()
         on_change(self.render, self.text, self.kind, self.vocab_size)
-        self.widget = w.VBox([self.text, w.HBox([self.kind, self.vocab_size]), self.output])
+        controls = w.HBox([self.kind, self.vocab_size, self.readout], layout={"flex_flow": "wrap"})
+        self.widget = w.VBox([self.text, controls, self.output])
         self.render()
 
     def tokenizer(self) -> CharTokenizer | BPETokenizer | tokenizers.Tokenizer:
@@ -180,4 +192,8 @@ class TokenPlayground(LessonWidget):
         self.vocab_size.disabled = self.kind.value == "char"  # characters have one vocabulary
         self.view = token_view(self.tokenizer(), self.text.value)
         name = next(label for label, kind in self.KINDS.items() if kind == self.kind.value)
+        self.readout.value = f"{self.view.vocab_size:,} tokens"
         self.output.value = token_html(self.view, name)
+
+    def still(self) -> dict[str, Any]:
+        return {"text/html": self.output.value}

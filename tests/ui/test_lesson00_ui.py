@@ -11,7 +11,7 @@ def test_speech_browser_responds_to_its_controls(run_notebook):
     widget.scroll_into_view_if_needed()
     speech = widget.locator(".widget-html-content")
     before = speech.inner_text()
-    assert "tragedies" in before  # the lesson's own cell set the genre from code
+    assert "Hamlet (tragedies)" in before  # the lesson's own cell set it from code; a title
 
     widget.locator("select").select_option("histories")
     page.wait_for_function(
@@ -19,12 +19,26 @@ def test_speech_browser_responds_to_its_controls(run_notebook):
     )
     first_history = speech.inner_text()
     assert first_history != before
+    assert widget.get_by_text("of 7,946").is_visible()  # "speech i of N", N for the genre
 
-    widget.locator(".ui-slider-handle, .noUi-handle").first.focus()
-    page.keyboard.press("ArrowRight")
+    # The number box jumps straight to a speech: type its number, press Enter.
+    box = widget.locator("input[type=number]")
+    box.fill("5000")
+    box.press("Enter")
     page.wait_for_function(
         "([el, old]) => el.innerText !== old",
         arg=[speech.element_handle(), first_history],
         timeout=10_000,
     )
-    assert "histories" in speech.inner_text()
+    jumped = speech.inner_text()
+    assert "histories" in jumped and box.input_value() == "5000"
+
+    # The slider steps to the neighbour, and the number box follows it.
+    widget.locator(".ui-slider-handle, .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([el, old]) => el.innerText !== old",
+        arg=[speech.element_handle(), jumped],
+        timeout=10_000,
+    )
+    assert box.input_value() == "5001"
