@@ -25,8 +25,7 @@ from torch import Tensor
 
 from llmlab.finetune import END, Turn, pad_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
-from llmlab.preference import pad_rows, score_replies
-from llmlab.sampling import generate_batch
+from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
 from llmlab.tokenization import BPETokenizer
 from llmlab.train import Batch, LossFunction
 
@@ -239,30 +238,32 @@ def ppo_step(
     _check_vocab(policy, reference)
     stops = [] if tokenizer is None else [template_ids(tokenizer)[END]]
     pad = 0 if tokenizer is None else pad_id(tokenizer)
-    rows, rewards = [], []
-    for prompt in prompts:
-        ids = list(prompt) if tokenizer is None else render_prompt(prompt, tokenizer)
-        budget = min(max_new_tokens, policy.config.block_size - len(ids))
-        if budget < 1:
-            raise ValueError(f"a prompt of {len(ids)} tokens leaves no room for a reply")
-        replies = generate_batch(
-            policy,
-            [ids] * G,
-            budget,
-            temperature=temperature,
-            stop_ids=stops,
-            generator=generator,
-            pad_id=pad,
-        )
-        rows += [(ids + r, len(ids)) for r in replies]
+    prompt_ids = [
+        list(prompt) if tokenizer is None else render_prompt(prompt, tokenizer)
+        for prompt in prompts
+    ]
+    flat = [ids for ids in prompt_ids for _ in range(G)]
+    replies = sample_rows(
+        policy,
+        flat,
+        max_new_tokens,
+        stop_id=stops[0] if stops else None,
+        pad=pad,
+        temperature=temperature,
+        generator=generator,
+    )
+    rows = [(ids + r, len(ids)) for ids, r in zip(flat, replies, strict=True)]
+    rewards = []
+    for n, prompt in enumerate(prompts):
+        mine = replies[n * G : (n + 1) * G]
         if isinstance(reward_model, SequenceHead):
             texts = [
                 (tokenizer.decode([t for t in r if t not in stops]), any(t in stops for t in r))
-                for r in replies
+                for r in mine
             ]
             rewards += score_replies(reward_model, tokenizer, prompt, texts).float().tolist()
         else:
-            rewards += [float(reward_model(ids, r)) for r in replies]
+            rewards += [float(reward_model(prompt_ids[n], r)) for r in mine]
     device = next(policy.parameters()).device
     batch = {k: v.to(device) for k, v in pad_rows(rows, pad, max(len(r) for r, _ in rows)).items()}
     ids, real, mask = batch["input_ids"], batch["attention_mask"], batch["loss_mask"][:, 1:]
@@ -296,4 +297,94 @@ def ppo_step(
         "first_ratio": ratios[0],
         "loss": losses[0],
         "length": float(mask.sum(-1).float().mean()),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring a tuned policy.
+
+
+@torch.no_grad()
+def reply_kl(
+    policy: GPT,
+    reference: GPT,
+    tokenizer: BPETokenizer,
+    prompts: Sequence[Sequence[Turn]],
+    replies: Sequence[tuple[str, bool]],
+) -> dict[str, float]:
+    """KL(policy || reference) in nats per reply, estimated on ``replies`` sampled from the
+    policy (one per prompt, in order): the mean over replies of the per-token k1 and k3 sums.
+
+    Both are unbiased estimates of the same number; k1 (the sum of log-ratios) can come out
+    below 0 on few replies, k3 cannot. The replies are re-encoded from their text, as a reward
+    model reads them.
+    """
+    if len(prompts) != len(replies) or not prompts:
+        raise ValueError(
+            f"prompts and replies must be non-empty and of one length, got {len(prompts)} "
+            f"and {len(replies)}"
+        )
+    _check_vocab(policy, reference)
+    rows = [
+        render_reply(p, text, ended, tokenizer)
+        for p, (text, ended) in zip(prompts, replies, strict=True)
+    ]
+    device = next(policy.parameters()).device
+    totals = {"k1": 0.0, "k2": 0.0, "k3": 0.0}
+    states = policy.training, reference.training
+    policy.eval(), reference.eval()
+    try:
+        for start in range(0, len(rows), 64):  # 64 rows at a time: the logits stay small
+            chunk = rows[start : start + 64]
+            batch = pad_rows(chunk, pad_id(tokenizer), max(len(r) for r, _ in chunk))
+            ids, real = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+            mask = batch["loss_mask"][:, 1:].to(device)
+            estimates = kl_estimates(
+                _token_logps(policy, ids, real), _token_logps(reference, ids, real)
+            )
+            for name, value in estimates.items():
+                totals[name] += float((value * mask).sum())
+    finally:
+        policy.train(states[0]), reference.train(states[1])
+    return {name: total / len(rows) for name, total in totals.items()}
+
+
+def report(
+    policy: GPT,
+    reference: GPT,
+    reward_model: SequenceHead,
+    tokenizer: BPETokenizer,
+    prompts: Sequence[Sequence[Turn]],
+    baseline: Sequence[tuple[str, bool]],
+    *,
+    generator: torch.Generator,
+    max_new_tokens: int = 48,
+) -> dict[str, float]:
+    """What lesson 07 measures of a policy on held-out ``prompts`` (one reply sampled each).
+
+    ``win_rate`` against ``baseline`` (the SFT model's replies to the same prompts) and
+    ``score``, both by the scripted labeler (the ground truth); ``reward``, the reward model's
+    mean score (what the tuning chased); ``kl`` and ``kl_k3``, nats per reply from the
+    reference (:func:`reply_kl`); ``distinct_2`` (diversity). The replies come back too.
+    """
+    from llmlab import labeler
+    from llmlab.preference import sample_responses
+
+    replies = [
+        r[0]
+        for r in sample_responses(
+            policy, tokenizer, prompts, 1, max_new_tokens=max_new_tokens, generator=generator
+        )
+    ]
+    rewards = reward_of(reward_model, tokenizer, prompts, replies).tolist()
+    kl = reply_kl(policy, reference, tokenizer, prompts, replies)
+    return {
+        "win_rate": labeler.win_rate(labeler, prompts, replies, baseline),
+        "score": sum(labeler.score(p, *r) for p, r in zip(prompts, replies, strict=True))
+        / len(prompts),
+        "reward": sum(rewards) / len(rewards),
+        "kl": kl["k1"],
+        "kl_k3": kl["k3"],
+        "distinct_2": labeler.distinct_n([t for t, _ in replies], 2),
+        "replies": replies,
     }

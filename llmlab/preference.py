@@ -133,6 +133,59 @@ def to_pairs(rankings: Sequence[Ranking]) -> list[Pair]:
     return pairs
 
 
+def dialogue_prompts(split: str, n: int) -> list[tuple[Turn, ...]]:
+    """``n`` one-turn prompts spread evenly over the dialogue of ``split``'s plays: a line
+    addressed to a character (``"To HAMLET: ..."``), as the SFT model learned to answer."""
+    from llmlab.instructions import plays_examples
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    examples = plays_examples(split, ["dialogue"])
+    if n > len(examples):
+        raise ValueError(f"n must be at most {len(examples)} (the {split} dialogue), got {n}")
+    return [tuple(examples[i].turns[:1]) for i in range(0, len(examples), len(examples) // n)][:n]
+
+
+def sample_rows(
+    model: GPT,
+    prompts: Sequence[list[int]],
+    max_new_tokens: int,
+    *,
+    stop_id: int | None,
+    pad: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    rows_per_batch: int = 64,
+) -> list[list[int]]:
+    """One sampled continuation per prompt (token ids), up to and including ``stop_id``.
+
+    Prompts of every length share batches of ``rows_per_batch`` rows
+    (:func:`llmlab.sampling.generate_batch`, left padding): on a CPU, 64 rows cost a few times
+    one, not 64 times. A reply never runs past the context: row ``i`` keeps at most
+    ``block_size - len(prompts[i])`` tokens.
+    """
+    block = model.config.block_size
+    for i, ids in enumerate(prompts):
+        if len(ids) >= block:
+            raise ValueError(f"prompts[{i}] has {len(ids)} tokens: no room for a reply")
+    found: list[list[int]] = []
+    for start in range(0, len(prompts), rows_per_batch):
+        chunk = prompts[start : start + rows_per_batch]
+        outs = generate_batch(
+            model,
+            chunk,
+            max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            stop_ids=[] if stop_id is None else [stop_id],
+            generator=generator,
+            pad_id=pad,
+        )
+        found += [out[: block - len(ids)] for ids, out in zip(chunk, outs, strict=True)]
+    return found
+
+
 def sample_responses(
     model: GPT,
     tokenizer: BPETokenizer,
@@ -144,32 +197,33 @@ def sample_responses(
     top_k: int | None = None,
     generator: torch.Generator | None = None,
 ) -> list[list[tuple[str, bool]]]:
-    """``k`` sampled replies ``(text, ended)`` per prompt, stopping at ``<|end|>``.
-
-    Each prompt is repeated ``k`` times in one batch (:func:`llmlab.sampling.generate_batch`):
-    on a CPU, ``k`` rows cost little more than one.
-    """
+    """``k`` sampled replies ``(text, ended)`` per prompt, stopping at ``<|end|>``."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     end = template_ids(tokenizer)[END]
-    found = []
-    for turns in prompts:
-        ids = render_prompt(turns, tokenizer)
-        budget = min(max_new_tokens, model.config.block_size - len(ids))
-        if budget < 1:
-            raise ValueError(f"a prompt of {len(ids)} tokens leaves no room for a reply")
-        outs = generate_batch(
-            model,
-            [ids] * k,
-            budget,
-            temperature=temperature,
-            top_k=top_k,
-            stop_ids=[end],
-            generator=generator,
-            pad_id=pad_id(tokenizer),
-        )
-        found.append([(tokenizer.decode([t for t in o if t != end]), end in o) for o in outs])
-    return found
+    rows = [render_prompt(turns, tokenizer) for turns in prompts for _ in range(k)]
+    outs = sample_rows(
+        model,
+        rows,
+        max_new_tokens,
+        stop_id=end,
+        pad=pad_id(tokenizer),
+        temperature=temperature,
+        top_k=top_k,
+        generator=generator,
+    )
+    replies = [(tokenizer.decode([t for t in o if t != end]), end in o) for o in outs]
+    return [replies[n * k : (n + 1) * k] for n in range(len(prompts))]
+
+
+def distinct_replies(replies: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """``replies`` with repeated texts dropped (the first kept): a ranking cannot place one text
+    both above and below another, so the labeler and the ranking widget both rank these."""
+    unique: list[tuple[str, bool]] = []
+    for text, ended in replies:
+        if text not in (t for t, _ in unique):
+            unique.append((text, ended))
+    return unique
 
 
 def label(
@@ -185,10 +239,7 @@ def label(
     """
     rankings = []
     for n, (turns, replies) in enumerate(zip(prompts, samples, strict=True)):
-        unique: list[tuple[str, bool]] = []
-        for text, ended in replies:
-            if text not in (t for t, _ in unique):
-                unique.append((text, ended))
+        unique = distinct_replies(replies)
         if len(unique) < 2:
             continue
         rankings.append(
@@ -470,6 +521,37 @@ def score_replies(
         return model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
     finally:
         model.train(was_training)
+
+
+@torch.no_grad()
+def reward_of(
+    model: SequenceHead,
+    tokenizer: BPETokenizer,
+    prompts: Sequence[Sequence[Turn]],
+    replies: Sequence[tuple[str, bool]],
+    batch_size: int = 64,
+) -> Tensor:
+    """The reward of ``replies[i]`` to ``prompts[i]`` for every ``i``: ``[n]``, in batches."""
+    if len(prompts) != len(replies) or not prompts:
+        raise ValueError(
+            f"prompts and replies must be non-empty and of one length, got {len(prompts)} "
+            f"and {len(replies)}"
+        )
+    rows = [render_reply(p, t, e, tokenizer) for p, (t, e) in zip(prompts, replies, strict=True)]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    found = []
+    try:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            batch = pad_rows(chunk, pad_id(tokenizer), max(len(r) for r, _ in chunk))
+            found.append(
+                model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
+            )
+    finally:
+        model.train(was_training)
+    return torch.cat(found).float().cpu()
 
 
 # --------------------------------------------------------------------------------------------

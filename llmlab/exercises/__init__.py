@@ -163,6 +163,7 @@ from llmlab.exercises.lesson05 import (  # noqa: E402
     power_law_exponent,
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight  # noqa: E402
+from llmlab.exercises.lesson07 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs  # noqa: E402
 from llmlab.exercises.lesson08 import (  # noqa: E402
     cached_attention_step,
     repetition_penalty,
@@ -176,6 +177,7 @@ __all__ = [
     "attention_entropy",
     "bits_per_char",
     "bpe_tokenizer",
+    "bradley_terry_loss",
     "cached_attention_step",
     "causal_attention",
     "causal_average",
@@ -183,10 +185,12 @@ __all__ = [
     "chinchilla_split",
     "count_pairs",
     "cross_entropy_gradient",
+    "dpo_loss",
     "encode_word",
     "exercise",
     "greedy_generate",
     "greedy_until",
+    "k3",
     "lora_forward",
     "loss_mask",
     "merged_weight",
@@ -194,6 +198,7 @@ __all__ = [
     "next_char_table",
     "power_law_exponent",
     "repetition_penalty",
+    "ranking_to_pairs",
     "rms_norm",
     "sigmoid_op",
     "solution",

@@ -28,6 +28,7 @@ from llmlab.widgets.descent import (
     descent_path,
     descent_verdict,
 )
+from llmlab.widgets.ranking import RankingBox, ranking_html
 from llmlab.widgets.sampling import (
     Distribution,
     SamplingPlayground,
@@ -51,6 +52,7 @@ __all__ = [
     "DescentPath",
     "DescentPlayground",
     "Distribution",
+    "RankingBox",
     "SamplingPlayground",
     "SpeechBrowser",
     "Surface",
@@ -62,6 +64,7 @@ __all__ = [
     "descent_verdict",
     "head_summary",
     "next_token_distribution",
+    "ranking_html",
     "show_token",
     "speech_html",
     "stream_reply",

@@ -149,8 +149,36 @@ def run_notebook(page, lab):
     return run
 
 
-def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
-    """Open ``notebook`` in JupyterLab, run every cell from the Run menu, wait for the kernel."""
+@pytest.fixture
+def run_notebook_through(page, lab):
+    """``run_notebook_through(name, text)``: open it, run the cells up to and including the first
+    code cell holding ``text`` (a lesson whose widget comes early need not run to its end)."""
+
+    def run(notebook: str, text: str, timeout_s: float = 300):
+        open_notebook(page, lab, notebook)
+        cell = page.locator(".jp-CodeCell").filter(has_text=text).first
+        cell.locator(".jp-InputPrompt").click()  # select the cell (command mode, not editing)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Above Selected Cell", exact=True).click()
+        _wait_idle(page, timeout_s)
+        cell.locator(".jp-InputPrompt").click()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run Selected Cell", exact=True).click()
+        _wait_idle(page, timeout_s)
+        return page
+
+    return run
+
+
+def _wait_idle(page, timeout_s: float) -> None:
+    page.wait_for_timeout(1000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000
+    )
+
+
+def open_notebook(page, lab_url: str, notebook: str) -> None:
+    """Open ``notebook`` in JupyterLab and wait until its kernel is idle."""
     page.goto(lab_url.format(notebook=notebook, workspace=Path(notebook).stem))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     from playwright.sync_api import TimeoutError as NoDialog
@@ -159,9 +187,11 @@ def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
     with contextlib.suppress(NoDialog):  # JupyterLab may ask which kernel to start
         select.click(timeout=5_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+
+def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
+    """Open ``notebook`` in JupyterLab, run every cell from the Run menu, wait for the kernel."""
+    open_notebook(page, lab_url, notebook)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000
-    )
+    _wait_idle(page, timeout_s)

@@ -1,0 +1,187 @@
+"""Lesson 07's ranking box: you are the labeler. Order a model's replies, best first.
+
+Three layers, as every widget here:
+
+1. :func:`ranking_html`, a pure function: one prompt and its replies as HTML, each reply with the
+   place you gave it (or none yet);
+2. :class:`RankingBox`, the view-model: a *pick* button per reply (click the best one first,
+   then the next best ...; the last one left takes the last place by itself), *start over*,
+   *previous* / *next* prompt, and a line saying what has been saved;
+3. the file: every finished ranking is written at once with
+   :func:`llmlab.preference.save_rankings` (``source="human"``), so what you ranked loads with
+   :func:`llmlab.preference.load_rankings` exactly like the scripted labeler's rankings.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llmlab.widgets.base import LessonWidget
+
+if TYPE_CHECKING:
+    from llmlab.finetune import Turn
+    from llmlab.preference import Ranking
+
+Reply = tuple[str, bool]  # (text, ended with <|end|>)
+
+
+def ranking_html(prompt: Sequence[Turn], replies: Sequence[Reply], picked: Sequence[int]) -> str:
+    """The prompt, then each reply with its place: ``picked`` lists reply indices best first."""
+    turns = "".join(
+        f"<div><b>{'YOU' if role == 'user' else 'MODEL'}:</b> {html.escape(text)}</div>"
+        for role, text in prompt
+    )
+    cards = []
+    for i, (text, ended) in enumerate(replies):
+        place = picked.index(i) + 1 if i in picked else None
+        badge = (
+            f"<span style='background:#2e7d32;color:white;border-radius:4px;padding:0 6px'>"
+            f"#{place}</span>"
+            if place
+            else "<span style='color:#999'>not ranked</span>"
+        )
+        body = html.escape(text).replace("\n", "<br>") or "<i>(empty)</i>"
+        cut = "" if ended else " <span style='color:#b71c1c'>[cut off: no &lt;|end|&gt;]</span>"
+        cards.append(
+            f"<div style='border:1px solid #ccc;border-radius:6px;padding:4px 8px;margin:4px 0'>"
+            f"<b>reply {i + 1}</b> {badge}<br><span style='font-family:serif'>{body}</span>{cut}"
+            "</div>"
+        )
+    return f"<div style='max-width:46em'>{turns}{''.join(cards)}</div>"
+
+
+class RankingBox(LessonWidget):
+    """Rank ``samples[n]`` (``(text, ended)`` replies) to ``prompts[n]``, one prompt at a time.
+
+    Click *pick* under the best reply, then under the next best, and so on; the last reply left
+    takes the last place by itself and the ranking is saved to ``path`` at once (every finished
+    ranking, in the order of the prompts). A reply that appears twice is shown once: a ranking
+    cannot place one text both above and below another.
+    """
+
+    def __init__(
+        self,
+        prompts: Sequence[Sequence[Turn]],
+        samples: Sequence[Sequence[Reply]],
+        path: str | Path,
+        prompt_ids: Sequence[str] | None = None,
+    ) -> None:
+        import ipywidgets as w
+
+        from llmlab.finetune import check_turns
+        from llmlab.preference import distinct_replies
+
+        if len(prompts) != len(samples) or not prompts:
+            raise ValueError(
+                f"prompts and samples must be non-empty and of one length, got {len(prompts)} "
+                f"and {len(samples)}"
+            )
+        if prompt_ids is not None and len(prompt_ids) != len(prompts):
+            raise ValueError(f"prompt_ids has {len(prompt_ids)} ids for {len(prompts)} prompts")
+        self.prompts = [tuple(check_turns(p, last="user")) for p in prompts]
+        self.replies = [distinct_replies(s) for s in samples]
+        for n, replies in enumerate(self.replies):
+            if len(replies) < 2:
+                raise ValueError(f"samples[{n}] has fewer than 2 distinct replies to rank")
+        self.prompt_ids = list(prompt_ids or [f"prompt-{n}" for n in range(len(prompts))])
+        self.path = Path(path)
+        self.picked: list[list[int]] = [[] for _ in prompts]
+        self.current = 0
+        k = max(len(r) for r in self.replies)
+        self.buttons = [w.Button(description=f"pick reply {i + 1}") for i in range(k)]
+        for i, button in enumerate(self.buttons):
+            button.on_click(lambda _button, i=i: self.pick(i))
+        self.restart = w.Button(description="start over")
+        self.previous = w.Button(description="◀ previous prompt")
+        self.next = w.Button(description="next prompt ▶")
+        self.restart.on_click(lambda _button: self.start_over())
+        self.previous.on_click(lambda _button: self.show(self.current - 1))
+        self.next.on_click(lambda _button: self.show(self.current + 1))
+        self.header = w.HTML()
+        self.cards = w.HTML()
+        self.status = w.HTML()
+        self.widget = w.VBox(
+            [
+                self.header,
+                self.cards,
+                w.HBox(self.buttons, layout={"flex_flow": "row wrap"}),
+                w.HBox([self.restart, self.previous, self.next]),
+                self.status,
+            ]
+        )
+        self.render()
+
+    @property
+    def rankings(self) -> list[Ranking]:
+        """The finished rankings, in prompt order, as :class:`~llmlab.preference.Ranking`."""
+        from llmlab.preference import Ranking
+
+        return [
+            Ranking(
+                self.prompts[n],
+                tuple(t for t, _ in self.replies[n]),
+                tuple(picked),
+                "human",
+                tuple(e for _, e in self.replies[n]),
+                self.prompt_ids[n],
+            )
+            for n, picked in enumerate(self.picked)
+            if len(picked) == len(self.replies[n])
+        ]
+
+    def show(self, n: int) -> None:
+        """Show prompt ``n`` (the buttons at either end do nothing past the first or last)."""
+        self.current = min(max(n, 0), len(self.prompts) - 1)
+        self.render()
+
+    def pick(self, i: int) -> None:
+        """Give reply ``i`` of the shown prompt the next place (as its *pick* button does)."""
+        replies, picked = self.replies[self.current], self.picked[self.current]
+        if not 0 <= i < len(replies):
+            raise ValueError(f"i must be a reply index in 0..{len(replies) - 1}, got {i!r}")
+        if i not in picked and len(picked) < len(replies):
+            picked.append(i)
+            left = [j for j in range(len(replies)) if j not in picked]
+            if len(left) == 1:
+                picked.append(left[0])
+            if len(picked) == len(replies):
+                self.save()
+        self.render()
+
+    def start_over(self) -> None:
+        """Forget the shown prompt's ranking (and take it out of the file)."""
+        self.picked[self.current] = []
+        self.save()
+        self.render()
+
+    def rank_rest(self, order: Callable[[Sequence[Turn], Sequence[Reply]], Sequence[int]]) -> None:
+        """Rank every prompt not ranked yet with ``order(prompt, replies)`` (e.g.
+        :func:`llmlab.labeler.rank`); the rankings already made are kept."""
+        for n, replies in enumerate(self.replies):
+            if len(self.picked[n]) < len(replies):
+                self.picked[n] = list(order(self.prompts[n], replies))
+        self.save()
+        self.render()
+
+    def save(self) -> None:
+        from llmlab.preference import save_rankings
+
+        save_rankings(self.path, self.rankings)
+
+    def render(self) -> None:
+        n, replies, picked = self.current, self.replies[self.current], self.picked[self.current]
+        self.header.value = f"<b>prompt {n + 1} of {len(self.prompts)}</b>"
+        self.cards.value = ranking_html(self.prompts[n], replies, picked)
+        for i, button in enumerate(self.buttons):
+            button.layout.display = "" if i < len(replies) else "none"
+            button.disabled = i in picked
+        done = len(self.rankings)
+        todo = "click the best reply's pick button first" if not picked else "keep going"
+        state = "ranked" if len(picked) == len(replies) else todo
+        self.status.value = (
+            f"this prompt: {state} · {done} of {len(self.prompts)} prompts ranked, "
+            f"saved to {html.escape(str(self.path))}"
+        )

@@ -1,0 +1,167 @@
+"""Lesson 07's new pieces: the ranking widget (driven as clicks drive it), its file, batched
+sampling of replies, the KL of a policy's replies and the report the lesson prints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tiny_gpt import tiny
+
+from llmlab import labeler, pretrained
+from llmlab import policy as P
+from llmlab import preference as pref
+from llmlab.widgets import RankingBox, ranking_html
+
+PROMPTS = [
+    (("user", "To HAMLET: How fares your grace?"),),
+    (("user", "To OPHELIA: What news, fair lady?"),),
+]
+SAMPLES = [
+    [
+        ("I am well, my lord.", True),
+        ("Away, thou knave!", True),
+        ("I am well, my lord.", True),
+        ("The king is gone to bed", False),
+    ],
+    [("No news, my lord.", True), ("The ship is come.", True)],
+]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return pretrained.load("sft", train=False, progress=False)[1]
+
+
+def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
+    path = tmp_path / "mine.json"
+    box = RankingBox(PROMPTS, SAMPLES, path)
+    assert len(box.replies[0]) == 3  # the repeated reply is shown once
+    assert len(box.buttons) == 3
+    box.buttons[2].click()  # "pick reply 3": best
+    assert "#1" in box.cards.value and box.buttons[2].disabled and not path.exists()
+    box.buttons[0].click()  # second; the last one left takes third place by itself
+    assert box.picked[0] == [2, 0, 1] and "this prompt: ranked" in box.status.value
+    saved = pref.load_rankings(path)
+    assert [r.ranking for r in saved] == [(2, 0, 1)] and saved[0].source == "human"
+    assert saved[0].ended == (True, True, False)
+    box.next.click()
+    box.rank_rest(labeler.rank)  # the first prompt's ranking is kept, the second one is filled
+    saved = pref.load_rankings(path)
+    assert [r.ranking for r in saved][0] == (2, 0, 1) and len(saved) == 2
+    by_labeler = pref.label(PROMPTS, SAMPLES)
+    assert saved[1] == pref.Ranking(
+        *[getattr(by_labeler[1], f) for f in ("prompt", "responses", "ranking")],
+        "human",
+        by_labeler[1].ended,
+        "prompt-1",
+    )
+    assert all(type(r) is type(by_labeler[0]) for r in saved)
+    box.show(0)
+    box.restart.click()  # start over: the ranking leaves the file
+    assert [r.prompt_id for r in pref.load_rankings(path)] == ["prompt-1"]
+    assert json.loads(path.read_text())["format"] == "llmlab-rankings"
+
+
+def test_a_picked_reply_cannot_be_picked_twice_and_the_ends_are_clamped(tmp_path):
+    box = RankingBox(PROMPTS, SAMPLES, tmp_path / "r.json")
+    box.pick(1)
+    box.pick(1)
+    assert box.picked[0] == [1]
+    box.show(-5)
+    assert box.current == 0
+    box.show(99)
+    assert box.current == 1 and "prompt 2 of 2" in box.header.value
+    assert box.buttons[2].layout.display == "none"  # the second prompt has two replies
+    with pytest.raises(ValueError, match="i must be a reply index in 0..1"):
+        box.pick(2)
+
+
+@pytest.mark.parametrize(
+    "prompts, samples, match",
+    [
+        ([], [], "non-empty and of one length"),
+        (PROMPTS, SAMPLES[:1], "non-empty and of one length"),
+        (PROMPTS[:1], [[("same", True), ("same", True)]], "fewer than 2 distinct replies"),
+        ([(("assistant", "hi"),)], SAMPLES[:1], "user"),
+    ],
+)
+def test_bad_widget_input_is_refused(tmp_path, prompts, samples, match):
+    with pytest.raises(ValueError, match=match):
+        RankingBox(prompts, samples, tmp_path / "r.json")
+
+
+def test_ranking_html_escapes_and_marks_cut_replies():
+    shown = ranking_html(PROMPTS[0], [("<b>bold</b>", True), ("cut", False)], [1])
+    assert "&lt;b&gt;" in shown and "cut off" in shown and "#1" in shown and "not ranked" in shown
+
+
+def test_dialogue_prompts_spread_and_bad_n():
+    found = pref.dialogue_prompts("validation", 5)
+    assert len(found) == len(set(found)) == 5
+    assert all(len(p) == 1 and p[0][0] == "user" and p[0][1].startswith("To ") for p in found)
+    for bad in (0, -1, 2.0, True, 10**9):
+        with pytest.raises(ValueError, match="n must be"):
+            pref.dialogue_prompts("train", bad)
+
+
+def test_sample_rows_batches_prompts_of_any_length_within_the_context():
+    model = tiny(0, vocab_size=40, block_size=16)
+    prompts = [[1, 2, 3], [4] * 14, [5, 6]]
+    outs = pref.sample_rows(
+        model,
+        prompts,
+        8,
+        stop_id=None,
+        pad=0,
+        rows_per_batch=2,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert [len(o) for o in outs] == [8, 2, 8]  # the long prompt leaves room for 2 tokens
+    greedy = pref.sample_rows(model, prompts, 5, stop_id=None, pad=0, temperature=0)
+    one_by_one = [
+        pref.sample_rows(model, [p], 5, stop_id=None, pad=0, temperature=0)[0] for p in prompts
+    ]
+    assert greedy == one_by_one
+    with pytest.raises(ValueError, match=r"prompts\[0\] has 16 tokens"):
+        pref.sample_rows(model, [[1] * 16], 4, stop_id=None, pad=0)
+
+
+def test_reply_kl_is_zero_for_the_reference_and_k3_never_negative(tok):
+    model = tiny(0, vocab_size=1027, block_size=64)
+    reference = P.frozen(model)
+    replies = [("I am well, my lord.", True), ("Away!", False)]
+    same = P.reply_kl(model, reference, tok, PROMPTS, replies)
+    assert same == {"k1": 0.0, "k2": 0.0, "k3": 0.0}
+    other = tiny(1, vocab_size=1027, block_size=64)
+    moved = P.reply_kl(other, reference, tok, PROMPTS, replies)
+    assert moved["k3"] > 0 and moved["k2"] > 0
+    with pytest.raises(ValueError, match="one length"):
+        P.reply_kl(model, reference, tok, PROMPTS, replies[:1])
+    with pytest.raises(ValueError, match="one vocabulary"):
+        P.reply_kl(tiny(0, vocab_size=50, block_size=64), reference, tok, PROMPTS, replies)
+
+
+def test_report_of_the_reference_against_itself(tok):
+    model = tiny(0, vocab_size=1027, block_size=64)
+    reward = pref.reward_model(model)
+    baseline = [
+        r[0]
+        for r in pref.sample_responses(
+            model, tok, PROMPTS, 1, max_new_tokens=8, generator=torch.Generator().manual_seed(1)
+        )
+    ]
+    found = P.report(
+        model,
+        P.frozen(model),
+        reward,
+        tok,
+        PROMPTS,
+        baseline,
+        max_new_tokens=8,
+        generator=torch.Generator().manual_seed(1),
+    )
+    assert found["win_rate"] == 0.5 and found["replies"] == baseline  # the same draws
+    assert found["kl"] == 0.0 and found["kl_k3"] == 0.0
+    assert set(found) == {"win_rate", "score", "reward", "kl", "kl_k3", "distinct_2", "replies"}
