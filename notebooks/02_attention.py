@@ -314,6 +314,8 @@ for width in [4, 128]:
         f"d = {width:3}: score spread {raw.std():5.1f}; largest weight of 8: "
         f"{top_raw:.2f} unscaled, {top_scaled:.2f} scaled"
     )
+    assert abs(raw.std() / math.sqrt(width) - 1) < 0.05  # a spread of about √d ...
+    assert abs((raw / math.sqrt(width)).std() - 1) < 0.05  # ... and about 1 once divided
 assert top_raw > 0.85 and top_scaled < 0.5
 
 # %% [markdown]
@@ -370,6 +372,10 @@ print(
     f"{tuple(attention.merge_heads(heads).shape)}"
 )
 assert torch.equal(attention.merge_heads(heads), x)
+n_weights = {
+    h: sum(p.numel() for p in attention.MultiHeadAttention(8, h).parameters()) for h in (1, 2)
+}
+assert n_weights[1] == n_weights[2]  # two heads: the same weights (and products) as one big one
 
 # %% [markdown]
 # `attention.MultiHeadAttention` is that module. Given the same weights, PyTorch's
@@ -671,6 +677,8 @@ explorer.figure
 #   near each other.
 # - Attention alone sees a bag of tokens; positional encodings (learned, sinusoidal, RoPE) bring
 #   order in.
+# - Attention is an average of the past whose weights depend on the data: the averaging matrix,
+#   then a softmax of fixed scores, then scores from queries and keys.
 # - Attention: `softmax(Q Kᵀ / √d) V`. Queries ask, keys offer, values are passed on; dividing by
 #   `√d` keeps the softmax soft.
 # - The causal mask makes a decoder (GPT): nothing a token computes depends on what comes after.

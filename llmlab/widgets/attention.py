@@ -192,7 +192,7 @@ class AttentionExplorer(LessonWidget):
 
         labels = [show_token(t) for t in self.maps.tokens]
         n, every = len(labels), _tick_every(len(labels))
-        self.figure = Figure(figsize=(9, 4.6), layout="constrained")
+        self.figure = Figure(figsize=(8.5, 4.2), layout="constrained")
         self.ax_map, self.ax_lines = self.figure.subplots(1, 2, width_ratios=[1, 0.8])
         self.heat = self.ax_map.imshow(self.pattern.numpy(), cmap="Blues", vmin=0, vmax=1)
         shown = range(0, n, every)
@@ -219,7 +219,7 @@ class AttentionExplorer(LessonWidget):
         )
         self.ax_lines.axis("off")
         layers, heads = self.maps.weights.shape[:2]
-        self.grid_figure = Figure(figsize=(0.85 * heads, 0.85 * layers + 0.2), layout="constrained")
+        self.grid_figure = Figure(figsize=(0.65 * heads, 0.65 * layers + 0.2), layout="constrained")
         self.grid_axes = self.grid_figure.subplots(layers, heads, squeeze=False)
         for (layer, head), ax in np.ndenumerate(self.grid_axes):
             ax.imshow(self.maps.weights[layer, head].numpy(), cmap="Blues", vmin=0, vmax=1)
