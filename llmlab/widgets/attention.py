@@ -237,6 +237,8 @@ class AttentionExplorer(LessonWidget):
         """Show the chosen layer, head and token (``grid``: also re-frame the overview)."""
         import numpy as np
 
+        if self._timer is not None:  # this draws the latest state: a pending redraw is moot
+            self._timer.cancel()
         with self._lock:
             if self._drawn_for is not self.maps:  # a new text: new figures, and a new overview
                 self._draw()

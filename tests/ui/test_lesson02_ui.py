@@ -22,7 +22,7 @@ def _step_slider(page, explorer, name: str, key: str, caption, picture) -> None:
     page.wait_for_function(
         "([el, img, text, src]) => el.innerText !== text && img.src !== src",
         arg=[caption.element_handle(), picture.element_handle(), old_caption, old_src],
-        timeout=20_000,
+        timeout=60_000,
     )
 
 
@@ -66,7 +66,7 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
     page.keyboard.press("Control+End")
     page.keyboard.type("Ay me")  # no Tab, no click elsewhere: the pause applies it
     page.wait_for_function(
-        "([img, src]) => img.src !== src", arg=[picture.element_handle(), old_src], timeout=20_000
+        "([img, src]) => img.src !== src", arg=[picture.element_handle(), old_src], timeout=60_000
     )
     assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
     token_max = explorer.locator(".widget-slider").filter(has_text="token")
@@ -77,10 +77,10 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
     # A character the model never saw: the message, and no stale picture under it.
     page.keyboard.type("Æ")
     page.wait_for_function(
-        "(el) => el.innerText.includes('never seen')", arg=caption.element_handle(), timeout=20_000
+        "(el) => el.innerText.includes('never seen')", arg=caption.element_handle(), timeout=60_000
     )
     page.wait_for_function(
         "(img) => !img.getAttribute('src') || img.naturalHeight === 0",
         arg=picture.element_handle(),
-        timeout=20_000,
+        timeout=60_000,
     )
