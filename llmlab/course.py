@@ -88,8 +88,8 @@ LESSONS: tuple[Lesson, ...] = (
         8,
         "08_sampling",
         "Sampling",
-        "greedy, temperature, top-k/p, beam search, KV cache, a NumPy-only runner",
-        ("sampling", "widgets"),
+        "decoding strategies, beam search, KV cache, a NumPy-only runner, hallucination measured",
+        ("sampling", "numpy_gpt", "widgets"),
         2.0,
     ),
 )

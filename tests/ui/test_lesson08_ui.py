@@ -1,0 +1,53 @@
+"""Lesson 08 in real JupyterLab: run it, move the playground's temperature, press "sample"."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+def _temperature(caption) -> float:
+    """The temperature the playground's caption says the bars are drawn at."""
+    return float(re.search(r"after temperature (\d+\.\d+)", caption.inner_text()).group(1))
+
+
+def test_playground_follows_temperature_and_streams_a_sample(run_notebook):
+    page = run_notebook("08_sampling.ipynb")
+    sample = page.get_by_role("button", name="sample")
+    playground = page.locator(".widget-vbox").filter(has=sample).first
+    playground.scroll_into_view_if_needed()
+    caption = playground.locator(".widget-html-content").first
+    picture = playground.locator("img").first
+    assert "kept" in caption.inner_text() and _temperature(caption) == 0.8  # set by the lesson
+    box = playground.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1280  # fits a laptop's window
+
+    # Two key presses on the temperature slider: 0.80 -> 0.90; the bars and caption follow.
+    old_caption, old_src = caption.inner_text(), picture.get_attribute("src")
+    slider = playground.locator(".widget-slider").filter(has_text="temperature")
+    slider.locator(".ui-slider-handle, .noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([el, img, text, src]) => el.innerText !== text && img.src !== src",
+        arg=[caption.element_handle(), picture.element_handle(), old_caption, old_src],
+        timeout=20_000,
+    )
+    assert _temperature(caption) > 0.8
+    # A hotter distribution: the likeliest token's share shrinks.
+    share = re.compile(r"at (\d+\.\d)%")
+    assert float(share.search(caption.inner_text()).group(1)) < float(
+        share.search(old_caption).group(1)
+    )
+
+    # "sample" streams a continuation under the prompt.
+    text = playground.locator(".widget-html-content").last
+    assert "MACBETH" not in text.inner_text()
+    sample.click()
+    page.wait_for_function(
+        "(el) => el.innerText.startsWith('MACBETH') && el.innerText.length > 80",
+        arg=text.element_handle(),
+        timeout=30_000,
+    )
+    assert "Is this a dagger which I see before" in text.inner_text()
