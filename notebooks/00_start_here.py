@@ -125,11 +125,12 @@ print(f"training text:          {text_bytes / 1e6:.1f} MB")
 print(f"lookup table (context {CONTEXT}): {len(contexts):,} contexts, {len(counts):,} counts")
 print(f"the char model:         {n_params:,} parameters, {model_bytes / 1e6:.1f} MB")
 assert round(text_bytes / 1e6, 1) == 4.1 and round(model_bytes / 1e6, 1) == 3.2
+assert round(1 - model_bytes / text_bytes, 1) == 0.2  # the model: only a fifth smaller
 assert 1.2 < len(counts) / n_params < 1.5  # about as many numbers in the table as in the model
 
 # %% [markdown]
-# Our model's file is hardly smaller than the text, and the table holds about as many numbers as
-# the model. At this size, being smaller is not what makes the model better. What does is
+# Our model is only about a fifth smaller than the text, and the table holds about as many numbers
+# as the model. At this size, being smaller is not what makes the model better. What does is
 # **generalisation**: predicting text it never saw. Measure both on the six held-out plays (text
 # neither has seen; §4 below explains the split) by the **loss**, the average of
 # `-log p(the character that came)`: lower is better, and a model that is sure and wrong pays a
@@ -197,11 +198,22 @@ assert best_blend == 64 and gap > 0 and round(gap, 2) == 0.01  # the model ahead
 # %% [markdown]
 # The table needs a rule made by hand (back-off, and a constant tuned on the very text it is
 # tested on) to predict unseen text at all; then, on a corpus this small, it comes within 0.01
-# nats per character of our small model. The model learned its own way to generalise from the data, and it sees
-# 128 characters back, not 6: a table of 128-character contexts would be a copy of the corpus and
-# would have nothing to say about a new one. That gap is what grows with scale. No table could
-# hold what Llama 2 learned from 10 TB of text in 140 GB; a network can, because it stores
-# patterns rather than the contexts themselves.
+# nats per character of our small model. But the table cannot usefully look further back. Take the last
+# `n` characters before the end of each held-out window and ask whether they occur anywhere in
+# the training text:
+
+# %%
+found = {n: sum(w[T - n : T] in train_text for w in windows) for n in (6, 12, 32)}
+for n, k in found.items():
+    print(f"last {n:>2} characters of a held-out window found in the training text: {k} of 128")
+assert found[6] == 114 and found[12] == 26 and found[32] == 0
+
+# %% [markdown]
+# Most 6-character contexts of new text were seen in training, a fifth of the 12-character ones,
+# and not one of 32: a table of long contexts would have nothing to say about a new text. The
+# model learned its own way to generalise from the data, and it reads 128 characters back. That
+# gap is what grows with scale. No table could hold what Llama 2 learned from 10 TB of text in
+# 140 GB; a network can, because it stores patterns rather than the contexts themselves.
 
 # %% [markdown]
 # ## 2. From a parameter file to a chat assistant
