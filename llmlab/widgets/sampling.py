@@ -126,12 +126,12 @@ class SamplingPlayground(LessonWidget):
         self.presses = 0
         self.ids = self._encode(prompt)  # refuses an empty or unencodable prompt
 
-        style = {"description_width": "initial"}
+        style = {"description_width": "9em"}  # one column of labels, "repetition penalty" fits
         self.prompt = w.Textarea(
             value=prompt,
             description="prompt",
             continuous_update=False,  # the model reads it on Enter or when you click away
-            layout=w.Layout(width="60em", height="4em"),
+            layout=w.Layout(width="50em", height="4em"),
             style=style,
         )
         self.sliders = {}
@@ -144,7 +144,7 @@ class SamplingPlayground(LessonWidget):
                 step=step,
                 description=name.replace("_", "-").replace("repetition-", "repetition "),
                 style=style,
-                layout=w.Layout(width="24em"),
+                layout=w.Layout(width="20em"),  # three in a row fit beside the file browser
             )
         self.sample = w.Button(description="sample", button_style="primary", icon="play")
         self.caption = w.HTML()
