@@ -187,11 +187,12 @@ assert batch == one_by_one
 # %% [markdown]
 # ## 3. The sampling playground
 #
-# Type a prompt and press Enter; move the sliders. The bars are the 20 likeliest next tokens
-# after the penalty and temperature: blue if every cut keeps them, grey if one removes them.
-# *sample* streams a continuation drawn with exactly these settings. Try: temperature 0.3, then
-# 1.8; top-p 0.5 at temperature 1.5; min-p 0.2 on a prompt where the model is sure
-# (`"KING LEAR:\nHow now, my"`) and on one where it is not.
+# Type a prompt (the bars follow when you pause) and move the sliders. The bars are the 20
+# likeliest next tokens after the penalty and temperature: blue if every cut keeps them, grey if
+# one removes them. A slider at its neutral value switches its processor off (top-k 0, top-p 1,
+# min-p 0, penalty 1). *sample* streams a continuation drawn with exactly these settings. Try:
+# temperature 0.3, then 1.8; top-p 0.5 at temperature 1.5; min-p 0.2 on a prompt where the
+# model is sure (`"KING LEAR:\nHow now, my"`) and on one where it is not.
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import SamplingPlayground

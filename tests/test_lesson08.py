@@ -25,7 +25,7 @@ def tokenizer() -> CharTokenizer:
 @pytest.fixture
 def playground(tokenizer) -> SamplingPlayground:
     model = tiny(3, vocab_size=tokenizer.vocab_size).eval()
-    return SamplingPlayground(model, tokenizer, prompt="to be or", max_new_tokens=12)
+    return SamplingPlayground(model, tokenizer, prompt="to be or", max_new_tokens=12, pause=0)
 
 
 SETTINGS = [
@@ -86,6 +86,18 @@ def test_sample_streams_what_stream_gives(playground):
     assert text and html.escape(text) in playground.text.value
 
 
+def test_typing_redraws_after_a_pause_or_a_flush(tokenizer):
+    model = tiny(3, vocab_size=tokenizer.vocab_size).eval()
+    waiting = SamplingPlayground(model, tokenizer, prompt="to be", pause=5)
+    picture = waiting.image.value
+    waiting.prompt.value = "whether"
+    assert waiting.ids == tokenizer.encode("whether")  # read at once
+    assert waiting.image.value == picture  # drawn only when the typing pauses
+    waiting.flush()
+    assert waiting.image.value != picture
+    assert waiting.still()["text/html"].startswith("<div><b>kept")
+
+
 def test_an_unencodable_prompt_is_shown_not_raised(playground):
     playground.prompt.value = "zzz§"
     assert "color:#b00" in playground.caption.value
@@ -104,6 +116,7 @@ def test_an_unencodable_prompt_is_shown_not_raised(playground):
         ("min_p", -0.1, ValueError, "min_p must be in"),
         ("repetition_penalty", 0.5, ValueError, "repetition_penalty must be in"),
         ("max_new_tokens", 0, ValueError, "max_new_tokens must be"),
+        ("pause", -1, ValueError, "pause must be"),
         ("prompt", "", ValueError, "prompt must be a non-empty str"),
     ],
 )

@@ -78,7 +78,9 @@ def _token_label(text: str) -> str:
 class SamplingPlayground(LessonWidget):
     """Lesson 08's widget: how each decoding setting reshapes one next-token distribution.
 
-    Type a prompt (the distribution updates on Enter), move the sliders: the bars are the
+    Type a prompt (the model reads it as you type; the bars follow once you pause for ``pause``
+    seconds, so typing never waits for a drawing; ``pause=0`` redraws at once, what code and
+    tests want), move the sliders: the bars are the
     ``shown`` likeliest tokens after the repetition penalty and temperature, blue if every cut
     keeps them, grey if one removes them; the caption says how many tokens are kept and how much
     probability they held before sampling renormalises it. *Sample* streams a continuation of up
@@ -100,7 +102,10 @@ class SamplingPlayground(LessonWidget):
         max_new_tokens: int = 80,
         shown: int = 20,
         seed: int = 0,
+        pause: float = 0.4,
     ) -> None:
+        import threading
+
         import ipywidgets as w
 
         from llmlab.model import GPT
@@ -120,6 +125,9 @@ class SamplingPlayground(LessonWidget):
         for name, value, low in (("max_new_tokens", max_new_tokens, 1), ("shown", shown, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause <= 5:
+            raise ValueError(f"pause must be a number of seconds in [0, 5], got {pause!r}")
+        self.pause, self._lock, self._timer = float(pause), threading.RLock(), None
         self.model, self.tokenizer = model.eval(), tokenizer
         self.n_shown = min(shown, model.config.vocab_size)
         self.max_new_tokens, self.seed = max_new_tokens, seed
@@ -130,7 +138,6 @@ class SamplingPlayground(LessonWidget):
         self.prompt = w.Textarea(
             value=prompt,
             description="prompt",
-            continuous_update=False,  # the model reads it on Enter or when you click away
             layout=w.Layout(width="50em", height="4em"),
             style=style,
         )
@@ -166,6 +173,7 @@ class SamplingPlayground(LessonWidget):
         )
         self._draw()
         self._on_prompt()
+        self.flush()
 
     def _encode(self, prompt: str) -> list[int]:
         if not isinstance(prompt, str) or not prompt:
@@ -181,18 +189,45 @@ class SamplingPlayground(LessonWidget):
         return next_token_distribution(self.logits, self.ids, **self.settings())
 
     def _on_prompt(self) -> None:
-        """Read the prompt once (its last ``block_size`` tokens); the sliders reuse its logits."""
+        """Read the prompt once (its last ``block_size`` tokens); the sliders reuse its logits.
+        The drawing waits for a pause in the typing (a timer, restarted by each change)."""
+        import threading
+
         import torch
 
+        if self._timer is not None:
+            self._timer.cancel()
         try:
-            self.ids = self._encode(self.prompt.value)
+            ids = self._encode(self.prompt.value)
         except ValueError as error:
             self.caption.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
             return
-        window = self.ids[-self.model.config.block_size :]
+        window = ids[-self.model.config.block_size :]
         with torch.no_grad():
-            self.logits = self.model(torch.tensor([window]))[0][0, -1]
+            logits = self.model(torch.tensor([window]))[0][0, -1]
+        with self._lock:
+            self.ids, self.logits = ids, logits
+        if self.pause:
+            self._timer = threading.Timer(self.pause, self.render)
+            self._timer.daemon = True
+            self._timer.start()
+        else:
+            self.render()
+
+    def flush(self) -> None:
+        """Draw now what the end of a pause would draw."""
+        if self._timer is not None:
+            self._timer.cancel()
         self.render()
+
+    def still(self) -> dict[str, Any]:
+        """Caption and bars as static HTML: what a notebook opened without a kernel shows."""
+        import base64
+
+        png = base64.b64encode(bytes(self.image.value)).decode()
+        return {
+            "text/html": f"<div>{self.caption.value}</div><img src='data:image/png;base64,{png}'>"
+        }
 
     def _draw(self) -> None:
         from matplotlib.figure import Figure
@@ -205,7 +240,12 @@ class SamplingPlayground(LessonWidget):
         self.axes.set_xticks(list(positions))
 
     def render(self) -> None:
-        """Bars and caption for the current prompt and settings."""
+        """Bars and caption for the current prompt and settings (one drawing at a time: a
+        slider's and a pause timer's never share the figure)."""
+        with self._lock:
+            self._render()
+
+    def _render(self) -> None:
         shown = self.distribution()
         probs, order = shown.probs.sort(descending=True)
         order = order[: self.n_shown].tolist()

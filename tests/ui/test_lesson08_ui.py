@@ -1,4 +1,4 @@
-"""Lesson 08 in real JupyterLab: run it, move the playground's temperature, press "sample"."""
+"""Lesson 08 in real JupyterLab: run it, move the playground's temperature, press "sample", type."""
 
 import re
 
@@ -54,3 +54,15 @@ def test_playground_follows_temperature_and_streams_a_sample(run_notebook):
         timeout=30_000,
     )
     assert "Is this a dagger which I see before" in text.inner_text()
+
+    # Typing in the prompt: the bars follow once the typing pauses.
+    old_src = picture.get_attribute("src")
+    prompt = playground.locator("textarea").first
+    prompt.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" thee", delay=30)
+    page.wait_for_function(
+        "([img, src]) => img.src !== src",
+        arg=[picture.element_handle(), old_src],
+        timeout=20_000,
+    )
