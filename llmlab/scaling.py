@@ -4,7 +4,8 @@
 number of parameters, the tokens trained on, or the compute spent, over many orders of magnitude.
 On log-log axes a power law is a straight line, ``log L = log a - alpha * log x``, so fitting one
 is a least-squares line through the logs (:func:`fit_power_law`). Training compute is counted as
-``6 * parameters * tokens`` FLOPs (:func:`training_flops`).
+``6 * parameters * tokens`` FLOPs (:func:`training_flops`), and :func:`training_cost` turns that
+into GPU-hours, days and dollars.
 
 **Compression.** A model that gives the next character probability ``p`` can code it in
 ``-log2 p`` bits, so its loss *is* a compressed size: ``loss / ln 2`` bits per token. Arithmetic
@@ -83,20 +84,66 @@ def training_flops(n_params: int, tokens: int) -> float:
     return 6.0 * n_params * tokens
 
 
+@dataclass(frozen=True)
+class TrainingCost:
+    """What a run of ``flops`` costs on ``n_gpus`` accelerators at a given utilisation."""
+
+    flops: float
+    gpu_hours: float
+    days: float
+    dollars: float
+
+
+def training_cost(
+    n_params: float,
+    tokens: float,
+    peak_flops_per_s: float,
+    utilisation: float,
+    n_gpus: int,
+    dollars_per_gpu_hour: float,
+) -> TrainingCost:
+    """``6ND`` turned into time and money: GPU-hours at ``utilisation`` of each chip's peak.
+
+    No real run reaches the peak: memory traffic, communication between chips and restarts
+    leave large runs at roughly 30-50% of it ("model FLOPs utilisation").
+    """
+    if not 0 < utilisation <= 1:
+        raise ValueError(f"utilisation must be in (0, 1], got {utilisation!r}")
+    if peak_flops_per_s <= 0 or n_gpus < 1 or dollars_per_gpu_hour < 0:
+        raise ValueError(
+            "need peak_flops_per_s > 0, n_gpus >= 1 and dollars_per_gpu_hour >= 0, got "
+            f"{peak_flops_per_s!r}, {n_gpus!r}, {dollars_per_gpu_hour!r}"
+        )
+    flops = training_flops(n_params, tokens)
+    gpu_hours = flops / (peak_flops_per_s * utilisation) / 3600
+    return TrainingCost(flops, gpu_hours, gpu_hours / n_gpus / 24, gpu_hours * dollars_per_gpu_hour)
+
+
 # ----------------------------------------------------------------------------- compression
 
 
-def compressor_bits_per_char(text: str) -> dict[str, float]:
-    """Bits per character of ``text`` after gzip, bz2 and lzma, each at its strongest setting."""
+def compressor_bits_per_char(text: str, context: str = "") -> dict[str, float]:
+    """Bits per character of ``text`` after gzip, bz2 and lzma, each at its strongest setting.
+
+    With a ``context`` (e.g. the training text), each compressor is charged only for what
+    ``text`` adds after it: ``size(context + text) - size(context)``. That is the fair race
+    against a model that has read the context: both may use it, and neither pays for it.
+    """
     if not isinstance(text, str) or not text:
         raise ValueError("text must be a non-empty str")
-    data = text.encode("utf-8")
-    sizes = {
-        "gzip": len(gzip.compress(data, compresslevel=9, mtime=0)),
-        "bz2": len(bz2.compress(data, compresslevel=9)),
-        "lzma": len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)),
+    if not isinstance(context, str):
+        raise ValueError(f"context must be a str (may be empty), got {type(context).__name__}")
+    compressors = {
+        "gzip": lambda data: gzip.compress(data, compresslevel=9, mtime=0),
+        "bz2": lambda data: bz2.compress(data, compresslevel=9),
+        "lzma": lambda data: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME),
     }
-    return {name: 8 * size / len(text) for name, size in sizes.items()}
+    before, after = context.encode("utf-8"), (context + text).encode("utf-8")
+    bits = {}
+    for name, compress in compressors.items():
+        added = len(compress(after)) - (len(compress(before)) if context else 0)
+        bits[name] = 8 * added / len(text)
+    return bits
 
 
 def code_length_bits(model: GPT, ids: Sequence[int], batch_size: int = 16) -> float:

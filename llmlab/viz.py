@@ -111,6 +111,82 @@ def decision_boundary(
     return figure
 
 
+def gpt_diagram(n_layer: int, n_embd: int, n_head: int) -> Figure:
+    """A GPT drawn as boxes: the whole model (left) and one block (right), bottom to top.
+
+    The block's two skip connections are drawn as lines that go *around* attention and the MLP
+    into a ``+``: the residual stream runs straight up the right panel, and each layer only adds
+    to it.
+    """
+    from matplotlib.figure import Figure
+
+    for name, value in (("n_layer", n_layer), ("n_embd", n_embd), ("n_head", n_head)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    figure = Figure(figsize=(8, 4.6), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    for axes in (left, right):
+        axes.set(xlim=(0, 10), ylim=(0, 10))
+        axes.axis("off")
+
+    def box(axes: Any, y: float, text: str, colour: str, x: float = 5, width: float = 6) -> None:
+        axes.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": colour, "edgecolor": "0.3"},
+        )
+
+    def arrow(axes: Any, y0: float, y1: float, x: float = 5) -> None:
+        axes.annotate("", (x, y1), (x, y0), arrowprops={"arrowstyle": "->", "color": "0.3"})
+
+    model = [
+        (0.6, "token ids [B, T]", "white"),
+        (2.0, "token table + position table", "tab:olive"),
+        (4.3, f"block x {n_layer}", "tab:cyan"),
+        (6.6, "final layer norm", "0.85"),
+        (8.0, "token table again (tied): logits", "tab:olive"),
+        (9.4, "next-token scores [B, T, V]", "white"),
+    ]
+    for (y, text, colour), (y_next, _, _) in zip(model, [*model[1:], (None, "", "")], strict=True):
+        box(left, y, text, colour)
+        if y_next is not None:
+            arrow(left, y + 0.35, y_next - 0.35)
+    left.set_title(f"GPT: a {n_embd}-wide residual stream", fontsize=10)
+    block = [
+        (0.6, "x (the residual stream)", "white", 5),
+        (2.0, "layer norm", "0.85", 3.2),
+        (3.4, f"attention, {n_head} heads", "tab:orange", 3.2),
+        (4.8, "+", "white", 5),
+        (6.0, "layer norm", "0.85", 3.2),
+        (7.4, f"MLP {n_embd} -> {4 * n_embd} -> {n_embd}", "tab:green", 3.2),
+        (8.8, "+", "white", 5),
+    ]
+    for y, text, colour, x in block:
+        box(right, y, text, colour, x)
+    for y0, y1, x in [(0.95, 1.65, 3.2), (2.35, 3.05, 3.2), (5.15, 5.65, 3.2), (6.35, 7.05, 3.2)]:
+        arrow(right, y0, y1, x)
+    right.annotate("", (4.6, 4.8), (3.2, 3.75), arrowprops={"arrowstyle": "->", "color": "0.3"})
+    right.annotate("", (4.6, 8.8), (3.2, 7.75), arrowprops={"arrowstyle": "->", "color": "0.3"})
+    for y0, y1 in [(0.95, 4.45), (5.15, 8.45)]:  # the skips: straight up the stream
+        right.annotate(
+            "",
+            (5, y1),
+            (5, y0),
+            arrowprops={"arrowstyle": "->", "color": "tab:red", "linewidth": 2},
+        )
+    right.plot([5, 3.2], [1.3, 1.3], color="0.3", linewidth=1)  # the stream feeds the norm
+    right.plot([5, 3.2], [5.4, 5.4], color="0.3", linewidth=1)
+    right.text(5.3, 2.7, "skip", color="tab:red", fontsize=9)
+    right.text(5.3, 6.8, "skip", color="tab:red", fontsize=9)
+    arrow(right, 9.15, 9.9, 5)
+    right.set_title("one block (pre-norm)", fontsize=10)
+    return figure
+
+
 def png_bytes(figure: Figure, dpi: int = 80) -> bytes:
     """The figure as PNG bytes: what an ``ipywidgets.Image`` shows. Widgets redraw one figure and
     send its picture, instead of creating a new figure (and leaking memory) on every change."""
@@ -287,6 +363,19 @@ def scaling_plot(
             axes.plot([predict_at], [y], "k*", markersize=12, label=f"prediction: {y:.3f}")
     axes.set_xscale("log")
     axes.set_yscale("log")
+    _plain_log_ticks(axes)
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     axes.legend(fontsize=8)
     return figure
+
+
+def _plain_log_ticks(axes: Any) -> None:
+    """Log axes labelled in plain numbers: ``10k``, ``1M``, ``100G`` along x, and the loss
+    values themselves (``2``, ``3``) along y, instead of powers such as ``2 x 10^0``."""
+    from matplotlib.ticker import EngFormatter, FuncFormatter, NullFormatter
+
+    axes.xaxis.set_major_formatter(EngFormatter(sep=""))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axes.yaxis.set_major_formatter(plain)
+    axes.yaxis.set_minor_formatter(plain)

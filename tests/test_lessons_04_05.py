@@ -77,8 +77,37 @@ def test_training_flops_is_six_n_d():
         scaling.training_flops(0, 10)
 
 
+def test_training_cost_turns_flops_into_gpu_hours_days_and_dollars():
+    cost = scaling.training_cost(1e9, 1e12, 1e15, 0.5, n_gpus=10, dollars_per_gpu_hour=2.0)
+    assert cost.flops == 6e21
+    assert cost.gpu_hours == pytest.approx(6e21 / 5e14 / 3600)
+    assert cost.days == pytest.approx(cost.gpu_hours / 10 / 24)
+    assert cost.dollars == pytest.approx(2 * cost.gpu_hours)
+    # The source material's figure: Llama 2 70B, about 12 days on 6,000 GPUs, about $2M.
+    llama = scaling.training_cost(70e9, 2e12, 312e12, 0.4, 6000, 1.0)
+    assert 12 < llama.days < 14 and 1.5e6 < llama.dollars < 2.5e6
+    for bad in [0.0, 1.5]:
+        with pytest.raises(ValueError, match=r"utilisation must be in \(0, 1\]"):
+            scaling.training_cost(1e9, 1e12, 1e15, bad, 1, 1.0)
+    with pytest.raises(ValueError, match="n_gpus >= 1"):
+        scaling.training_cost(1e9, 1e12, 1e15, 0.5, 0, 1.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Compressors.
+
+
+def test_a_context_is_not_charged_and_lets_a_compressor_find_repeats():
+    text = "".join(random.Random(1).choice("abcdefgh") for _ in range(2000))
+    context = text  # the very same text, read first: lzma only has to point back to it
+    alone = scaling.compressor_bits_per_char(text)
+    after = scaling.compressor_bits_per_char(text, context=context)
+    data, both = context.encode(), (context + text).encode()
+    for name, compress in [("gzip", lambda d: gzip.compress(d, 9, mtime=0)), ("bz2", bz2.compress)]:
+        assert after[name] == 8 * (len(compress(both)) - len(compress(data))) / len(text)
+    assert after["lzma"] < alone["lzma"] / 5
+    with pytest.raises(ValueError, match="context must be a str"):
+        scaling.compressor_bits_per_char("abc", context=None)
 
 
 def test_compressor_bits_per_char_measures_each_compressor():
@@ -332,6 +361,16 @@ def test_scaling_plot_draws_points_fit_and_prediction_on_log_axes():
         viz.scaling_plot({"bad": (0.0, 1.0)})
 
 
+def test_scaling_plot_labels_its_log_axes_in_plain_numbers():
+    figure = viz.scaling_plot({"a": (1e4, 2.0), "b": (1e6, 3.0)})
+    figure.canvas.draw()
+    (axes,) = figure.axes
+    x_labels = [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+    y_labels = [t.get_text() for t in axes.get_yticklabels(minor=True) if t.get_text()]
+    assert "100k" in x_labels and "$" not in "".join(x_labels)
+    assert "2" in y_labels and "3" in y_labels
+
+
 def test_bar_chart_formats_its_labels():
     figure = viz.bar_chart({"gzip": 2.8712, "model": 2.0123}, fmt="{:.2f}")
     labels = [t.get_text() for t in figure.axes[0].texts]
@@ -347,3 +386,35 @@ def test_bits_per_char_and_chinchilla_references():
     n_params, tokens = exercises.chinchilla_split(1.2e21)
     assert n_params == pytest.approx(math.sqrt(1e19)) and tokens == pytest.approx(20 * n_params)
     assert scaling.training_flops(n_params, tokens) == pytest.approx(1.2e21)
+
+
+def test_windows_and_targets_exercise_rejects_targets_that_are_not_shifted():
+    def unshifted(ids, starts, block_size):
+        x, _ = exercises.windows_and_targets(ids, starts, block_size)
+        return x, x.clone()
+
+    assert not exercises.check("windows_and_targets", unshifted)
+
+
+def test_greedy_until_exercise_rejects_a_loop_that_ignores_the_stop_or_the_context():
+    def no_stop(model, prompt, max_new_tokens, stop_id):
+        return exercises.greedy_until(model, prompt, max_new_tokens, stop_id=-1)
+
+    def no_crop(model, prompt, max_new_tokens, stop_id):  # reads past the context: an error
+        ids = prompt.clone()
+        for _ in range(max_new_tokens):
+            next_id = model(ids[None])[0][0, -1].argmax()
+            ids = torch.cat([ids, next_id[None]])
+        return ids[len(prompt) :].tolist()
+
+    assert not exercises.check("greedy_until", no_stop)
+    assert not exercises.check("greedy_until", no_crop)
+
+
+def test_gpt_diagram_names_the_shape_it_draws():
+    figure = viz.gpt_diagram(n_layer=6, n_embd=32, n_head=2)
+    texts = [t.get_text() for axes in figure.axes for t in axes.texts]
+    assert "block x 6" in texts and "attention, 2 heads" in texts and "MLP 32 -> 128 -> 32" in texts
+    assert texts.count("skip") == 2
+    with pytest.raises(ValueError, match="n_layer must be a positive int"):
+        viz.gpt_diagram(n_layer=0, n_embd=32, n_head=2)
