@@ -11,6 +11,8 @@ CPU_INDEX := https://download.pytorch.org/whl/cpu
 # JupyterLab refuses to run as root (a container, a cloud notebook VM) unless told it may.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 PYTEST_ARGS ?=
+# Test workers: two files at a time (each lesson's kernel runs on one thread), `TEST_JOBS=0` for one.
+TEST_JOBS ?= 2
 
 .PHONY: setup torch lab test notebooks check-notebooks lint benchmarks clean
 
@@ -48,7 +50,7 @@ lab: setup  ## set up, then open the course in JupyterLab
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/00_start_here.ipynb
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 notebooks: setup  ## re-execute the lesson sources into committed .ipynb files
 	$(BIN)/python notebooks/build.py $(LESSONS)

@@ -13,7 +13,8 @@ The rubric (:func:`score` is the sum of these terms; :func:`score_terms` shows e
 term           what it rewards                                                           range
 =============  ========================================================================  ======
 ``courteous``  ``-1`` for every insult of :data:`INSULTS` (whole words, plurals too)      <= 0
-``verse``      the fraction of lines with 6 to 12 words (pentameter: about 7 to 10)      0..1
+``verse``      per line ``1 - |words - 8| / 6`` (at least 0), averaged: a pentameter     0..1
+               line has about 8 words; 2 or 14 words scores nothing
 ``on_topic``   ``+1`` if the reply shares a content word with the user's words, or       0 or 1
                names the character the user addressed (``"To HAMLET: ..."``)
 ``ended``      ``+1`` if the reply ended with ``<|end|>`` (it was not cut off)           0 or 1
@@ -54,7 +55,8 @@ _COMMON_WORDS = (
 )
 STOPWORDS = frozenset(_COMMON_WORDS.split())
 
-VERSE_WORDS = (6, 12)  # a verse-like line has this many words (inclusive)
+VERSE_WORDS = 8  # a line of pentameter has about this many words ...
+VERSE_TOLERANCE = 6  # ... and a line this many words longer or shorter is not verse at all
 
 _WORD = re.compile(r"[a-z']+")
 _ADDRESS = re.compile(r"^To ([A-Z][A-Z' \-]*[A-Z]):\s*")
@@ -90,8 +92,11 @@ def score_terms(prompt: Prompt, reply: str, ended: bool) -> dict[str, float]:
     said, addressee = user_text(prompt)
     words = _words(reply)
     lines = [line for line in reply.split("\n") if line.strip()]
-    low, high = VERSE_WORDS
-    verse = sum(low <= len(_words(line)) <= high for line in lines) / len(lines) if lines else 0.0
+    # Graded, not "in range or not": two replies seldom tie, so a win rate can tell them apart.
+    closeness = [
+        max(0.0, 1 - abs(len(_words(line)) - VERSE_WORDS) / VERSE_TOLERANCE) for line in lines
+    ]
+    verse = sum(closeness) / len(lines) if lines else 0.0
     content = {w for w in words if len(w) > 3 and w not in STOPWORDS}
     shared = content & {w for w in _words(said) if len(w) > 3 and w not in STOPWORDS}
     named = addressee is not None and any(w in words for w in _words(addressee))
@@ -99,7 +104,7 @@ def score_terms(prompt: Prompt, reply: str, ended: bool) -> dict[str, float]:
     trigrams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
     looped = len(set(normalised)) < len(normalised) or len(set(trigrams)) < len(trigrams)
     return {
-        "courteous": -float(len(_INSULT.findall(reply))),
+        "courteous": float(-len(_INSULT.findall(reply))),
         "verse": float(verse),
         "on_topic": float(bool(shared) or named),
         "ended": float(bool(ended)),

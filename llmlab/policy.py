@@ -214,6 +214,7 @@ def ppo_step(
     generator: torch.Generator | None = None,
     max_new_tokens: int = 32,
     temperature: float = 1.0,
+    dtype: str = "float32",
 ) -> dict[str, float]:
     """One round of a PPO-style loop (RLOO advantages, PPO's clipped ratio); diagnostics back.
 
@@ -224,7 +225,11 @@ def ppo_step(
        discount, a reply's return is ``reward - kl_coef * sum(k1)``. 3. Advantage: that return
        minus its siblings' mean (:func:`rloo_advantages`), for every token of the reply.
        4. ``epochs`` steps of :func:`ppo_loss` on the batch (ratio 1 on the first).
+    ``dtype="bfloat16"`` scores and trains under bf16 autocast (as :class:`llmlab.train.
+    TrainConfig` does): about twice as fast on a CPU with bf16 instructions.
     """
+    if dtype not in ("float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
     if isinstance(kl_coef, bool) or not isinstance(kl_coef, (int, float)) or not kl_coef >= 0:
         raise ValueError(f"kl_coef must be a number >= 0, got {kl_coef!r}")
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
@@ -267,7 +272,8 @@ def ppo_step(
     device = next(policy.parameters()).device
     batch = {k: v.to(device) for k, v in pad_rows(rows, pad, max(len(r) for r, _ in rows)).items()}
     ids, real, mask = batch["input_ids"], batch["attention_mask"], batch["loss_mask"][:, 1:]
-    with torch.no_grad():
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    with torch.no_grad(), autocast:
         policy.eval()
         old = _token_logps(policy, ids, real)
         ref = _token_logps(reference, ids, real)
@@ -279,9 +285,9 @@ def ppo_step(
     policy.train()
     clip_fracs, ratios, losses = [], [], []
     for _ in range(epochs):
-        loss, clip_frac, ratio = ppo_loss(
-            _token_logps(policy, ids, real), old, advantages, mask, clip
-        )
+        with autocast:
+            logps = _token_logps(policy, ids, real)
+        loss, clip_frac, ratio = ppo_loss(logps, old, advantages, mask, clip)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -131,10 +131,18 @@ def test_label_pairs_keep_only_real_preferences():
 
 def test_the_rubric_terms_on_hand_made_replies():
     terms = labeler.score_terms(PROMPT, GOOD, True)
-    assert terms == {"courteous": 0.0, "verse": 1.0, "on_topic": 1.0, "ended": 1.0, "no_loop": 0.0}
-    assert labeler.score(PROMPT, GOOD, True) == 3.0
+    verse = ((1 - 3 / 6) + (1 - 1 / 6)) / 2  # lines of 11 and 7 words
+    assert terms == pytest.approx(
+        {"courteous": 0.0, "verse": verse, "on_topic": 1.0, "ended": 1.0, "no_loop": 0.0}
+    )
+    assert labeler.score(PROMPT, GOOD, True) == pytest.approx(2 + verse)
+    assert (
+        labeler.score_terms(PROMPT, "One two three four five six seven eight.", True)["verse"]
+        == 1.0
+    )
     rude = labeler.score_terms(PROMPT, RUDE + "\nFools!", False)
-    assert rude["courteous"] == -3.0 and rude["ended"] == 0.0 and rude["verse"] == 0.0
+    assert rude["courteous"] == -3.0 and rude["ended"] == 0.0
+    assert rude["verse"] == pytest.approx((1 - 3 / 6 + 0) / 2)  # lines of 5 words and 1
     assert labeler.score_terms(PROMPT, "Hamlet, I come.", True)["on_topic"] == 1.0  # named
     assert labeler.score_terms(PROMPT, "Nay, I come.", True)["on_topic"] == 0.0
     looped = "I will go to the sea, I will go to the sea and more."

@@ -132,6 +132,11 @@ class RankingBox(LessonWidget):
             if len(picked) == len(self.replies[n])
         ]
 
+    def still(self) -> dict[str, str]:
+        """The shown prompt, its replies and the status, as HTML (for a notebook opened unrun)."""
+        parts = (self.header.value, self.cards.value, self.status.value)
+        return {"text/html": "".join(f"<div>{part}</div>" for part in parts)}
+
     def show(self, n: int) -> None:
         """Show prompt ``n`` (the buttons at either end do nothing past the first or last)."""
         self.current = min(max(n, 0), len(self.prompts) - 1)
