@@ -781,7 +781,7 @@ def loss_mask(roles: list[str], lengths: list[int]) -> list[bool]:
     raise NotImplementedError  # your code here
 
 
-exercises.check("loss_mask", loss_mask)
+passed = exercises.check("loss_mask", loss_mask)
 
 # %% [markdown]
 # **Exercise 2.** A LoRA layer's forward pass: `x [..., in]` through the frozen `W [out, in]`
@@ -794,7 +794,7 @@ def lora_forward(x, W, A, B, alpha: float, rank: int):
     raise NotImplementedError  # your code here
 
 
-exercises.check("lora_forward", lora_forward)
+passed = exercises.check("lora_forward", lora_forward)
 
 # %% [markdown]
 # **Exercise 3.** Merge the adapter into the weight: the `W'` for which `x @ W'.T` equals the
@@ -806,10 +806,8 @@ def merged_weight(W, A, B, alpha: float, rank: int):
     raise NotImplementedError  # your code here
 
 
-exercises.check("merged_weight", merged_weight)
+passed = exercises.check("merged_weight", merged_weight)
 
 # %% [markdown]
-# To reveal a solution, run `exercises.solution("name")`. Here is the first one:
-
-# %%
-exercises.solution("loss_mask")
+# Stuck? `exercises.solution("name")`, run in a cell of your own, prints a worked solution: the
+# tested reference itself.
