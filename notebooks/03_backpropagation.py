@@ -22,7 +22,7 @@
 # %%
 import llmlab
 
-llmlab.setup()
+llmlab.setup(threads=1)  # one thread: fastest for models this small, and the same numbers anywhere
 
 # %% [markdown]
 # ## 1. Derivatives by nudging
