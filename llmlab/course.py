@@ -80,9 +80,9 @@ LESSONS: tuple[Lesson, ...] = (
         7,
         "07_rlhf_ranking",
         "RLHF-style ranking",
-        "preferences, a reward model, best-of-n, DPO, a PPO-style loop",
-        ("preference",),
-        4.0,
+        "rankings (yours and a labeler's), a reward model, best-of-n, DPO, PPO, reward hacking",
+        ("preference", "labeler", "policy", "widgets"),
+        4.5,
     ),
     Lesson(
         8,
