@@ -300,18 +300,24 @@ def test_ctrl_c_stops_at_a_step_boundary_and_saves(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
 
     stopped = tiny()
-    result = T.train(
-        stopped,
-        DATA,
-        None,
-        config,
-        checkpoint=tmp_path / "c",
-        callback=press_ctrl_c,
-        progress=False,
-    )
+    # Python's own Ctrl-C handler, as a notebook kernel or a terminal has it (a pytest-xdist
+    # worker starts with SIGINT ignored instead).
+    runner_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = T.train(
+            stopped,
+            DATA,
+            None,
+            config,
+            checkpoint=tmp_path / "c",
+            callback=press_ctrl_c,
+            progress=False,
+        )
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    finally:
+        signal.signal(signal.SIGINT, runner_handler)
     assert (result.stop_reason, result.step) == ("interrupted", 12)
     assert T.load_checkpoint(tmp_path / "c").step == 12
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     resumed = tiny(seed=5)
     T.train(resumed, DATA, None, config, checkpoint=tmp_path / "c", resume=True, progress=False)
     assert_same_weights(straight, resumed)
