@@ -512,15 +512,7 @@ def score_replies(
     replies: Sequence[tuple[str, bool]],
 ) -> Tensor:
     """The reward of each ``(text, ended)`` reply to ``prompt``: ``[n]``."""
-    rows = [render_reply(prompt, text, ended, tokenizer) for text, ended in replies]
-    batch = pad_rows(rows, pad_id(tokenizer), max(len(r) for r, _ in rows))
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        return model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
-    finally:
-        model.train(was_training)
+    return reward_of(model, tokenizer, [prompt] * len(replies), replies)
 
 
 @torch.no_grad()
