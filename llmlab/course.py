@@ -82,7 +82,7 @@ LESSONS: tuple[Lesson, ...] = (
         "RLHF-style ranking",
         "rankings (yours and a labeler's), a reward model, best-of-n, DPO, PPO, reward hacking",
         ("preference", "labeler", "policy", "widgets"),
-        4.5,
+        4.0,
     ),
     Lesson(
         8,
