@@ -27,7 +27,7 @@ from llmlab.finetune import END, Turn, pad_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
 from llmlab.tokenization import BPETokenizer
-from llmlab.train import Batch, LossFunction
+from llmlab.train import Batch, LossFunction, evaluate
 
 # --------------------------------------------------------------------------------------------
 # DPO.
@@ -362,6 +362,7 @@ def report(
     tokenizer: BPETokenizer,
     prompts: Sequence[Sequence[Turn]],
     baseline: Sequence[tuple[str, bool]],
+    plain: Tensor,
     *,
     generator: torch.Generator,
     max_new_tokens: int = 48,
@@ -371,7 +372,9 @@ def report(
     ``win_rate`` against ``baseline`` (the SFT model's replies to the same prompts) and
     ``score``, both by the scripted labeler (the ground truth); ``reward``, the reward model's
     mean score (what the tuning chased); ``kl`` and ``kl_k3``, nats per reply from the
-    reference (:func:`reply_kl`); ``distinct_2`` (diversity). The replies come back too.
+    reference (:func:`reply_kl`); ``distinct_2`` (diversity); ``plain_loss``, nats per token on
+    the held-out plain text ``plain`` (token ids; :func:`llmlab.train.evaluate`, 64 windows):
+    what the tuning cost the model at its first job. The replies come back too.
     """
     from llmlab import labeler
     from llmlab.preference import sample_responses
@@ -392,5 +395,6 @@ def report(
         "kl": kl["k1"],
         "kl_k3": kl["k3"],
         "distinct_2": labeler.distinct_n([t for t, _ in replies], 2),
+        "plain_loss": evaluate(policy, plain, windows=64),
         "replies": replies,
     }

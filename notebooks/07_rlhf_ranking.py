@@ -35,7 +35,7 @@ llmlab.setup(threads=1)  # one thread: fastest for models this small, and the sa
 # %% tags=["nbval-ignore-output"]
 import torch
 
-from llmlab import labeler, policy, preference, pretrained
+from llmlab import corpus, labeler, policy, preference, pretrained
 
 sft, chat = pretrained.load("sft")
 ask = (("user", "To HAMLET: My lord, how does your honour for this many a day?"),)
@@ -346,11 +346,13 @@ dpo_model = dpo(beta=0.5)
 # Measured on 512 prompts from the held-out plays, one reply each, against the `sft` model's
 # replies to the same prompts (`policy.report`): the labeler's **win rate** (a tie counts half), its mean
 # score, the reward model's score, the **KL** from the reference in nats per reply (the mean
-# of the summed log-ratios over the policy's own replies), and distinct-2 (the share of word pairs
-# that are new: diversity):
+# of the summed log-ratios over the policy's own replies), distinct-2 (the share of word pairs
+# that are new: diversity), and the loss on plain text of the held-out plays in nats per token
+# (lesson 04's `evaluate`: what the tuning cost the model at its first job):
 
 # %% tags=["nbval-ignore-output"]
 eval_prompts = preference.dialogue_prompts("validation", 512)
+plain_text = torch.tensor(chat.encode(corpus.text("validation")[:300_000]))
 baseline = [
     r[0] for r in preference.sample_responses(
         sft, chat, eval_prompts, 1, generator=torch.Generator().manual_seed(99)
@@ -360,12 +362,13 @@ baseline = [
 
 def measure(model: torch.nn.Module, name: str) -> dict:
     found = policy.report(
-        model, reference, reward, chat, eval_prompts, baseline,
+        model, reference, reward, chat, eval_prompts, baseline, plain_text,
         generator=torch.Generator().manual_seed(7),
     )
     print(
         f"{name:<18} win rate {found['win_rate']:.2f}  labeler {found['score']:.2f}  "
-        f"reward {found['reward']:5.2f}  KL {found['kl']:5.2f}  distinct-2 {found['distinct_2']:.2f}"
+        f"reward {found['reward']:5.2f}  KL {found['kl']:5.2f}  distinct-2 {found['distinct_2']:.2f}  "
+        f"plain {found['plain_loss']:.3f}"
     )
     return found
 
@@ -454,7 +457,7 @@ def ppo(kl_coef: float, steps: int, learning_rate: float, every: int = 0) -> tup
     return tuned.eval(), log, reports
 
 
-ppo_model, ppo_log, _ = ppo(kl_coef=0.2, steps=PPO_STEPS, learning_rate=1e-4)
+ppo_model, ppo_log, _ = ppo(kl_coef=0.2, steps=PPO_STEPS, learning_rate=3e-4)
 results["ppo kl=0.2"] = measure(ppo_model, "ppo kl=0.2")
 
 # %% tags=["nbval-ignore-output"]
@@ -471,19 +474,19 @@ plt.tight_layout()
 plt.show()
 
 # %%
-assert results["ppo kl=0.2"]["win_rate"] > 0.55 and results["ppo kl=0.2"]["kl"] < KL_BOUND
+assert results["ppo kl=0.2"]["win_rate"] > 0.65 and results["ppo kl=0.2"]["kl"] < KL_BOUND
 assert results["ppo kl=0.2"]["score"] > results["sft"]["score"]
 gains = {k: results["ppo kl=0.2"][k] - results["sft"][k] for k in ("reward", "score")}
 assert gains["reward"] > 0.5 and gains["reward"] > gains["score"]  # what it optimised gains more
 assert all(d["first_ratio"] == 1.0 for d in ppo_log)  # the first epoch starts at the old policy
-assert max(d["clip_fraction"] for d in ppo_log) < 0.05  # clipping seldom bites
+assert sum(d["clip_fraction"] for d in ppo_log) / len(ppo_log) < 0.05  # clipping seldom bites
 
 # %% [markdown]
 # The PPO-style loop raises the reward model's score by more than half a point and the labeler's
-# score less: it wins more than 55% of the comparisons with `sft` within the same KL bound. DPO
+# score less: it wins more than 65% of the comparisons with `sft` within the same KL bound. DPO
 # learned from the labeler's pairs directly; PPO learns only through the reward model and
-# inherits its mistakes (section 9 pushes that to the end). The clip fraction stays under 5%: at
-# this learning rate two epochs move few tokens' ratios outside `[0.8, 1.2]`. Clipping is a guard
+# inherits its mistakes (section 9 pushes that to the end). The clip fraction averages under 5%
+# over the rounds: two epochs move few tokens' ratios outside `[0.8, 1.2]`. Clipping is a guard
 # rail here, not the engine.
 #
 # ## 8. The reward-vs-KL frontier
@@ -507,11 +510,29 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
+# Each point also cost something the plot does not show: the loss on plain text of the held-out
+# plays (nats per token, the last column of the reports). Lesson 06 found fine-tuning raised it
+# once; tuning for preferences raises it again:
+
+# %% tags=["nbval-ignore-output"]
+tuned_names = ("dpo β=0.5", "dpo β=0.1", "ppo kl=0.2", "ppo kl=0")
+for name in ("sft", *tuned_names):
+    print(f"{name:<12} plain-text loss {results[name]['plain_loss']:.3f}")
+
+# %%
+assert all(results[n]["plain_loss"] > results["sft"]["plain_loss"] for n in tuned_names)
+
+# %% [markdown]
+# Every tuned model is worse at the plain text than `sft`. The preference data holds short replies,
+# not the plays' long speeches, and only the KL term holds the model near what it was.
+# InstructGPT called this loss the **alignment tax**, and paid it down by mixing pretraining
+# batches into the PPO updates ("PPO-ptx").
+#
 # ## 9. Reward hacking, on purpose
 #
 # The reward model is a model: right on most pairs, wrong on some, and wrong in ways a policy can
-# find. With no KL penalty and a larger learning rate, the PPO-style loop of the last cell
-# chased the reward model for 40 rounds. Its reports after 20 and 40:
+# find. With its KL penalty removed, the PPO-style loop of section 7 (the same learning rate,
+# the same batches) chased the reward model for 40 rounds. Its reports after 20 and 40:
 
 # %% tags=["nbval-ignore-output"]
 first, last = hack_reports[20], hack_reports[40]
@@ -549,7 +570,8 @@ for i in range(4):
 # - **Best-of-n** improves answers with no training, at a known KL of `log n − (n−1)/n`.
 # - **DPO** trains on the pairs directly and beat `sft` in more than 65% of comparisons; the
 #   **PPO-style loop** samples, scores and takes clipped steps with a KL penalty, and beat `sft`
-#   in more than 55%, learning through a reward model that is wrong on some pairs.
+#   in more than 65% too, learning through a reward model that is wrong on some pairs.
+# - Every tuned model lost some of its plain-text skill: the **alignment tax**.
 # - With no KL penalty the reward model's score rose while the labeler's fell: **reward hacking**.
 #
 # ## Exercises

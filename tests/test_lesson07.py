@@ -12,6 +12,7 @@ from tiny_gpt import tiny
 from llmlab import labeler, pretrained
 from llmlab import policy as P
 from llmlab import preference as pref
+from llmlab.train import evaluate
 from llmlab.widgets import RankingBox, ranking_html
 
 PROMPTS = [
@@ -152,6 +153,7 @@ def test_report_of_the_reference_against_itself(tok):
             model, tok, PROMPTS, 1, max_new_tokens=8, generator=torch.Generator().manual_seed(1)
         )
     ]
+    plain = torch.arange(200) % 1000  # any token ids longer than the context
     found = P.report(
         model,
         P.frozen(model),
@@ -159,9 +161,20 @@ def test_report_of_the_reference_against_itself(tok):
         tok,
         PROMPTS,
         baseline,
+        plain,
         max_new_tokens=8,
         generator=torch.Generator().manual_seed(1),
     )
     assert found["win_rate"] == 0.5 and found["replies"] == baseline  # the same draws
     assert found["kl"] == 0.0 and found["kl_k3"] == 0.0
-    assert set(found) == {"win_rate", "score", "reward", "kl", "kl_k3", "distinct_2", "replies"}
+    assert found["plain_loss"] == evaluate(model, plain, windows=64)
+    assert set(found) == {
+        "win_rate",
+        "score",
+        "reward",
+        "kl",
+        "kl_k3",
+        "distinct_2",
+        "plain_loss",
+        "replies",
+    }
