@@ -379,6 +379,12 @@ def report(
     from llmlab import labeler
     from llmlab.preference import sample_responses
 
+    block = policy.config.block_size
+    if not isinstance(plain, Tensor) or plain.ndim != 1 or len(plain) <= block:
+        shape = list(plain.shape) if isinstance(plain, Tensor) else type(plain).__name__
+        raise ValueError(
+            f"plain must be a 1-D tensor of more than block_size = {block} token ids, got {shape}"
+        )
     replies = [
         r[0]
         for r in sample_responses(

@@ -532,7 +532,8 @@ assert all(results[n]["plain_loss"] > results["sft"]["plain_loss"] for n in tune
 #
 # The reward model is a model: right on most pairs, wrong on some, and wrong in ways a policy can
 # find. With its KL penalty removed, the PPO-style loop of section 7 (the same learning rate,
-# the same batches) chased the reward model for 40 rounds. Its reports after 20 and 40:
+# the same prompts in the same order) chased the reward model for 40 rounds. Its reports after
+# 20 and 40:
 
 # %% tags=["nbval-ignore-output"]
 first, last = hack_reports[20], hack_reports[40]

@@ -178,3 +178,15 @@ def test_report_of_the_reference_against_itself(tok):
         "plain_loss",
         "replies",
     }
+    for bad in (torch.arange(64), torch.arange(400).view(2, 200), [1, 2, 3]):
+        with pytest.raises(ValueError, match="plain must be a 1-D tensor of more than block_size"):
+            P.report(
+                model,
+                P.frozen(model),
+                reward,
+                tok,
+                PROMPTS,
+                baseline,
+                bad,
+                generator=torch.Generator().manual_seed(1),
+            )
