@@ -353,7 +353,7 @@ class GPT(nn.Module):
             where, mask = slice(start, start + T), None
         else:
             where, mask = self._padded_positions(attention_mask, idx, start)
-        idx = idx.long()  # (any integer dtype: uint8, int16 and int32 ids index the table too)
+        idx = idx.long()  # (int8, int16 and int32 ids index the table too)
         x = self.wte(idx)
         rope = None
         if self.config.pos_encoding == "learned":
@@ -487,6 +487,10 @@ class GPT(nn.Module):
             raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
         if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        if idx.dtype == torch.uint8:  # torch reads a uint8 index as a mask, and 256 wraps to 0
+            raise ValueError(
+                f"{name} must hold token ids in a signed integer dtype (int8..int64), got uint8"
+            )
         if idx.ndim != 2 or idx.shape[1] < 1:
             raise ValueError(f"{name} must have shape [batch, time>=1], got {list(idx.shape)}")
         if idx.shape[0] < 1:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, fields
@@ -259,9 +260,28 @@ class Config:
             config = cls(**values)
         except TypeError as error:
             raise ValueError(f"model_config is incomplete: {error}") from None
-        if config.pos_encoding not in ("learned", "sinusoidal", "rope"):
-            raise ValueError(f"unknown pos_encoding {config.pos_encoding!r}")
         return config
+
+    def __post_init__(self) -> None:
+        """The checks of ``GPTConfig``, so a file it would refuse is refused here too."""
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                raise ValueError(
+                    f"model_config.{name} must be a positive int, got {getattr(self, name)!r}"
+                )
+        if self.n_embd % self.n_head:
+            raise ValueError(f"model_config.n_head={self.n_head} must divide n_embd={self.n_embd}")
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model_config.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"model_config.bias must be a bool, got {self.bias!r}")
+        if self.pos_encoding not in ("learned", "sinusoidal", "rope"):
+            raise ValueError(
+                "model_config.pos_encoding must be 'learned', 'sinusoidal' or 'rope', "
+                f"got {self.pos_encoding!r}"
+            )
+        if not _is_number(self.rope_base) or not 1 < self.rope_base < math.inf:
+            raise ValueError(f"model_config.rope_base must be a number > 1, got {self.rope_base!r}")
 
     @property
     def head_dim(self) -> int:

@@ -108,6 +108,10 @@ def _check_ids(ids: Any, name: str, vocab_size: int, allow_empty: bool = False) 
     if isinstance(ids, Tensor):
         if ids.ndim != 1 or ids.dtype.is_floating_point or ids.dtype == torch.bool:
             raise ValueError(f"{name} must be a 1-D tensor of integer token ids, got {ids!r:.60}")
+        if ids.dtype == torch.uint8:  # a uint8 tensor is read as a mask when it indexes
+            raise ValueError(
+                f"{name} must hold token ids in a signed integer dtype (int8..int64), got uint8"
+            )
         ids = ids.tolist()
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
         raise TypeError(f"{name} must be a list of token ids, got {type(ids).__name__}")

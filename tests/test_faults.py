@@ -64,6 +64,13 @@ def lora(**options):
     return add_lora(tiny(), **{"rank": 2, "alpha": 4.0, **options})
 
 
+def numpy_config(**overrides):
+    from llmlab.numpy_gpt import Config
+
+    shape = {"vocab_size": 37, "block_size": 16, "n_layer": 1, "n_head": 2, "n_embd": 8}
+    return Config.from_dict({**shape, "bias": True, "pos_encoding": "learned", **overrides})
+
+
 def sampling(name, *args, **kwargs):
     from llmlab import sampling as s
 
@@ -143,6 +150,25 @@ CASES = {
     ),
     # ------------------------------------------------------------------ model: calls
     "forward float ids": (lambda: tiny()(torch.rand(1, 4)), TypeError, "integer token ids"),
+    "forward uint8 ids": (lambda: tiny()(ids(1, 4).to(torch.uint8)), ValueError, "uint8"),
+    "generate uint8 ids": (
+        lambda: tiny().generate(ids(1, 4).to(torch.uint8), 2),
+        ValueError,
+        "signed integer dtype",
+    ),
+    "sampling uint8 prompt": (
+        lambda: sampling("generate", tiny(), ids(4).to(torch.uint8), 3),
+        ValueError,
+        "prompt_ids must hold token ids in a signed integer dtype",
+    ),
+    "numpy_gpt config dropout -0.5": (
+        lambda: numpy_config(dropout=-0.5),
+        ValueError,
+        "model_config.dropout must be in [0, 1)",
+    ),
+    "numpy_gpt config n_head 3": (lambda: numpy_config(n_head=3), ValueError, "must divide"),
+    "numpy_gpt config vocab 0": (lambda: numpy_config(vocab_size=0), ValueError, "vocab_size"),
+    "numpy_gpt config bias 1": (lambda: numpy_config(bias=1), ValueError, "bias must be a bool"),
     "forward 1-D ids": (lambda: tiny()(ids(4)), ValueError, "shape [batch, time>=1]"),
     "forward empty batch": (lambda: tiny()(ids(0, 4)), ValueError, "empty batch"),
     "forward id 37": (lambda: tiny()(torch.tensor([[1, 37]])), ValueError, "0..36"),
@@ -600,7 +626,7 @@ CASES = {
 def test_inputs_once_refused_with_a_raw_error_now_work():
     model = tiny().eval()
     x = ids(2, 5)
-    for dtype in (torch.uint8, torch.int16, torch.int32):
+    for dtype in (torch.int8, torch.int16, torch.int32):
         logits, loss = model(x.to(dtype), x.to(torch.int32))
         torch.testing.assert_close(logits, model(x)[0], rtol=0, atol=0)
         assert math.isfinite(loss.item())
