@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # Test workers: two files at a time (each lesson's kernel runs on one thread), `TEST_JOBS=0` for one.
 TEST_JOBS ?= 2
 
-.PHONY: setup torch lab test notebooks check-notebooks lint benchmarks clean
+.PHONY: setup torch lab test test-arithmetic notebooks check-notebooks lint benchmarks clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,20 @@ lab: setup  ## set up, then open the course in JupyterLab
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+
+# Every lesson under nbval once per arithmetic path a learner's machine may take: MKL's kernels
+# for other CPUs, ATen's plain C++ kernels instead of its vector ones, another thread count.
+# Nothing nbval compares may change; one line per setting, and a failure names the settings.
+ARITHMETIC ?= MKL_CBWR=COMPATIBLE MKL_CBWR=SSE4_2 MKL_CBWR=AVX2 MKL_CBWR=AVX512 \
+              ATEN_CPU_CAPABILITY=default LLMLAB_THREADS=1
+test-arithmetic: setup  ## the notebooks under nbval, once per setting in ARITHMETIC
+	@failed=""; for setting in $(ARITHMETIC); do \
+	  env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile \
+	    notebooks $(PYTEST_ARGS) > .arithmetic.log 2>&1 || failed="$$failed $$setting"; \
+	  echo "$$setting: $$(tail -n 1 .arithmetic.log)"; \
+	  grep '^FAILED' .arithmetic.log || true; \
+	done; rm -f .arithmetic.log; \
+	if [ -n "$$failed" ]; then echo "failed under:$$failed"; exit 1; fi
 
 notebooks: setup  ## re-execute the lesson sources into committed .ipynb files
 	$(BIN)/python notebooks/build.py $(LESSONS)

@@ -68,7 +68,9 @@ def setup(
 
     Seeding Python, NumPy and torch makes every number a lesson prints reproducible on the same
     machine, which is what lets nbval compare a fresh run against the committed outputs.
-    ``threads`` defaults to the CPU count (capped at 8: small models gain nothing from more).
+    ``threads`` defaults to ``$LLMLAB_THREADS`` if set, else the CPU count (capped at 8: small
+    models gain nothing from more). The variable lets the test suite run every lesson on another
+    thread count than the one it was built with: a printed number must not depend on it.
     It returns nothing, so the cell shows nothing: what it could show (the torch version, the
     thread count) differs between machines, and a lesson's outputs must not.
     """
@@ -76,9 +78,9 @@ def setup(
     import torch
 
     if threads is None:
-        threads = min(os.cpu_count() or 1, 8)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+        threads = _threads_from_environment() or min(os.cpu_count() or 1, 8)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -91,6 +93,16 @@ def setup(
         {"figure.figsize": figsize, "figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3}
     )
     _inline_figures()
+
+
+def _threads_from_environment() -> int | None:
+    """``$LLMLAB_THREADS`` as a thread count, or None where it is not set."""
+    value = os.environ.get("LLMLAB_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"$LLMLAB_THREADS must be an int >= 1, got {value!r}")
+    return int(value)
 
 
 def _inline_figures() -> None:

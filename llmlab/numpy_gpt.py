@@ -266,9 +266,7 @@ class Config:
         """The checks of ``GPTConfig``, so a file it would refuse is refused here too."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(
-                    f"model_config.{name} must be a positive int, got {getattr(self, name)!r}"
-                )
+                raise ValueError(f"model_config.{name} must be a positive int")
         if self.n_embd % self.n_head:
             raise ValueError(f"model_config.n_head={self.n_head} must divide n_embd={self.n_embd}")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
@@ -276,10 +274,7 @@ class Config:
         if not isinstance(self.bias, bool):
             raise ValueError(f"model_config.bias must be a bool, got {self.bias!r}")
         if self.pos_encoding not in ("learned", "sinusoidal", "rope"):
-            raise ValueError(
-                "model_config.pos_encoding must be 'learned', 'sinusoidal' or 'rope', "
-                f"got {self.pos_encoding!r}"
-            )
+            raise ValueError(f"model_config.pos_encoding: unknown {self.pos_encoding!r}")
         if not _is_number(self.rope_base) or not 1 < self.rope_base < math.inf:
             raise ValueError(f"model_config.rope_base must be a number > 1, got {self.rope_base!r}")
 

@@ -217,8 +217,7 @@ assert torch.allclose(rotated_q.norm(dim=-1), q.norm().expand(T))  # rotation ke
 # and so on. A token then carries a summary of its past. With a loop:
 
 # %%
-torch.manual_seed(0)
-x_small = torch.randn(4, 2).round(decimals=1)  # 4 tokens, 2 numbers each
+x_small = torch.tensor([[1.5, -0.5], [-2, 1], [-1, -1.5], [0.5, 1]])  # 4 tokens, 2 numbers each
 by_loop = torch.stack([x_small[: t + 1].mean(dim=0) for t in range(4)])
 print(f"x:\n{x_small}\n\naverage of the past, by a loop:\n{by_loop}")
 
@@ -260,14 +259,19 @@ assert torch.allclose(fixed_scores.softmax(dim=-1), average)
 #
 # Token `i`'s attention to token `j` is the score `qᵢ·kⱼ` (how well the question matches the
 # offer), divided by `√d`, turned into weights by a softmax over `j`. Its output is the weighted
-# average of the values. Four tokens, 4-number vectors, all matrices printed:
+# average of the values. Four tokens, 4-number vectors, all matrices printed. The numbers are
+# small whole numbers and halves (a trained model's are not): every computer stores them
+# exactly, so `Q`, `K`, `V` and the scores below come out exactly the same on every machine.
 
 # %%
-torch.manual_seed(0)
 tokens = list("dogs")
 d = 4
-X = torch.randn(4, d).round(decimals=1)  # stand-in embeddings (+ positions) of the 4 tokens
-Wq, Wk, Wv = ((0.5 * torch.randn(d, d)).round(decimals=1) for _ in range(3))
+X = torch.tensor(  # stand-in embeddings (+ positions) of the 4 tokens, one row each
+    [[1.0, 1, -1, 2], [1, -1, 1, 0], [0, 0, -1, -1], [1, 1, 1, 1]]
+)
+Wq = torch.tensor([[1.0, 0.5, 0, -0.5], [0.5, 1, 1, -1], [0, -1, -0.5, -1], [0.5, 1, 0, 0.5]])
+Wk = torch.tensor([[1.0, 0, 0.5, -0.5], [0, -1, 0, -0.5], [1, -1, 0.5, -1], [-1, 0.5, 0.5, -0.5]])
+Wv = torch.tensor([[-0.5, 0, 1, 0.5], [-1, 1, 0.5, -0.5], [-0.5, -1, -1, -1], [1, 0.5, -1, 0.5]])
 Q, K, V = X @ Wq, X @ Wk, X @ Wv
 shown = {"X": X, "Wq": Wq, "Wk": Wk, "Wv": Wv, "Q = X Wq": Q, "K = X Wk": K, "V = X Wv": V}
 for name, matrix in shown.items():

@@ -18,8 +18,26 @@ def test_setup_makes_random_numbers_repeat():
     llmlab.setup(seed=7, threads=1)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
     assert torch.get_num_threads() == 1
-    with pytest.raises(ValueError, match="threads must be >= 1"):
+    with pytest.raises(ValueError, match="threads must be an int >= 1"):
         llmlab.setup(threads=0)
+
+
+def test_setup_takes_its_default_thread_count_from_llmlab_threads(monkeypatch):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("LLMLAB_THREADS", "3")
+        llmlab.setup()
+        assert torch.get_num_threads() == 3
+        llmlab.setup(threads=1)  # a lesson that names its thread count keeps it
+        assert torch.get_num_threads() == 1
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv("LLMLAB_THREADS", bad)
+            with pytest.raises(ValueError, match=r"\$LLMLAB_THREADS must be an int >= 1"):
+                llmlab.setup()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_cache_dir_follows_llmlab_home(monkeypatch, tmp_path):
