@@ -50,7 +50,7 @@ lab: setup  ## set up, then open the course in JupyterLab
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/00_start_here.ipynb
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Every lesson under nbval once per arithmetic path a learner's machine may take: MKL's kernels
 # for other CPUs, ATen's plain C++ kernels instead of its vector ones, another thread count.
@@ -59,7 +59,7 @@ ARITHMETIC ?= MKL_CBWR=COMPATIBLE MKL_CBWR=SSE4_2 MKL_CBWR=AVX2 MKL_CBWR=AVX512 
               ATEN_CPU_CAPABILITY=default LLMLAB_THREADS=1
 test-arithmetic: setup  ## the notebooks under nbval, once per setting in ARITHMETIC
 	@failed=""; for setting in $(ARITHMETIC); do \
-	  env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile \
+	  env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder \
 	    notebooks $(PYTEST_ARGS) > .arithmetic.log 2>&1 || failed="$$failed $$setting"; \
 	  echo "$$setting: $$(tail -n 1 .arithmetic.log)"; \
 	  grep '^FAILED' .arithmetic.log || true; \

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.once  # the test harness: a pytest run in a subprocess, about 5 s each
 
 
 def run_ui_tests(tmp_path: Path, ci: bool, order: str) -> subprocess.CompletedProcess:

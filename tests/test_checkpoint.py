@@ -122,6 +122,7 @@ def test_header_fields_are_checked_and_named(tmp_path):
             C.load_checkpoint(tmp_path / case)
 
 
+@pytest.mark.once  # about 40 s: 16,000 damaged files read by the NumPy reader
 def test_every_flipped_bit_of_the_header_is_refused_or_changes_nothing(tmp_path):
     """The digest covers the header: a flip is refused, or it leaves the same parsed header."""
     model = tiny(n_layer=1, n_embd=8, n_head=2, vocab_size=5, block_size=4)

@@ -214,6 +214,7 @@ print(sum(float(p.sum()) for p in model.parameters()))
 """
 
 
+@pytest.mark.once  # about 20 s: the cache's lock, with two processes training
 def test_two_processes_on_an_empty_cache_train_once_and_get_the_same_model(sandbox):
     import os
     import subprocess

@@ -175,7 +175,7 @@ def test_pretokenize_matches_hf_on_random_unicode(text):
     assert pretokenize(text) == hf_pretokenize(text)
 
 
-@pytest.mark.slow  # about 7 s
+@pytest.mark.once  # about 7 s; no torch in it
 def test_pretokenize_matches_hf_on_every_assigned_character():
     """Each assigned code point next to a letter, a digit, a symbol and a space. Private-use
     characters (137,000 of them) are sampled; the pattern has two versions (below and above
