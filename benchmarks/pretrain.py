@@ -35,7 +35,8 @@ import torch
 from llmlab import corpus, pretrained
 from llmlab.model import GPT, GPTConfig
 from llmlab.tokenization import CharTokenizer
-from llmlab.train import TrainConfig, evaluate, train
+from llmlab.train import evaluate, train
+from llmlab.train_config import TrainConfig
 
 #: nanoGPT's "baby GPT" CPU run (README, shakespeare_char with --device=cpu): fp32, plain AdamW.
 BASELINE = {

@@ -13,10 +13,10 @@ else goes as JSON in the file's header under the key ``"llmlab"``:
   bytes, so damage anywhere is refused (files of the first format, ``llmlab-checkpoint/1``, are
   still read: their digest covers the tensors only).
 
-Files are written to a temporary name and renamed (:func:`write_atomically`), so a crash mid-write
-leaves the old file or the new one, never half of one. :func:`read_numpy` reads a checkpoint
-without importing torch (lesson 08's NumPy-only runner uses it); :func:`load_checkpoint` is the
-same read into torch tensors.
+Files are written to a temporary name and renamed (:func:`llmlab.files.write_atomically`), so a
+crash mid-write leaves the old file or the new one, never half of one. :func:`read_numpy` reads a
+checkpoint without importing torch (lesson 08's NumPy-only runner uses it); :func:`load_checkpoint`
+is the same read into torch tensors.
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmlab import files
+from llmlab.train_config import TrainConfig
+
 if TYPE_CHECKING:
     import numpy as np
     import torch
     from torch import Tensor, nn
 
     from llmlab.model import GPTConfig
-    from llmlab.train import TrainConfig
 
 CHECKPOINT_FORMAT = "llmlab-checkpoint/2"
 #: The first format: the same file, but a digest of the tensors alone (the header unprotected).
@@ -43,22 +45,6 @@ LEGACY_FORMAT = "llmlab-checkpoint/1"
 
 #: Architectures a checkpoint can rebuild: ``kind`` -> the keys its description must have.
 ARCHITECTURES = {"gpt": (), "sequence_head": ("n_outputs",)}
-
-
-def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write a temporary file in the same folder, then rename: readers see old or new, not half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def digest(tensors: dict[str, Any], header: dict[str, Any] | None = None) -> str:
@@ -234,8 +220,6 @@ def _model_config(values: Any) -> GPTConfig:
 
 
 def _train_config(values: Any) -> TrainConfig | None:
-    from llmlab.train import TrainConfig
-
     if values is None:
         return None
     if not isinstance(values, dict):
@@ -414,4 +398,4 @@ def save_checkpoint(
         tensors["rng.batches"] = generator.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
     meta["sha256"] = digest(tensors, meta)  # (meta has no "sha256" yet: it is all covered)
-    return write_atomically(path, save(tensors, metadata={"llmlab": json.dumps(meta)}))
+    return files.write_atomically(path, save(tensors, metadata={"llmlab": json.dumps(meta)}))

@@ -104,7 +104,7 @@ def _check_before_training(recipe: dict, out: str) -> None:
     from pathlib import Path
 
     from llmlab.model import GPTConfig
-    from llmlab.train import TrainConfig
+    from llmlab.train_config import TrainConfig
 
     GPTConfig(vocab_size=256, **recipe["model"])  # (the tokenizer sets the real vocabulary)
     TrainConfig(**recipe["train"])

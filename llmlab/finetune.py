@@ -202,8 +202,9 @@ def sft_mixture(
 # SFT: batches and loss.
 
 
-def pad_id(tokenizer: BPETokenizer) -> int:
-    """The id that fills rows out to a batch's length: ``<|end|>``'s, or 0 without chat tokens.
+def pad_token_id(tokenizer: BPETokenizer) -> int:
+    """The id that fills rows out to a batch's length (transformers calls it ``pad_token_id``):
+    ``<|end|>``'s, or 0 without chat tokens.
     Any id would do: the attention mask and IGNORE_INDEX targets hide padding entirely."""
     return tokenizer.special_tokens.get(END, 0)
 
@@ -257,7 +258,7 @@ def sft_batches(
     :func:`render_chat`), else ``IGNORE_INDEX``, so the prompt and the padding cost nothing.
     """
     rows = _sft_rows(examples, tokenizer, block_size)
-    pad = pad_id(tokenizer)
+    pad = pad_token_id(tokenizer)
 
     def draw(generator: torch.Generator, n: int) -> Batch:
         picks = torch.randint(len(rows), (n,), generator=generator).tolist()
@@ -285,7 +286,7 @@ def sft_eval(
     model.eval()
     try:
         for start in range(0, len(rows), batch_size):
-            batch = _sft_batch(rows[start : start + batch_size], pad_id(tokenizer))
+            batch = _sft_batch(rows[start : start + batch_size], pad_token_id(tokenizer))
             n = int((batch["targets"] != IGNORE_INDEX).sum())
             total += sft_loss(model, batch).item() * n
             count += n
@@ -327,7 +328,7 @@ def classifier_batches(
     tokens, right-padded (the head reads each row's last *real* token: padding changes nothing).
     """
     rows = _classifier_rows(examples, tokenizer, block_size)
-    pad = pad_id(tokenizer)
+    pad = pad_token_id(tokenizer)
 
     def draw(generator: torch.Generator, n: int) -> Batch:
         picks = torch.randint(len(rows), (n,), generator=generator).tolist()
@@ -352,7 +353,7 @@ def predict(
     model.eval()
     try:
         for start in range(0, len(rows), batch_size):
-            batch = _classifier_batch(rows[start : start + batch_size], pad_id(tokenizer))
+            batch = _classifier_batch(rows[start : start + batch_size], pad_token_id(tokenizer))
             found += model(batch["input_ids"], batch["attention_mask"]).argmax(-1).tolist()
     finally:
         model.train(was_training)

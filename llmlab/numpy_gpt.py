@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from llmlab.checkpoint import read_numpy, write_atomically
+from llmlab import files
+from llmlab.checkpoint import read_numpy
 from llmlab.pretokenize import pretokenize
 
 NPZ_FORMAT = "llmlab-numpy/1"
@@ -580,4 +581,4 @@ def export_npz(checkpoint_path: str | os.PathLike[str], npz_path: str | os.PathL
     NumpyGPT(config, {n[len("model.") :]: t for n, t in weights.items()}, tokenizer)  # checks
     buffer = io.BytesIO()
     np.savez(buffer, **weights, **{_HEADER_KEY: np.array(json.dumps(header))})
-    return write_atomically(npz_path, buffer.getvalue())
+    return files.write_atomically(npz_path, buffer.getvalue())

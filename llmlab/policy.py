@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import TypedDict
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from llmlab.finetune import END, Turn, pad_id, render_prompt, template_ids
+from llmlab.finetune import END, Turn, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
 from llmlab.tokenization import BPETokenizer
@@ -101,7 +102,7 @@ def _check_reference(reference: torch.nn.Module) -> None:
     if trainable:
         raise ValueError(
             f"the reference must be frozen, but {len(trainable)} parameters require grad "
-            f"(e.g. {trainable[0]!r}): pass preference.frozen(model)"
+            f"(e.g. {trainable[0]!r}): pass policy.frozen(model)"
         )
 
 
@@ -225,8 +226,8 @@ def ppo_step(
        discount, a reply's return is ``reward - kl_coef * sum(k1)``. 3. Advantage: that return
        minus its siblings' mean (:func:`rloo_advantages`), for every token of the reply.
        4. ``epochs`` steps of :func:`ppo_loss` on the batch (ratio 1 on the first).
-    ``dtype="bfloat16"`` scores and trains under bf16 autocast (as :class:`llmlab.train.
-    TrainConfig` does): about twice as fast on a CPU with bf16 instructions.
+    ``dtype="bfloat16"`` scores and trains under bf16 autocast (as :class:`llmlab.train_config.
+    TrainConfig` does); whether that is faster depends on the CPU's bf16 instructions.
     """
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
@@ -242,7 +243,7 @@ def ppo_step(
     _check_reference(reference)
     _check_vocab(policy, reference)
     stops = [] if tokenizer is None else [template_ids(tokenizer)[END]]
-    pad = 0 if tokenizer is None else pad_id(tokenizer)
+    pad = 0 if tokenizer is None else pad_token_id(tokenizer)
     prompt_ids = [
         list(prompt) if tokenizer is None else render_prompt(prompt, tokenizer)
         for prompt in prompts
@@ -342,7 +343,7 @@ def reply_kl(
     try:
         for start in range(0, len(rows), 64):  # 64 rows at a time: the logits stay small
             chunk = rows[start : start + 64]
-            batch = pad_rows(chunk, pad_id(tokenizer), max(len(r) for r, _ in chunk))
+            batch = pad_rows(chunk, pad_token_id(tokenizer), max(len(r) for r, _ in chunk))
             ids, real = batch["input_ids"].to(device), batch["attention_mask"].to(device)
             mask = batch["loss_mask"][:, 1:].to(device)
             estimates = kl_estimates(
@@ -353,6 +354,19 @@ def reply_kl(
     finally:
         policy.train(states[0]), reference.train(states[1])
     return {name: total / len(rows) for name, total in totals.items()}
+
+
+class PolicyReport(TypedDict):
+    """What :func:`report` measures; ``replies`` holds each reply as ``(text, ended)``."""
+
+    win_rate: float
+    score: float
+    reward: float
+    kl: float
+    kl_k3: float
+    distinct_2: float
+    plain_loss: float
+    replies: list[tuple[str, bool]]
 
 
 def report(
@@ -366,7 +380,7 @@ def report(
     *,
     generator: torch.Generator,
     max_new_tokens: int = 48,
-) -> dict[str, float]:
+) -> PolicyReport:
     """What lesson 07 measures of a policy on held-out ``prompts`` (one reply sampled each).
 
     ``win_rate`` against ``baseline`` (the SFT model's replies to the same prompts) and

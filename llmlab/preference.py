@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llmlab import labeler as scripted
-from llmlab.finetune import END, Turn, check_turns, pad_id, render_prompt, template_ids
+from llmlab.finetune import END, Turn, check_turns, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.sampling import generate_batch
 from llmlab.tokenization import BPETokenizer
@@ -207,7 +207,7 @@ def sample_responses(
         rows,
         max_new_tokens,
         stop_id=end,
-        pad=pad_id(tokenizer),
+        pad=pad_token_id(tokenizer),
         temperature=temperature,
         top_k=top_k,
         generator=generator,
@@ -402,7 +402,7 @@ def pair_batches(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int
     """``n`` pairs drawn with replacement using ``generator`` only; tensors ``chosen_input_ids``,
     ``chosen_attention_mask``, ``chosen_loss_mask`` and the same for ``rejected_``.
     ``tokens`` counts real tokens of both sides. (DPO reads the same batches.)"""
-    rows, pad = _pair_rows(pairs, tokenizer, block_size), pad_id(tokenizer)
+    rows, pad = _pair_rows(pairs, tokenizer, block_size), pad_token_id(tokenizer)
 
     def draw(generator: torch.Generator, n: int) -> Batch:
         picks = torch.randint(len(rows), (n,), generator=generator).tolist()
@@ -460,7 +460,7 @@ def pair_rewards(
     model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, batch_size: int = 32
 ) -> tuple[Tensor, Tensor]:
     """The rewards of every pair's chosen and rejected reply, in order (eval mode)."""
-    rows, pad = _pair_rows(pairs, tokenizer, model.config.block_size), pad_id(tokenizer)
+    rows, pad = _pair_rows(pairs, tokenizer, model.config.block_size), pad_token_id(tokenizer)
     was_training = model.training
     model.eval()
     chosen, rejected = [], []
@@ -537,7 +537,7 @@ def reward_of(
     try:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            batch = pad_rows(chunk, pad_id(tokenizer), max(len(r) for r, _ in chunk))
+            batch = pad_rows(chunk, pad_token_id(tokenizer), max(len(r) for r, _ in chunk))
             found.append(
                 model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
             )

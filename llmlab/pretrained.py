@@ -235,7 +235,8 @@ def train_recipe(
     from llmlab import corpus
     from llmlab.model import GPT, GPTConfig
     from llmlab.tokenization import BPETokenizer, CharTokenizer
-    from llmlab.train import TrainConfig, train
+    from llmlab.train import train
+    from llmlab.train_config import TrainConfig
 
     train_text, val_text = corpus.text("train"), corpus.text("validation")
     if r["tokenizer"]["kind"] == "char":
@@ -277,7 +278,8 @@ def finetune_recipe(
     import torch
 
     from llmlab import finetune
-    from llmlab.train import TrainConfig, fit
+    from llmlab.train import fit
+    from llmlab.train_config import TrainConfig
 
     base, base_tokenizer = load(r["base"], progress=progress)
     tokenizer = finetune.chat_tokenizer(base_tokenizer)
@@ -305,7 +307,7 @@ def finetune_recipe(
 def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
     from llmlab.checkpoint import save_checkpoint
-    from llmlab.train import TrainConfig
+    from llmlab.train_config import TrainConfig
 
     r = recipe(name)
     partial = path.with_name(path.name.replace(".safetensors", ".partial.safetensors"))

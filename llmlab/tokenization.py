@@ -39,6 +39,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmlab import files
 from llmlab.pretokenize import _WHITESPACE, _pretokenize
 
 # Pre-tokenization has a module of its own; these stay importable from here too.
@@ -246,10 +247,8 @@ def _check_format(data: object, expected: str, source: str) -> None:
 
 def _write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> None:
     """Write atomically (a temporary file, then a rename), so a crash never leaves half a file."""
-    from llmlab.checkpoint import write_atomically
-
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
-    write_atomically(path, text.encode("utf-8"))
+    files.write_atomically(path, text.encode("utf-8"))
 
 
 def _read_json(path: str | os.PathLike[str]) -> Any:

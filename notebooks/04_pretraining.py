@@ -272,14 +272,17 @@ assert round(gpt2_blocks / 1e6) == 85 and round(gpt2_total / 1e6) == 124
 # Each parameter costs one multiply-add (2 FLOPs) per token going forward, and two going
 # backward (one for the gradient of its input, one for its own gradient): so the backward pass
 # costs twice the forward, and training about **6 × parameters FLOPs per token** — the number
-# lesson 05 builds scaling laws on. PyTorch can count the FLOPs of every operation it runs:
+# lesson 05 builds scaling laws on. PyTorch can count the FLOPs of every operation it runs
+# (attention runs on its plain kernel here, made of matrix products the counter knows; the fused
+# kernels it picks otherwise are counted differently from one torch version to the next):
 
 # %%
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-with FlopCounterMode(display=False) as forward_count:
+with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as forward_count:
     _, count_loss = model(x[:2], y[:2])
-with FlopCounterMode(display=False) as backward_count:
+with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as backward_count:
     count_loss.backward()
 model.zero_grad()
 forward_flops, backward_flops = forward_count.get_total_flops(), backward_count.get_total_flops()
@@ -682,7 +685,7 @@ assert min(line_cost.values()) > 0.5  # none is recited: far from zero cost
 # **Weights only** is what you share or deploy:
 
 # %%
-from llmlab.train import load_checkpoint, save_checkpoint
+from llmlab.checkpoint import load_checkpoint, save_checkpoint
 
 weights_file = save_checkpoint(
     folder / "weights.safetensors", model, step=result.step, tokenizer=tokenizer.to_dict()

@@ -686,14 +686,13 @@ results = sft_table(runs)
 full_run, lora_result = results["full"], results["LoRA (rank 8)"]
 assert lora_result[1] < before - 0.5 and lora_result[1] > full_run[1]
 assert lora_result[2] < full_run[2] and full_run[3] >= 0.8 and lora_result[3] < 0.2
-assert runs["LoRA (rank 8)"][2] > 0.5 * full_seconds
 
 # %% [markdown]
 # LoRA trains 65,536 numbers instead of 919,040 (7.1%), and AdamW's two moments per trainable
 # number shrink with them: for a 7-billion-parameter model, 56 GB of optimizer state in full,
-# 4 GB at this share. Time per step does not shrink with them (the cell checks it stays above
-# half of full fine-tuning's): the frozen model still runs forward and backward, and the adapters
-# add products of their own. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
+# 4 GB at this share. Time per step does not shrink with them (the table's `s/step`, timed on the
+# machine that ran this page, so not checked by a test): the frozen model still runs forward and
+# backward, and the adapters add products of their own. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
 # is higher (fewer parameters learn more slowly) and it forgets less: its plain-text loss stays
 # closer to the base model's.
 #
@@ -721,9 +720,10 @@ assert table_result[2] > lora_result[2] and table_result[2] > full_run[2]
 
 # %% [markdown]
 # And LoRA costs nothing when the model is used: fold `(alpha / r) · B A` into each `W` and the
-# model is the same shape as before, computing the same thing:
+# model is the same shape as before, computing the same thing (up to float rounding, whose size
+# differs from one machine to the next):
 
-# %%
+# %% tags=["nbval-ignore-output"]
 probe = torch.tensor([finetune.render_prompt([("user", "Which play is HORATIO in?")], chat)])
 with torch.no_grad():
     unmerged = adapted(probe)[0]

@@ -13,15 +13,16 @@ import torch
 from tiny_gpt import tiny
 
 from llmlab import checkpoint as C
-from llmlab import pretrained
+from llmlab import files, pretrained
 from llmlab import train as T
 from llmlab.model import GPT, SequenceHead
+from llmlab.train_config import TrainConfig
 
 
 def trained_checkpoint(path):
     """A checkpoint with every kind of tensor: weights, AdamW moments and steps, RNG states."""
     model = tiny()
-    config = T.TrainConfig(batch_size=2, max_steps=3, eval_interval=0, log_interval=1)
+    config = TrainConfig(batch_size=2, max_steps=3, eval_interval=0, log_interval=1)
     data = torch.randint(37, (400,), generator=torch.Generator().manual_seed(0))
     T.train(model, data, None, config, checkpoint=path, progress=False)
     return path
@@ -150,8 +151,8 @@ def test_one_atomic_writer_for_checkpoints_and_tokenizers(tmp_path, monkeypatch)
     from llmlab.tokenization import CharTokenizer
 
     written = []
-    real = C.write_atomically
-    monkeypatch.setattr(C, "write_atomically", lambda p, d: written.append(p) or real(p, d))
+    real = files.write_atomically
+    monkeypatch.setattr(files, "write_atomically", lambda p, d: written.append(p) or real(p, d))
     CharTokenizer("abc").save(tmp_path / "t.json")
     C.save_checkpoint(tmp_path / "c", tiny())
     assert [Path(p).name for p in written] == ["t.json", "c"]

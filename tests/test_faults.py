@@ -22,7 +22,7 @@ def ids(*shape: int, high: int = 37) -> torch.Tensor:
 
 
 def quick(**overrides):
-    from llmlab.train import TrainConfig
+    from llmlab.train_config import TrainConfig
 
     return TrainConfig(**{"batch_size": 2, "max_steps": 2, "eval_interval": 0, **overrides})
 
@@ -40,7 +40,7 @@ def gpt_config(**values):
 
 
 def train_config(**values):
-    from llmlab.train import TrainConfig
+    from llmlab.train_config import TrainConfig
 
     return TrainConfig(**values)
 
@@ -281,7 +281,7 @@ CASES = {
     "TrainConfig max_seconds 0": (lambda: train_config(max_seconds=0), ValueError, "max_seconds"),
     "TrainConfig decay 0": (lambda: train_config(decay_steps=0), ValueError, "decay_steps"),
     "TrainConfig unknown": (
-        lambda: __import__("llmlab.train").train.TrainConfig.from_dict({"lr": 1}),
+        lambda: __import__("llmlab.train_config").train_config.TrainConfig.from_dict({"lr": 1}),
         ValueError,
         "unknown TrainConfig fields",
     ),

@@ -23,7 +23,8 @@ from llmlab.lora import (
     unmerge_lora,
 )
 from llmlab.model import SequenceHead
-from llmlab.train import TrainConfig, fit, lm_batches, lm_loss
+from llmlab.train import fit, lm_batches, lm_loss
+from llmlab.train_config import TrainConfig
 
 IDS = torch.randint(0, 37, (3, 16), generator=torch.Generator().manual_seed(0))
 

@@ -16,7 +16,8 @@ from llmlab import labeler, pretrained
 from llmlab import policy as P
 from llmlab import preference as pref
 from llmlab.model import SequenceHead
-from llmlab.train import TrainConfig, fit
+from llmlab.train import fit
+from llmlab.train_config import TrainConfig
 
 PROMPT = (("user", "To HAMLET: My lord, how fares your grace this morning?"),)
 GOOD = "My grace is well, and I thank thee for the morning.\nCome, let us walk along the shore."

@@ -7,9 +7,11 @@ import shutil
 import pytest
 import torch
 
+from llmlab import checkpoint as C
 from llmlab import pretrained
 from llmlab import train as T
 from llmlab.tokenization import BPETokenizer, CharTokenizer, tokenizer_from_dict
+from llmlab.train_config import TrainConfig
 
 REPO_SHIPPED = pretrained.SHIPPED
 TINY_TRAIN = {
@@ -92,8 +94,8 @@ def test_shipped_checkpoints_are_used_when_they_match(sandbox):
     # a file under the right name but made by another recipe is refused, not served
     other = sandbox / "other"
     pretrained.train_recipe({**TINY, "seed": 9}, other, progress=False)
-    saved = T.load_checkpoint(other)
-    T.save_checkpoint(
+    saved = C.load_checkpoint(other)
+    C.save_checkpoint(
         sandbox / "home" / name,
         saved.build_model(),
         tokenizer=saved.tokenizer,
@@ -154,7 +156,7 @@ def test_standard_recipes_are_valid_and_stop_by_steps_not_seconds():
 
     for name in pretrained.names():
         r = pretrained.recipe(name)
-        T.TrainConfig(**r["train"])
+        TrainConfig(**r["train"])
         if "base" in r:  # fine-tuned from another standard model, whose shape it keeps
             assert r["base"] in pretrained.names() and "model" not in r
         else:
@@ -184,7 +186,7 @@ def test_the_command_line_pretrains_resumes_prepares_and_samples(sandbox, capsys
     flags = ["--recipe", "tiny", "--out", out, "--quiet", "--eval-interval", "2"]
     assert main(["pretrain", *flags, "--max-steps", "4"]) == 0
     assert main(["pretrain", *flags, "--max-steps", "6", "--resume"]) == 0
-    assert T.load_checkpoint(out).step == 6
+    assert C.load_checkpoint(out).step == 6
     assert "max_steps after 6 steps" in capsys.readouterr().out
     assert main(["sample", "--checkpoint", out, "--tokens", "7", "--prompt", "KING:"]) == 0
     sampled = capsys.readouterr().out

@@ -156,3 +156,59 @@ def _nbval_settings():
 )
 def test_nbval_forgives_one_unit_in_a_decimals_last_digit_and_nothing_else(committed, got, passes):
     assert _nbval_settings().same_up_to_last_digit(committed, got) is passes
+
+
+def _llmlab_imports() -> dict[str, set[str]]:
+    """Which of llmlab's modules each module imports, anywhere in it (functions included);
+    a subpackage (widgets, exercises) counts as one module."""
+    import ast
+
+    package = ROOT / "llmlab"
+    names = {p.stem for p in package.glob("*.py")} | {p.parent.name for p in package.glob("*/*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        name = path.stem if path.parent == package else path.parent.name
+        imported = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("llmlab"):
+                parts = node.module.split(".")
+                imported |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names} & names
+            elif isinstance(node, ast.Import):
+                imported |= {
+                    a.name.split(".")[1] for a in node.names if a.name.startswith("llmlab.")
+                }
+        imported.discard(name)
+    return graph
+
+
+def test_llmlab_modules_import_one_another_without_a_circle():
+    graph, done, path = _llmlab_imports(), set(), []
+
+    def visit(module: str) -> None:
+        if module in path:
+            raise AssertionError(
+                f"import circle: {' -> '.join([*path[path.index(module) :], module])}"
+            )
+        if module in done:
+            return
+        path.append(module)
+        for other in sorted(graph.get(module, ())):
+            visit(other)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert {"checkpoint", "train", "train_config", "files"} <= set(graph)
+
+
+def test_the_readme_names_every_module_of_the_library():
+    """The repository table is the map a learner reads: a module missing from it is lost."""
+    row = next(
+        line for line in (ROOT / "README.md").read_text().splitlines() if "`llmlab/`" in line
+    )
+    package = ROOT / "llmlab"
+    modules = {p.stem for p in package.glob("[!_]*.py")} | {
+        f"{p.parent.name}/" for p in package.glob("*/__init__.py")
+    }
+    assert not {m for m in modules if f"`{m}`" not in row}

@@ -15,7 +15,12 @@ from llmlab import sampling
 from llmlab.model import GPT
 from tests.tiny_gpt import tiny
 
-hf = pytest.importorskip("transformers.generation.logits_process")
+
+@pytest.fixture(scope="module")
+def hf():
+    """transformers' logits processors: only the tests that compare against them skip without."""
+    return pytest.importorskip("transformers.generation.logits_process")
+
 
 SEEDS = range(40)
 POS = ("learned", "sinusoidal", "rope")
@@ -58,7 +63,7 @@ def assert_same(ours: torch.Tensor, theirs: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_processors_equal_transformers_ties_included(seed):
+def test_processors_equal_transformers_ties_included(seed, hf):
     logits, ids = random_logits(seed), random_ids(seed)
     before = logits.clone()
     for t in (0.3, 0.7, 1.0, 1.7, 4.0):
@@ -104,8 +109,8 @@ COMBOS = [
 
 
 def transformers_list(
-    temperature=1.0, top_k=None, top_p=None, min_p=None, repetition_penalty=None
-) -> hf.LogitsProcessorList:
+    hf, temperature=1.0, top_k=None, top_p=None, min_p=None, repetition_penalty=None
+):
     """What transformers' generate(do_sample=True, ...) builds, in its order."""
     steps = hf.LogitsProcessorList()
     if repetition_penalty is not None and repetition_penalty != 1.0:
@@ -122,10 +127,10 @@ def transformers_list(
 
 
 @pytest.mark.parametrize("combo", COMBOS, ids=lambda c: ",".join(c) or "defaults")
-def test_process_equals_transformers_logits_processor_list(combo):
+def test_process_equals_transformers_logits_processor_list(combo, hf):
     for seed in range(20):
         logits, ids = random_logits(seed), random_ids(seed)
-        theirs = transformers_list(**combo)(ids, logits.clone())
+        theirs = transformers_list(hf, **combo)(ids, logits.clone())
         assert_same(sampling.process(logits, ids, **combo), theirs)
 
 

@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tiny_gpt import tiny
 
+from llmlab import checkpoint as C
 from llmlab import train as T
 from llmlab.model import GPT
+from llmlab.train_config import DTYPES, TrainConfig
 
 DATA = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
 VAL = torch.randint(37, (600,), generator=torch.Generator().manual_seed(1))
@@ -25,9 +27,9 @@ VAL = torch.randint(37, (600,), generator=torch.Generator().manual_seed(1))
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def quick(**overrides) -> T.TrainConfig:
+def quick(**overrides) -> TrainConfig:
     values = dict(batch_size=4, max_steps=20, warmup_steps=5, eval_interval=5, eval_windows=4)
-    return T.TrainConfig(**{**values, **overrides})
+    return TrainConfig(**{**values, **overrides})
 
 
 def assert_same_weights(a: GPT, b: GPT) -> None:
@@ -53,7 +55,7 @@ def test_batches_are_windows_and_their_shifted_targets():
 
 @given(step=st.integers(0, 3000))
 def test_schedule_warms_up_then_decays_to_the_floor(step):
-    config = T.TrainConfig(learning_rate=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000)
+    config = TrainConfig(learning_rate=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000)
     lr = T.lr_at(step, config)
     assert 0 < lr <= config.learning_rate
     if step < 100:
@@ -89,7 +91,7 @@ def test_evaluate_scores_fixed_windows_and_restores_the_mode():
 
 def test_config_round_trips_and_rejects_nonsense():
     config = quick(max_seconds=3.5, dtype="bfloat16")
-    assert T.TrainConfig.from_dict(config.to_dict()) == config
+    assert TrainConfig.from_dict(config.to_dict()) == config
     for bad in [
         dict(batch_size=0),
         dict(learning_rate=-1.0),
@@ -102,7 +104,7 @@ def test_config_round_trips_and_rejects_nonsense():
         with pytest.raises(ValueError, match="TrainConfig"):
             quick(**bad)
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
-        T.TrainConfig.from_dict({"lr": 1.0})
+        TrainConfig.from_dict({"lr": 1.0})
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -122,7 +124,7 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     batches = torch.Generator().manual_seed(3)
     torch.randint(10, (7,), generator=batches)  # a generator part-way through its stream
     tokenizer = {"kind": "char", "chars": "abc"}
-    T.save_checkpoint(
+    C.save_checkpoint(
         tmp_path / "c.safetensors",
         model,
         optimizer,
@@ -135,7 +137,7 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     expected_batches = torch.randint(1000, (5,), generator=batches)
     expected_noise = torch.rand(5)
 
-    saved = T.load_checkpoint(tmp_path / "c.safetensors")
+    saved = C.load_checkpoint(tmp_path / "c.safetensors")
     assert (saved.step, saved.tokenizer, saved.extra) == (17, tokenizer, {"note": [1, 2]})
     assert saved.train_config == quick() and saved.model_config == model.config
     clone = saved.build_model()
@@ -155,8 +157,8 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
 
 def test_weights_only_checkpoints_and_mismatched_models(tmp_path):
     model = tiny()
-    T.save_checkpoint(tmp_path / "w", model, tokenizer=None)
-    saved = T.load_checkpoint(tmp_path / "w")
+    C.save_checkpoint(tmp_path / "w", model, tokenizer=None)
+    saved = C.load_checkpoint(tmp_path / "w")
     assert_same_weights(model, saved.build_model())
     with pytest.raises(ValueError, match="weights only"):
         saved.load_training_state(T.make_optimizer(model, quick()), torch.Generator())
@@ -182,9 +184,9 @@ def test_damaged_checkpoints_are_refused(tmp_path):
         ("foreign", "reading it failed"),
     ]:
         with pytest.raises(ValueError, match=f"not a valid llmlab checkpoint.*{reason}"):
-            T.load_checkpoint(tmp_path / name)
+            C.load_checkpoint(tmp_path / name)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        T.load_checkpoint(tmp_path / "missing")
+        C.load_checkpoint(tmp_path / "missing")
 
 
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -196,7 +198,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
-        T.save_checkpoint(path, tiny(seed=1))
+        C.save_checkpoint(path, tiny(seed=1))
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # no temporary file left over
 
@@ -222,7 +224,7 @@ def test_training_lowers_the_loss_and_records_history(tmp_path):
     assert result.seconds > 0 and records[-1]["time"] == result.seconds
 
 
-@pytest.mark.parametrize("dtype", T.DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, dtype):
     config = quick(max_steps=24, checkpoint_interval=8, log_interval=1, dtype=dtype)
     straight = tiny(dropout=0.1)  # dropout: the global RNG must be restored too
@@ -237,12 +239,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, dtype):
         T.train(
             crashed, DATA, VAL, config, checkpoint=tmp_path / "c", callback=crash, progress=False
         )
-    assert T.load_checkpoint(tmp_path / "c").step == 8
+    assert C.load_checkpoint(tmp_path / "c").step == 8
     resumed = tiny(seed=123, dropout=0.1)  # a fresh process: other initial weights, other RNG
     result = T.train(
         resumed, DATA, VAL, config, checkpoint=tmp_path / "c", resume=True, progress=False
     )
-    assert result.step == 24 and T.load_checkpoint(tmp_path / "c").step == 24
+    assert result.step == 24 and C.load_checkpoint(tmp_path / "c").step == 24
     assert_same_weights(straight, resumed)
     assert [r["step"] for r in result.history] == list(range(1, 25))  # history carried over
 
@@ -261,6 +263,7 @@ KILLED_SCRIPT = f"""
 import os, signal, sys, torch
 sys.path.insert(0, {os.path.dirname(__file__)!r})
 from llmlab import train as T
+from llmlab.train_config import TrainConfig
 from tiny_gpt import tiny
 
 torch.set_num_threads(1)
@@ -271,7 +274,7 @@ def kill(record):
     if record["step"] == 13:
         os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no exception handlers: gone
 
-T.train(model, data, None, T.TrainConfig(**{KILLED_RUN!r}), checkpoint=sys.argv[1],
+T.train(model, data, None, TrainConfig(**{KILLED_RUN!r}), checkpoint=sys.argv[1],
         callback=kill, progress=False)
 """
 
@@ -281,8 +284,8 @@ def test_a_killed_process_resumes_to_the_uninterrupted_weights(tmp_path):
     script.write_text(KILLED_SCRIPT)
     run = subprocess.run([sys.executable, str(script), str(tmp_path / "c")], timeout=120)
     assert run.returncode == -signal.SIGKILL
-    assert T.load_checkpoint(tmp_path / "c").step == 8
-    config = T.TrainConfig(**KILLED_RUN)
+    assert C.load_checkpoint(tmp_path / "c").step == 8
+    config = TrainConfig(**KILLED_RUN)
     straight = tiny(dropout=0.1)
     T.train(straight, DATA, None, config, progress=False)
     resumed = tiny(seed=7, dropout=0.1)
@@ -317,7 +320,7 @@ def test_ctrl_c_stops_at_a_step_boundary_and_saves(tmp_path):
     finally:
         signal.signal(signal.SIGINT, runner_handler)
     assert (result.stop_reason, result.step) == ("interrupted", 12)
-    assert T.load_checkpoint(tmp_path / "c").step == 12
+    assert C.load_checkpoint(tmp_path / "c").step == 12
     resumed = tiny(seed=5)
     T.train(resumed, DATA, None, config, checkpoint=tmp_path / "c", resume=True, progress=False)
     assert_same_weights(straight, resumed)
@@ -341,7 +344,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_good_checkpoint(tmp
     )
     with pytest.raises(T.TrainingDivergedError, match=r"diverged at step (\d+).*\(step \d+\)"):
         T.train(model, DATA, None, config, checkpoint=tmp_path / "c", progress=False)
-    good = T.load_checkpoint(tmp_path / "c")
+    good = C.load_checkpoint(tmp_path / "c")
     assert good.step > 0 and all(t.isfinite().all() for t in good.tensors.values())
     assert all(p.isfinite().all() for p in model.parameters())  # the bad step was not applied
 
@@ -359,7 +362,7 @@ def test_bad_inputs_get_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="TrainConfig"):
         T.train(model, DATA, None, {"max_steps": 3}, progress=False)
     other = tmp_path / "other"
-    T.save_checkpoint(
+    C.save_checkpoint(
         other, tiny(n_embd=16), T.make_optimizer(tiny(n_embd=16), quick()), torch.Generator()
     )
     with pytest.raises(ValueError, match="different model: n_embd=16"):
@@ -373,12 +376,13 @@ import sys, torch
 sys.path.insert(0, {os.path.dirname(__file__)!r})
 from safetensors.torch import save_file
 from llmlab import train as T
+from llmlab.train_config import TrainConfig
 from tiny_gpt import tiny
 
 rank, world = T.distributed()
 model = tiny(seed=rank)  # different weights per rank at first: DDP must broadcast rank 0's
 data = torch.randint(37, (4000,), generator=torch.Generator().manual_seed(0))
-config = T.TrainConfig(batch_size=4, max_steps=15, warmup_steps=5, eval_interval=0)
+config = TrainConfig(batch_size=4, max_steps=15, warmup_steps=5, eval_interval=0)
 T.train(model, data, None, config, progress=False)
 save_file({{n: p.detach() for n, p in model.named_parameters()}}, f"{{sys.argv[1]}}/rank{{rank}}")
 torch.distributed.destroy_process_group()
@@ -414,7 +418,7 @@ def test_two_process_torchrun_ends_with_identical_weights(tmp_path):
         single,
         DATA,
         None,
-        T.TrainConfig(batch_size=8, max_steps=15, warmup_steps=5, eval_interval=0),
+        TrainConfig(batch_size=8, max_steps=15, warmup_steps=5, eval_interval=0),
         progress=False,
     )
     for name, param in single.named_parameters():
@@ -470,7 +474,7 @@ def test_resume_is_exact_for_a_classifier_loss(tmp_path):
             callback=crash,
             progress=False,
         )
-    assert T.load_checkpoint(tmp_path / "c").step == 7
+    assert C.load_checkpoint(tmp_path / "c").step == 7
     resumed = classifier(5)
     again = T.fit(
         resumed,
@@ -485,7 +489,7 @@ def test_resume_is_exact_for_a_classifier_loss(tmp_path):
     assert again.tokens == done.tokens
     for key in ("step", "tokens", "loss", "val_loss"):
         assert [r.get(key) for r in again.history] == [r.get(key) for r in done.history], key
-    assert T.load_checkpoint(tmp_path / "c").architecture["kind"] == "sequence_head"
+    assert C.load_checkpoint(tmp_path / "c").architecture["kind"] == "sequence_head"
 
 
 def test_train_on_an_empty_or_fractional_token_array_is_a_clear_error():
