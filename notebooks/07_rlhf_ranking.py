@@ -533,20 +533,35 @@ assert all(results[n]["plain_loss"] > results["sft"]["plain_loss"] for n in tune
 # The reward model is a model: right on most pairs, wrong on some, and wrong in ways a policy can
 # find. With its KL penalty removed, the PPO-style loop of section 7 (the same learning rate,
 # the same prompts in the same order) chased the reward model for 40 rounds. Its reports after
-# 20 and 40:
+# 20 and 40, and the labeler's change between them with its standard error (the same 512
+# held-out prompts both times, so the difference is paired prompt by prompt):
 
 # %% tags=["nbval-ignore-output"]
 first, last = hack_reports[20], hack_reports[40]
 print(f"{'':<14}{'reward model':>14}{'labeler':>10}{'KL':>8}")
 for name, found in (("sft", results["sft"]), ("20 rounds", first), ("40 rounds", last)):
     print(f"{name:<14}{found['reward']:>14.2f}{found['score']:>10.2f}{found['kl']:>8.1f}")
+
+
+def labeler_scores(found: dict) -> torch.Tensor:
+    """The labeler's score of each held-out reply in a report."""
+    pairs = zip(eval_prompts, found["replies"], strict=True)
+    return torch.tensor([labeler.score(p, *r) for p, r in pairs], dtype=torch.float64)
+
+
+change = labeler_scores(last) - labeler_scores(first)
+se = (change.std() / len(change) ** 0.5).item()
+print(f"labeler, round 20 -> 40: {change.mean():+.3f} ± {se:.3f} (paired standard error)")
 assert last["reward"] > first["reward"] > results["sft"]["reward"]  # the reward model: better
-assert last["score"] < first["score"]  # the truth: worse
+assert change.mean() < 2 * se  # the truth: no better, beyond its noise
 assert last["kl"] > first["kl"]
 
 # %% [markdown]
-# The reward model's score keeps rising while the labeler's score falls, and the KL keeps
-# growing: the policy now writes what the reward model overrates, not what the rubric asks for. That is why every method above keeps a KL term (or a
+# The reward model's score keeps rising from round 20 to 40, while the labeler's score stops
+# rising with it: its change is below two standard errors (it fell on the machine that built
+# this page; on another it may not, as a difference this close to its noise can go either way).
+# The KL keeps growing all the same: the policy's extra distance buys what the reward model
+# overrates, not what the rubric asks for. That is why every method above keeps a KL term (or a
 # small n), and why the lesson judged them by the labeler and not by the learned reward.
 #
 # ## 10. Before and after
@@ -573,7 +588,8 @@ for i in range(4):
 #   **PPO-style loop** samples, scores and takes clipped steps with a KL penalty, and beat `sft`
 #   in more than 65% too, learning through a reward model that is wrong on some pairs.
 # - Every tuned model lost some of its plain-text skill: the **alignment tax**.
-# - With no KL penalty the reward model's score rose while the labeler's fell: **reward hacking**.
+# - With no KL penalty the reward model's score kept rising while the labeler's stopped:
+#   **reward hacking**.
 #
 # ## Exercises
 #
