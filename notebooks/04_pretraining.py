@@ -273,8 +273,9 @@ assert round(gpt2_blocks / 1e6) == 85 and round(gpt2_total / 1e6) == 124
 # backward (one for the gradient of its input, one for its own gradient): so the backward pass
 # costs twice the forward, and training about **6 × parameters FLOPs per token** — the number
 # lesson 05 builds scaling laws on. PyTorch can count the FLOPs of every operation it runs
-# (attention runs on its plain kernel here, made of matrix products the counter knows; the fused
-# kernels it picks otherwise are counted differently from one torch version to the next):
+# (attention runs as plain matrix products here, which the counter knows; the fused attention
+# PyTorch picks otherwise is counted differently, or not at all, depending on the device and the
+# torch version):
 
 # %%
 from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -690,9 +690,9 @@ assert lora_result[2] < full_run[2] and full_run[3] >= 0.8 and lora_result[3] < 
 # %% [markdown]
 # LoRA trains 65,536 numbers instead of 919,040 (7.1%), and AdamW's two moments per trainable
 # number shrink with them: for a 7-billion-parameter model, 56 GB of optimizer state in full,
-# 4 GB at this share. Time per step does not shrink with them (the table's `s/step`, timed on the
-# machine that ran this page, so not checked by a test): the frozen model still runs forward and
-# backward, and the adapters add products of their own. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
+# 4 GB at this share. Time per step does not shrink with them (the table's `s/step`, a timing
+# that varies with the machine): the frozen model still runs forward and backward, and the
+# adapters add products of their own. LoRA's gain is memory. After the same 120 steps LoRA's reply loss
 # is higher (fewer parameters learn more slowly) and it forgets less: its plain-text loss stays
 # closer to the base model's.
 #

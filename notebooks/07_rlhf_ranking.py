@@ -533,8 +533,10 @@ assert all(results[n]["plain_loss"] > results["sft"]["plain_loss"] for n in tune
 # The reward model is a model: right on most pairs, wrong on some, and wrong in ways a policy can
 # find. With its KL penalty removed, the PPO-style loop of section 7 (the same learning rate,
 # the same prompts in the same order) chased the reward model for 40 rounds. Its reports after
-# 20 and 40, and the labeler's change between them with its standard error (the same 512
-# held-out prompts both times, so the difference is paired prompt by prompt):
+# 20 and 40, and the labeler's change between them with its **standard error**: the spread of
+# the 512 per-prompt changes divided by √512, how far the mean change could move by the luck of
+# which prompts were drawn. Both reports answer the same held-out prompts, so the change is
+# taken prompt by prompt (**paired**), which removes how hard each prompt is:
 
 # %% tags=["nbval-ignore-output"]
 first, last = hack_reports[20], hack_reports[40]
@@ -553,14 +555,16 @@ change = labeler_scores(last) - labeler_scores(first)
 se = (change.std() / len(change) ** 0.5).item()
 print(f"labeler, round 20 -> 40: {change.mean():+.3f} ± {se:.3f} (paired standard error)")
 assert last["reward"] > first["reward"] > results["sft"]["reward"]  # the reward model: better
-assert change.mean() < 2 * se  # the truth: no better, beyond its noise
+assert change.mean() < 3 * se  # the truth: no better beyond its noise
 assert last["kl"] > first["kl"]
 
 # %% [markdown]
-# The reward model's score keeps rising from round 20 to 40, while the labeler's score stops
-# rising with it: its change is below two standard errors (it fell on the machine that built
-# this page; on another it may not, as a difference this close to its noise can go either way).
-# The KL keeps growing all the same: the policy's extra distance buys what the reward model
+# The reward model's score keeps rising from round 20 to 40, while the labeler's score does not
+# rise with it: on the machine that built this page it fell by about three standard errors. The
+# assert checks only that it did not rise by three or more (a rise that noise could not explain),
+# since another machine trains a slightly different policy: its arithmetic differs in the last
+# digits, forty rounds of training amplify that, and there the labeler's score may even rise a
+# little. The KL keeps growing all the same: the policy's extra distance buys what the reward model
 # overrates, not what the rubric asks for. That is why every method above keeps a KL term (or a
 # small n), and why the lesson judged them by the labeler and not by the learned reward.
 #
@@ -588,8 +592,8 @@ for i in range(4):
 #   **PPO-style loop** samples, scores and takes clipped steps with a KL penalty, and beat `sft`
 #   in more than 65% too, learning through a reward model that is wrong on some pairs.
 # - Every tuned model lost some of its plain-text skill: the **alignment tax**.
-# - With no KL penalty the reward model's score kept rising while the labeler's stopped:
-#   **reward hacking**.
+# - With no KL penalty the reward model's score kept rising while the labeler's stopped (here it
+#   fell): **reward hacking**.
 #
 # ## Exercises
 #

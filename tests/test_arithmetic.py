@@ -80,5 +80,27 @@ def test_whole_numbers_and_halves_give_the_same_bits_on_every_path(two_paths):
 def test_ci_runs_its_halves_on_different_arithmetic_paths():
     script = (ROOT / ".ci/run").read_text()
     first, second = script.split("# 1. ", 1)[1].split("# 2. ", 1)
-    for name, value in OTHER_PATH.items():
-        assert f"{name}={value}" in second and name not in first, name
+    assert "MKL_CBWR=COMPATIBLE" in second and "LLMLAB_THREADS=1" in second
+    assert "ATEN_CPU_CAPABILITY=$other" in second and "AVX512*) other=avx2" in second
+    assert not any(name in first for name in OTHER_PATH)
+
+
+@pytest.mark.skipif(
+    platform.machine().lower() not in ("x86_64", "amd64"),
+    reason="ATen's AVX kernels exist on x86 CPUs only",
+)
+def test_one_vector_width_down_rounds_differently_too():
+    """CI's second half on an AVX-512 machine: AVX2 kernels, MKL's compatible ones."""
+    native = probe()
+    if (
+        "avx512"
+        not in subprocess.run(
+            [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.lower()
+    ):
+        pytest.skip("this CPU has no AVX-512: CI's second half takes plain C++ kernels here")
+    other = probe(MKL_CBWR="COMPATIBLE", ATEN_CPU_CAPABILITY="avx2")
+    assert native["matmul"] != other["matmul"] or native["softmax"] != other["softmax"]

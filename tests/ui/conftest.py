@@ -150,6 +150,25 @@ def run_notebook(page, lab):
 
 
 @pytest.fixture
+def run_notebook_cells(page, lab):
+    """``run_notebook_cells(name, texts)``: open it, then run, in order, the first code cell holding
+    each of ``texts`` (a widget that needs only the lesson's first cells, not its training)."""
+
+    def run(notebook: str, texts: list[str], timeout_s: float = 300):
+        open_notebook(page, lab, notebook)
+        for text in texts:
+            cell = page.locator(".jp-CodeCell").filter(has_text=text).first
+            cell.scroll_into_view_if_needed()
+            cell.locator(".jp-InputPrompt").click()  # select the cell (command mode, not editing)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run Selected Cell", exact=True).click()
+            _wait_idle(page, timeout_s)
+        return page
+
+    return run
+
+
+@pytest.fixture
 def run_notebook_through(page, lab):
     """``run_notebook_through(name, text)``: open it, run the cells up to and including the first
     code cell holding ``text`` (a lesson whose widget comes early need not run to its end)."""
