@@ -11,8 +11,13 @@ CPU_INDEX := https://download.pytorch.org/whl/cpu
 # JupyterLab refuses to run as root (a container, a cloud notebook VM) unless told it may.
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 PYTEST_ARGS ?=
-# Test workers: two files at a time (each lesson's kernel runs on one thread), `TEST_JOBS=0` for one.
+# Test workers: two files at a time, each lesson's kernel on one thread ($LLMLAB_THREADS): a lesson
+# that leaves its thread count to setup() would otherwise take every core while the other worker
+# runs, and the two fight (lesson 05's ladder took 676 s under CI). The notebooks are built with
+# setup()'s default (the CPU count), so every test run also checks that no printed number depends
+# on the thread count. `TEST_JOBS=0` for one worker.
 TEST_JOBS ?= 2
+TEST_THREADS := LLMLAB_THREADS=$${LLMLAB_THREADS:-1}
 
 .PHONY: setup torch lab test test-arithmetic notebooks check-notebooks lint benchmarks clean
 
@@ -50,16 +55,17 @@ lab: setup  ## set up, then open the course in JupyterLab
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/00_start_here.ipynb
 
 test: setup  ## set up, then run the unit tests and every notebook under nbval
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+	$(TEST_THREADS) $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder \
+	  $(PYTEST_ARGS)
 
 # Every lesson under nbval once per arithmetic path a learner's machine may take: MKL's kernels
-# for other CPUs, ATen's plain C++ kernels instead of its vector ones, another thread count.
+# for other CPUs, ATen's plain C++ kernels instead of its vector ones.
 # Nothing nbval compares may change; one line per setting, and a failure names the settings.
 ARITHMETIC ?= MKL_CBWR=COMPATIBLE MKL_CBWR=SSE4_2 MKL_CBWR=AVX2 MKL_CBWR=AVX512 \
-              ATEN_CPU_CAPABILITY=default LLMLAB_THREADS=1
+              ATEN_CPU_CAPABILITY=default
 test-arithmetic: setup  ## the notebooks under nbval, once per setting in ARITHMETIC
 	@failed=""; for setting in $(ARITHMETIC); do \
-	  env $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder \
+	  env $(TEST_THREADS) $$setting $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder \
 	    notebooks $(PYTEST_ARGS) > .arithmetic.log 2>&1 || failed="$$failed $$setting"; \
 	  echo "$$setting: $$(tail -n 1 .arithmetic.log)"; \
 	  grep '^FAILED' .arithmetic.log || true; \

@@ -48,12 +48,21 @@ print(json.dumps({
 """
 
 
-def probe(**settings: str) -> dict[str, str]:
+def run_python(code: str, **settings: str) -> str:
+    """``code``'s output in a fresh Python on this machine's own path, changed by ``settings``
+    (CI's second half sets these variables for the whole run: they are taken out first)."""
     env = {k: v for k, v in os.environ.items() if k not in OTHER_PATH} | settings
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def probe(**settings: str) -> dict[str, str]:
+    return json.loads(run_python(PROBE, **settings))
+
+
+CAPABILITY = "import torch; print(torch.backends.cpu.get_cpu_capability())"
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +101,7 @@ def test_ci_runs_its_halves_on_different_arithmetic_paths():
 def test_one_vector_width_down_rounds_differently_too():
     """CI's second half on an AVX-512 machine: AVX2 kernels, MKL's compatible ones."""
     native = probe()
-    if (
-        "avx512"
-        not in subprocess.run(
-            [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.lower()
-    ):
+    if "avx512" not in run_python(CAPABILITY).lower():
         pytest.skip("this CPU has no AVX-512: CI's second half takes plain C++ kernels here")
     other = probe(MKL_CBWR="COMPATIBLE", ATEN_CPU_CAPABILITY="avx2")
     assert native["matmul"] != other["matmul"] or native["softmax"] != other["softmax"]
