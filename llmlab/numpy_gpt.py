@@ -267,7 +267,9 @@ class Config:
         """The checks of ``GPTConfig``, so a file it would refuse is refused here too."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(f"model_config.{name} must be a positive int")
+                raise ValueError(
+                    f"model_config.{name} must be a positive int, got {getattr(self, name)!r}"
+                )
         if self.n_embd % self.n_head:
             raise ValueError(f"model_config.n_head={self.n_head} must divide n_embd={self.n_embd}")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
