@@ -31,11 +31,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -200,6 +200,7 @@ class Batch:
         return Batch({k: t.to(device) for k, t in self.tensors.items()}, self.tokens)
 
 
+Row = TypeVar("Row")
 #: ``(generator, n) -> Batch``: ``n`` rows drawn with ``generator`` as the only randomness.
 BatchSource = Callable[[torch.Generator, int], Batch]
 #: ``(model, batch) -> loss``: a scalar tensor to minimise.
@@ -212,6 +213,21 @@ def lm_batches(data: Tensor, block_size: int) -> BatchSource:
     def draw(generator: torch.Generator, n: int) -> Batch:
         x, y = get_batch(data, n, block_size, generator)
         return Batch({"input_ids": x, "targets": y}, x.numel())
+
+    return draw
+
+
+def sampled_batches(rows: Sequence[Row], collate: Callable[[list[Row]], Batch]) -> BatchSource:
+    """A batch source over prepared ``rows``: ``n`` drawn with replacement, then ``collate``d.
+
+    Fine-tuning, classification and preference data are lists of examples of different lengths;
+    drawing ``n`` of them with ``generator`` as the only randomness and padding them into one
+    :class:`Batch` (``collate``) is the same for all of them.
+    """
+
+    def draw(generator: torch.Generator, n: int) -> Batch:
+        picks = torch.randint(len(rows), (n,), generator=generator).tolist()
+        return collate([rows[i] for i in picks])
 
     return draw
 
