@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmlab import checks
 from llmlab.attention import (
     LearnedPositionalEmbedding,
     apply_rope,
@@ -38,6 +39,7 @@ from llmlab.attention import (
     sinusoidal_encoding,
     split_heads,
 )
+from llmlab.decoding import decode
 
 POSITIONAL_ENCODINGS = ("learned", "sinusoidal", "rope")
 
@@ -61,26 +63,17 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+            checks.integer(getattr(self, name), f"GPTConfig.{name}", 1)
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig.n_head={self.n_head} must divide n_embd={self.n_embd}")
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.bias, bool):
-            raise TypeError(f"GPTConfig.bias must be a bool, got {self.bias!r}")
-        if self.pos_encoding not in POSITIONAL_ENCODINGS:
-            raise ValueError(
-                f"GPTConfig.pos_encoding must be one of {POSITIONAL_ENCODINGS}, "
-                f"got {self.pos_encoding!r}"
-            )
+        checks.number(self.dropout, "GPTConfig.dropout", 0, 1, high_open=True)
+        checks.flag(self.bias, "GPTConfig.bias")
+        checks.one_of(self.pos_encoding, "GPTConfig.pos_encoding", POSITIONAL_ENCODINGS)
         if self.pos_encoding == "rope" and (self.n_embd // self.n_head) % 2:
             raise ValueError(f"GPTConfig: rope needs an even n_embd/n_head, got {self.head_dim}")
         if self.pos_encoding == "sinusoidal" and self.n_embd % 2:
             raise ValueError(f"GPTConfig: sinusoidal needs an even n_embd, got {self.n_embd}")
-        if not isinstance(self.rope_base, (int, float)) or not 1 < self.rope_base < math.inf:
-            raise ValueError(f"GPTConfig.rope_base must be a number > 1, got {self.rope_base!r}")
+        checks.number(self.rope_base, "GPTConfig.rope_base", 1, low_open=True)
 
     @property
     def head_dim(self) -> int:
@@ -204,9 +197,8 @@ class KVCache:
     """
 
     def __init__(self, n_layer: int, batch_size: int, max_length: int) -> None:
-        for name, value in (("n_layer", n_layer), ("batch_size", batch_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"KVCache {name} must be a positive int, got {value!r}")
+        checks.integer(n_layer, "KVCache n_layer", 1)
+        checks.integer(batch_size, "KVCache batch_size", 1)
         self.batch_size, self.max_length, self.length = batch_size, max_length, 0
         self.keys: list[Tensor | None] = [None] * n_layer
         self.values: list[Tensor | None] = [None] * n_layer
@@ -426,7 +418,9 @@ class GPT(nn.Module):
 
         Each step reads the last ``block_size`` tokens (older ones fall out of the context),
         divides the last position's logits by ``temperature`` (``0`` = always the most likely
-        token), keeps the ``top_k`` best if given, and samples. Runs in eval mode (no dropout).
+        token), keeps the ``top_k`` best if given, and samples (nanoGPT's rule). Runs in eval
+        mode (no dropout). The loop is :func:`llmlab.decoding.decode`, the one every generator of
+        the course runs; :func:`llmlab.sampling.generate` adds transformers' other processors.
 
         With ``use_cache`` (the default) the prompt is read once into a :class:`KVCache` and each
         step feeds only the newest token: the same tokens as without the cache, much faster. Once
@@ -440,42 +434,26 @@ class GPT(nn.Module):
             idx = idx[None]
         if isinstance(idx, Tensor) and idx.ndim == 2 and idx.shape[1] == 0:
             raise ValueError("idx is an empty prompt: give at least one token to continue from")
-        self._check_ids(idx, "idx", room=None)  # longer prompts are cropped below
-        if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool):
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not isinstance(temperature, (int, float)) or not temperature >= 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
-        was_training = self.training
-        self.eval()
-        cache = self.new_cache(len(idx)) if use_cache else None
-        window = self.config.block_size
-        try:
-            for _ in range(max_new_tokens):
-                if cache is not None and 0 < cache.length < window:
-                    logits, _ = self(idx[:, -1:], cache=cache)  # only the newest token is new
-                else:
-                    if cache is not None:  # first step, or the window is full: re-fill
-                        cache.reset()
-                    logits, _ = self(idx[:, -window:], cache=cache)
-                logits = logits[:, -1, :].float()
-                if temperature == 0:
-                    next_id = logits.argmax(dim=-1, keepdim=True)
-                else:
-                    # Shift the best logit to 0 first: softmax does not mind, and a tiny
-                    # temperature then sends the others to -inf instead of overflowing to NaN.
-                    logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
-                    if top_k is not None and top_k < logits.shape[-1]:
-                        kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-                        logits = logits.masked_fill(logits < kth_best, float("-inf"))
-                    probs = torch.softmax(logits, dim=-1)
-                    next_id = torch.multinomial(probs, 1, generator=generator)
-                idx = torch.cat([idx, next_id], dim=1)
-        finally:
-            self.train(was_training)
+        self._check_ids(idx, "idx", room=None)  # longer prompts are cropped by the loop
+        n = checks.integer(max_new_tokens, "max_new_tokens", 0)
+        temperature = checks.number(temperature, "temperature", 0, hint="0 = greedy")
+        top_k = checks.integer(top_k, "top_k", 1, optional=True)
+
+        def choose(logits: Tensor, histories: list[list[int]]) -> Tensor:
+            if temperature == 0:
+                return logits.argmax(dim=-1)
+            # Shift the best logit to 0 first: softmax does not mind, and a tiny temperature
+            # then sends the others to -inf instead of overflowing to NaN.
+            logits = (logits - logits.max(dim=-1, keepdim=True).values) / temperature
+            if top_k is not None and top_k < logits.shape[-1]:
+                kth_best = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth_best, float("-inf"))
+            probs = torch.softmax(logits, dim=-1)
+            return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+        steps = list(decode(self, idx, n, choose, use_cache=use_cache))
+        new = torch.tensor(steps, dtype=torch.long, device=idx.device).reshape(n, len(idx))
+        idx = torch.cat([idx, new.T], dim=1)
         return idx[0] if squeeze else idx
 
     def _check_ids(self, idx: Tensor, name: str, room: int | None) -> int:
@@ -556,8 +534,7 @@ class SequenceHead(nn.Module):
         super().__init__()
         if not isinstance(gpt, GPT):
             raise TypeError(f"gpt must be an llmlab.model.GPT, got {type(gpt).__name__}")
-        if not isinstance(n_outputs, int) or isinstance(n_outputs, bool) or n_outputs < 1:
-            raise ValueError(f"n_outputs must be a positive int, got {n_outputs!r}")
+        checks.integer(n_outputs, "n_outputs", 1)
         self.gpt, self.n_outputs = gpt, n_outputs
         self.score = nn.Linear(gpt.config.n_embd, n_outputs, bias=False)
         nn.init.normal_(self.score.weight, mean=0.0, std=0.02)

@@ -20,71 +20,56 @@ here                    transformers                          keeps / does
 ``min_p``               ``MinPLogitsWarper``                  ``prob >= p * best prob``
 ======================  ====================================  ===============================
 
-:func:`process` applies them in transformers' order. :func:`stream` yields the tokens of a
+:class:`SamplingConfig` holds their settings, checked once, and :func:`process` applies them in
+transformers' order. :func:`stream` yields the tokens of a
 continuation one by one (what a chat window shows), :func:`generate` collects them,
 :func:`generate_batch` continues several prompts of different lengths at once (left padding and
 an attention mask), and :func:`beam_search` keeps the ``num_beams`` best partial continuations
-instead of committing to one token at a time.
+instead of committing to one token at a time. The loop itself (prompt, then one token per step,
+the KV cache refilled past the window) is :func:`llmlab.decoding.decode`, shared with
+:meth:`llmlab.model.GPT.generate`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
-from numbers import Integral, Real
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from llmlab import checks
+from llmlab.decoding import decode, left_pad, next_inputs
 from llmlab.model import GPT
+from llmlab.modes import evaluating
 
 NEG_INF = float("-inf")
 
 # --------------------------------------------------------------------------------------------
-# Checking settings where they enter.
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
+# Checking what enters.
 
 
 def _check_temperature(t: Any) -> float:
-    if not _is_number(t) or not 0 <= t < math.inf:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {t!r}")
-    return float(t)
+    return checks.number(t, "temperature", 0, hint="0 = greedy")
 
 
 def _check_top_k(k: Any) -> int:
-    if not _is_int(k) or k < 1:
-        raise ValueError(f"top_k must be an int >= 1 (or None for no top-k), got {k!r}")
-    return int(k)
+    return checks.integer(k, "top_k", 1, hint="or None for no top-k")
 
 
 def _check_top_p(p: Any) -> float:
-    if not _is_number(p) or not 0 < p <= 1:
-        raise ValueError(f"top_p must be a number in (0, 1] (or None for no top-p), got {p!r}")
-    return float(p)
+    return checks.number(p, "top_p", 0, 1, low_open=True, hint="or None for no top-p")
 
 
 def _check_min_p(p: Any) -> float:
-    if not _is_number(p) or not 0 <= p <= 1:
-        raise ValueError(f"min_p must be a number in [0, 1] (or None for no min-p), got {p!r}")
-    return float(p)
+    return checks.number(p, "min_p", 0, 1, hint="or None for no min-p")
 
 
 def _check_penalty(penalty: Any) -> float:
-    if not _is_number(penalty) or not 0 < penalty < math.inf:
-        raise ValueError(
-            f"repetition_penalty must be a finite number > 0 (1 = none, > 1 discourages "
-            f"repeats), got {penalty!r}"
-        )
-    return float(penalty)
+    hint = "1 = none, > 1 discourages repeats"
+    return checks.number(penalty, "repetition_penalty", 0, low_open=True, hint=hint)
 
 
 def _check_logits(logits: Any) -> None:
@@ -95,12 +80,6 @@ def _check_logits(logits: Any) -> None:
             f"logits must have shape [batch, vocab] (one row: logits[None]), "
             f"got {list(logits.shape)}"
         )
-
-
-def _check_count(value: Any, name: str, low: int) -> int:
-    if not _is_int(value) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_ids(ids: Any, name: str, vocab_size: int, allow_empty: bool = False) -> list[int]:
@@ -115,7 +94,7 @@ def _check_ids(ids: Any, name: str, vocab_size: int, allow_empty: bool = False) 
         ids = ids.tolist()
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Sequence):
         raise TypeError(f"{name} must be a list of token ids, got {type(ids).__name__}")
-    if not all(_is_int(i) for i in ids):
+    if not all(checks.is_int(i) for i in ids):
         raise TypeError(f"{name} must hold int token ids, got {list(ids)!r:.80}")
     if not ids and not allow_empty:
         raise ValueError(f"{name} is empty: give at least one token to continue from")
@@ -128,7 +107,7 @@ def _check_ids(ids: Any, name: str, vocab_size: int, allow_empty: bool = False) 
 
 
 def _check_stop_ids(stop_ids: Any, vocab_size: int) -> frozenset[int]:
-    if _is_int(stop_ids):  # one stop token needs no tuple around it
+    if checks.is_int(stop_ids):  # one stop token needs no tuple around it
         stop_ids = (stop_ids,)
     if isinstance(stop_ids, (set, frozenset)):
         stop_ids = sorted(stop_ids)
@@ -256,42 +235,82 @@ def repetition_penalty(logits: Tensor, previous_ids: Any, penalty: float) -> Ten
     return torch.where(seen, penalised, logits)
 
 
-# `process` takes keyword arguments named like the processors, which hide them inside it.
-_PROCESSORS = {
-    "repetition_penalty": repetition_penalty,
-    "temperature": temperature,
-    "top_k": top_k,
-    "top_p": top_p,
-    "min_p": min_p,
-}
+# --------------------------------------------------------------------------------------------
+# The settings, checked once, and the choice of the next token.
 
 
-def _check_settings(
-    temperature: Any, top_k: Any, top_p: Any, min_p: Any, repetition_penalty: Any
-) -> dict[str, Any]:
-    """Every setting checked, as :func:`process` takes them (``None`` = off)."""
-    return dict(
-        temperature=_check_temperature(temperature),
-        top_k=None if top_k is None else _check_top_k(top_k),
-        top_p=None if top_p is None else _check_top_p(top_p),
-        min_p=None if min_p is None else _check_min_p(min_p),
-        repetition_penalty=(
-            None if repetition_penalty is None else _check_penalty(repetition_penalty)
-        ),
-    )
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How logits become a token: the processors' settings, checked when the object is made.
+
+    ``None`` (or a neutral value: temperature 1, top_p 1, penalty 1) turns a processor off. The
+    names and meanings are those of transformers' ``GenerationConfig``. :func:`process`,
+    :func:`stream`, :func:`generate` and :func:`generate_batch` take these fields as keyword
+    arguments (``temperature=0.8, top_k=50``) and build one of these from them.
+    """
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+
+    def __post_init__(self) -> None:
+        checked = {
+            "temperature": _check_temperature(self.temperature),
+            "top_k": None if self.top_k is None else _check_top_k(self.top_k),
+            "top_p": None if self.top_p is None else _check_top_p(self.top_p),
+            "min_p": None if self.min_p is None else _check_min_p(self.min_p),
+            "repetition_penalty": (
+                None if self.repetition_penalty is None else _check_penalty(self.repetition_penalty)
+            ),
+        }
+        for name, value in checked.items():  # plain Python numbers from here on
+            object.__setattr__(self, name, value)
+
+    def process(self, logits: Tensor, previous_ids: Any = None) -> Tensor:
+        """Every processor that is on, in transformers' order (see :func:`process`)."""
+        _check_logits(logits)
+        # (Inside a method the bare names are the module's processor functions, not the fields.)
+        if self.repetition_penalty not in (None, 1.0):
+            if previous_ids is None:
+                raise ValueError("repetition_penalty needs previous_ids: the tokens seen so far")
+            logits = repetition_penalty(logits, previous_ids, self.repetition_penalty)
+        if self.temperature != 1.0:
+            logits = temperature(logits, self.temperature)
+        if self.top_k is not None:
+            logits = top_k(logits, self.top_k)
+        if self.top_p is not None and self.top_p < 1.0:
+            logits = top_p(logits, self.top_p)
+        if self.min_p is not None:
+            logits = min_p(logits, self.min_p)
+        return logits
+
+    def choose(
+        self, logits: Tensor, histories: Any, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``[B]``: each row's next token: processed logits, then greedy (temperature 0, no
+        randomness used: the generator is left as it was) or one draw."""
+        logits = self.process(logits, histories)
+        return greedy(logits) if self.temperature == 0 else sample_next(logits, generator)
 
 
-def process(
-    logits: Tensor,
-    previous_ids: Any = None,
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    repetition_penalty: float | None = None,
-) -> Tensor:
+_SETTINGS = tuple(f.name for f in fields(SamplingConfig))
+
+
+def _config(settings: dict[str, Any]) -> SamplingConfig:
+    """A :class:`SamplingConfig` from keyword arguments, a misspelt name named."""
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown sampling setting {unknown[0]!r}: the settings are {_SETTINGS}")
+    return SamplingConfig(**settings)
+
+
+def process(logits: Tensor, previous_ids: Any = None, **settings: Any) -> Tensor:
     """Every processor asked for, in transformers' order; ``None`` (or a neutral value) = off.
+
+    ``settings``: the fields of :class:`SamplingConfig` (``temperature=1.0``, ``top_k``,
+    ``top_p``, ``min_p``, ``repetition_penalty``, each ``None`` = off), applied as
 
     1. ``repetition_penalty`` (needs ``previous_ids``): a penalty acts on the model's own scores;
     2. ``temperature`` (skipped at 1);
@@ -304,26 +323,7 @@ def process(
     so the rest changes nothing: greedy decoding (after the penalty).
     """
     _check_logits(logits)
-    settings = _check_settings(temperature, top_k, top_p, min_p, repetition_penalty)
-    if settings["repetition_penalty"] not in (None, 1.0):
-        if previous_ids is None:
-            raise ValueError("repetition_penalty needs previous_ids: the tokens seen so far")
-        logits = _PROCESSORS["repetition_penalty"](
-            logits, previous_ids, settings["repetition_penalty"]
-        )
-    if settings["temperature"] != 1.0:
-        logits = _PROCESSORS["temperature"](logits, settings["temperature"])
-    if settings["top_k"] is not None:
-        logits = _PROCESSORS["top_k"](logits, settings["top_k"])
-    if settings["top_p"] is not None and settings["top_p"] < 1.0:
-        logits = _PROCESSORS["top_p"](logits, settings["top_p"])
-    if settings["min_p"] is not None:
-        logits = _PROCESSORS["min_p"](logits, settings["min_p"])
-    return logits
-
-
-# --------------------------------------------------------------------------------------------
-# Choosing the next token.
+    return _config(settings).process(logits, previous_ids)
 
 
 def greedy(logits: Tensor) -> Tensor:
@@ -347,18 +347,9 @@ def sample_next(logits: Tensor, generator: torch.Generator | None = None) -> Ten
     return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
-def _choose(
-    logits: Tensor, previous_ids: Any, settings: dict, generator: torch.Generator | None
-) -> Tensor:
-    """The next token of each row: processed logits, then greedy (temperature 0) or a draw."""
-    logits = process(logits, previous_ids, **settings)
-    if settings["temperature"] == 0:
-        return greedy(logits)  # no randomness used: the generator is left as it was
-    return sample_next(logits, generator)
-
-
 # --------------------------------------------------------------------------------------------
-# Generation: one prompt (streamed or not), several prompts at once, beam search.
+# Generation: one prompt (streamed or not), several prompts at once, beam search. The first
+# three run llmlab.decoding's loop with SamplingConfig.choose as its rule.
 
 
 def stream(
@@ -366,70 +357,56 @@ def stream(
     prompt_ids: Sequence[int] | Tensor,
     max_new_tokens: int,
     *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    repetition_penalty: float | None = None,
     stop_ids: Sequence[int] | int = (),
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    **settings: Any,
 ) -> Iterator[int]:
     """Yield the continuation of ``prompt_ids`` one token id at a time, as it is generated.
 
-    Each step processes the last position's logits (:func:`process`) and draws the next token
-    (:func:`sample_next`; greedy at ``temperature=0``). It stops after ``max_new_tokens``, or
-    right after yielding a token of ``stop_ids`` (the stop token is yielded, as transformers
-    keeps its end-of-sequence token). The settings are checked at the call, before the first
-    token; while the stream is open the model is in eval mode (restored when it ends or is
-    closed).
+    ``settings`` are those of :func:`process` (:class:`SamplingConfig`'s fields). Each step
+    processes the last position's logits and draws the next token (:func:`sample_next`; greedy
+    at ``temperature=0``). It stops after ``max_new_tokens``, or right after yielding a token of
+    ``stop_ids`` (the stop token is yielded, as transformers keeps its end-of-sequence token).
+    Everything is checked at the call, before the first token; while the stream is open the
+    model is in eval mode (restored when it ends or is closed). It is the batch of one of
+    :func:`llmlab.decoding.decode`.
 
     The model reads at most its last ``block_size`` tokens: a longer prompt is cropped from the
     left, as :meth:`GPT.generate` does (``repetition_penalty`` still counts the whole prompt).
     With ``use_cache`` the prompt is read once into a :class:`~llmlab.model.KVCache` and each
-    step feeds only the newest token; once the window is full, every step re-fills the cache
-    from the last ``block_size`` tokens (positions shift by one each step, so cached keys no
-    longer fit), exactly like :meth:`GPT.generate`. Cached or not, the tokens are the same.
+    step feeds only the newest token; once the window is full, every step refills the cache
+    (see :mod:`llmlab.decoding`). Cached or not, the tokens are the same.
     """
     model = _check_model(model)
     history = _check_ids(prompt_ids, "prompt_ids", model.config.vocab_size)
-    n = _check_count(max_new_tokens, "max_new_tokens", 0)
-    settings = _check_settings(temperature, top_k, top_p, min_p, repetition_penalty)
+    n = checks.integer(max_new_tokens, "max_new_tokens", 0)
+    config = _config(settings)
     stops = _check_stop_ids(stop_ids, model.config.vocab_size)
-    return _stream(model, history, n, settings, stops, generator, bool(use_cache))
+    return _stream(model, history, n, config, stops, generator, bool(use_cache))
 
 
-@torch.no_grad()
 def _stream(
     model: GPT,
     history: list[int],
     n: int,
-    settings: dict,
+    config: SamplingConfig,
     stops: frozenset[int],
     generator: torch.Generator | None,
     use_cache: bool,
 ) -> Iterator[int]:
-    window = model.config.block_size
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    cache = model.new_cache(1) if use_cache else None
-    try:
-        for _ in range(n):
-            if cache is not None and 0 < cache.length < window:
-                new = history[-1:]  # only the newest token is new to the cache
-            else:  # no cache, the first step, or the window is full: read the last window
-                if cache is not None:
-                    cache.reset()
-                new = history[-window:]
-            logits, _ = model(torch.tensor([new], device=device), cache=cache)
-            token = int(_choose(logits[:, -1, :].float(), history, settings, generator))
-            history.append(token)
-            yield token
-            if token in stops:
-                return
-    finally:
-        model.train(was_training)
+    ids = torch.tensor([history], device=next(model.parameters()).device)
+    steps = decode(
+        model,
+        ids,
+        n,
+        lambda logits, histories: config.choose(logits, histories, generator),
+        histories=[history],
+        stop_ids=stops,
+        use_cache=use_cache,
+    )
+    for (token,) in steps:
+        yield token
 
 
 def generate(
@@ -437,14 +414,10 @@ def generate(
     prompt_ids: Sequence[int] | Tensor,
     max_new_tokens: int,
     *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    repetition_penalty: float | None = None,
     stop_ids: Sequence[int] | int = (),
     generator: torch.Generator | None = None,
     use_cache: bool = True,
+    **settings: Any,
 ) -> list[int]:
     """The new token ids continuing ``prompt_ids``: ``list(stream(...))`` (see :func:`stream`).
 
@@ -457,32 +430,23 @@ def generate(
             model,
             prompt_ids,
             max_new_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            repetition_penalty=repetition_penalty,
             stop_ids=stop_ids,
             generator=generator,
             use_cache=use_cache,
+            **settings,
         )
     )
 
 
-@torch.no_grad()
 def generate_batch(
     model: GPT,
     prompts: Sequence[Sequence[int] | Tensor],
     max_new_tokens: int,
     *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    repetition_penalty: float | None = None,
     stop_ids: Sequence[int] | int = (),
     generator: torch.Generator | None = None,
     pad_id: int = 0,
+    **settings: Any,
 ) -> list[list[int]]:
     """Continue several prompts of different lengths at once: one list of new ids per prompt.
 
@@ -506,42 +470,27 @@ def generate_batch(
     if not prompts:
         raise ValueError("prompts is empty: give at least one prompt")
     histories = [_check_ids(p, f"prompts[{i}]", vocab) for i, p in enumerate(prompts)]
-    n = _check_count(max_new_tokens, "max_new_tokens", 0)
-    settings = _check_settings(temperature, top_k, top_p, min_p, repetition_penalty)
+    n = checks.integer(max_new_tokens, "max_new_tokens", 0)
+    config = _config(settings)
     stops = _check_stop_ids(stop_ids, vocab)
-    if not _is_int(pad_id) or not 0 <= pad_id < vocab:
-        raise ValueError(f"pad_id must be a token id in 0..{vocab - 1}, got {pad_id!r}")
+    pad_id = checks.integer(pad_id, "pad_id", 0, vocab - 1, hint="a token id")
 
     device = next(model.parameters()).device
-    rows = [h[-window:] for h in histories]  # the model reads at most its window
-    width = max(len(r) for r in rows)
-    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], device=device)
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
-    outputs: list[list[int]] = [[] for _ in rows]
-    running = [True] * len(rows)
-    was_training = model.training
-    model.eval()
-    cache = model.new_cache(len(rows))
-    try:
-        for _ in range(n):
-            if 0 < cache.length < window:  # the mask covers the cached columns and the new one
-                logits, _ = model(ids[:, -1:], cache=cache, attention_mask=mask)
-            else:  # the first step, or the window is full: re-fill from the last window
-                cache.reset()
-                logits, _ = model(ids[:, -window:], cache=cache, attention_mask=mask[:, -window:])
-            tokens = _choose(logits[:, -1, :].float(), histories, settings, generator)
-            for b, token in enumerate(tokens.tolist()):
-                if running[b]:
-                    outputs[b].append(token)
-                    histories[b].append(token)
-                    running[b] = token not in stops
-            if not any(running):
-                break
-            # A row that has stopped still gets a column (its tokens are no longer kept).
-            ids = torch.cat([ids, tokens[:, None]], dim=1)
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-    finally:
-        model.train(was_training)
+    ids, mask = left_pad([h[-window:] for h in histories], pad_id, device)  # at most the window
+    outputs: list[list[int]] = [[] for _ in histories]
+    steps = decode(
+        model,
+        ids,
+        n,
+        lambda logits, rows: config.choose(logits, rows, generator),
+        histories=histories,
+        attention_mask=mask,
+        stop_ids=stops,
+    )
+    for step in steps:
+        for row, token in zip(outputs, step, strict=True):
+            if token is not None:
+                row.append(token)
     return outputs
 
 
@@ -581,10 +530,9 @@ def beam_search(
     model = _check_model(model)
     vocab, window = model.config.vocab_size, model.config.block_size
     prompt = _check_ids(prompt_ids, "prompt_ids", vocab)
-    num_beams = _check_count(num_beams, "num_beams", 1)
-    n = _check_count(max_new_tokens, "max_new_tokens", 0)
-    if not _is_number(length_penalty) or not math.isfinite(length_penalty):
-        raise ValueError(f"length_penalty must be a finite number, got {length_penalty!r}")
+    num_beams = checks.integer(num_beams, "num_beams", 1)
+    n = checks.integer(max_new_tokens, "max_new_tokens", 0)
+    length_penalty = checks.number(length_penalty, "length_penalty")
     stops = _check_stop_ids(stop_ids, vocab)
     if n == 0:
         return []
@@ -592,13 +540,11 @@ def beam_search(
     device = next(model.parameters()).device
     running: list[tuple[float, list[int]]] = [(0.0, [])]  # (sum of log-probs, new ids), best first
     finished: list[tuple[float, list[int]]] = []  # (score, new ids), best first
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         for step in range(n):
             length = step + 1  # of every candidate made at this step
-            inputs = torch.tensor([(prompt + new)[-window:] for _, new in running], device=device)
-            logits, _ = model(inputs)
+            texts = torch.tensor([prompt + new for _, new in running], device=device)
+            logits, _ = model(next_inputs(texts, None, None, window)[0])  # the last window
             totals = F.log_softmax(logits[:, -1, :].float(), dim=-1)
             totals = totals + torch.tensor([total for total, _ in running], device=device)[:, None]
             best = torch.topk(totals.flatten(), min(keep, totals.numel()))
@@ -619,6 +565,4 @@ def beam_search(
             best_running = running[0][0] / length**length_penalty
             if len(finished) == num_beams and best_running <= finished[-1][0]:
                 break  # early_stopping=False: no running beam is expected to do better
-    finally:
-        model.train(was_training)
     return finished[0][1]

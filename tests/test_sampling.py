@@ -518,3 +518,56 @@ def test_bad_generation_inputs_get_clear_errors():
         sampling.generate(model, "hello", 5)
     with pytest.raises(TypeError, match="int token ids"):
         sampling.generate(model, [1.5], 5)
+
+
+def test_the_settings_object_is_checked_once_and_processes_like_the_keywords():
+    config = sampling.SamplingConfig(temperature=0.7, top_k=5, top_p=0.9, repetition_penalty=1.3)
+    logits, history = random_logits(3), random_ids(3)
+    keywords = sampling.process(
+        logits, history, temperature=0.7, top_k=5, top_p=0.9, repetition_penalty=1.3
+    )
+    assert torch.equal(config.process(logits, history), keywords)
+    assert type(sampling.SamplingConfig(temperature=1).temperature) is float
+    with pytest.raises(ValueError, match=r"top_p must be a number in \(0, 1\]"):
+        sampling.SamplingConfig(top_p=0)
+    with pytest.raises(TypeError, match="unknown sampling setting 'topk'.*'top_k'"):
+        sampling.generate(tiny(0), [1], 3, topk=3)
+    with pytest.raises(TypeError, match="unknown sampling setting 'temp'"):
+        sampling.process(logits, temp=0.5)
+
+
+def test_the_loop_reads_the_prompt_then_the_newest_token_and_refills_a_full_window():
+    from llmlab.decoding import next_inputs
+
+    model = tiny(0).eval()
+    window = model.config.block_size
+    ids = torch.arange(window + 3)[None] % 37
+    cache = model.new_cache(1)
+    first, _ = next_inputs(ids[:, :5], None, cache, window)  # prefill: the whole prompt
+    assert torch.equal(first, ids[:, :5])
+    model(first, cache=cache)
+    newest, _ = next_inputs(ids[:, :6], None, cache, window)  # then only the newest token
+    assert torch.equal(newest, ids[:, 5:6]) and cache.length == 5
+    cache.length = window  # a full window: emptied, then refilled with the last window
+    refill, _ = next_inputs(ids, None, cache, window)
+    assert torch.equal(refill, ids[:, -window:]) and cache.length == 0
+    mask = torch.ones_like(ids)
+    assert next_inputs(ids, mask, None, window)[1].shape == (1, window)
+
+
+def test_the_loop_keeps_a_stopped_rows_column_but_not_its_tokens(one_thread):
+    from llmlab.decoding import decode
+
+    model = lively(0)
+    ids = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    script = iter([[7, 8], [9, 10], [11, 12]])
+
+    def choose(logits, histories):
+        return torch.tensor(next(script))
+
+    steps = list(decode(model, ids, 5, choose, stop_ids=frozenset({8, 11})))
+    assert steps == [[7, 8], [9, None], [11, None]]  # row 1 stopped at 8, row 0 at 11
+    assert model.training is False  # (lively models are in eval mode; the loop restores it)
+    model.train()
+    list(decode(model, ids, 1, lambda logits, h: logits.argmax(-1)))
+    assert model.training
