@@ -73,7 +73,7 @@ LESSONS: tuple[Lesson, ...] = (
         "06_finetuning",
         "Fine-tuning",
         "chat template, loss mask, SFT; stops, hallucination, forgetting; a classifier; LoRA; chat",
-        ("finetune", "instructions", "lora"),
+        ("chat", "finetune", "instructions", "lora"),
         3.0,
     ),
     Lesson(

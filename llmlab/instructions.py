@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
 
-from llmlab import corpus
+from llmlab import checks, corpus
 
 #: The kinds of :class:`Example`, in the order :func:`data_summary` lists them.
 KINDS = (
@@ -330,8 +330,7 @@ def genre_examples(split: str, balanced: bool = True) -> list[Labelled]:
     Validation has one play per genre: it measures genre, not memorised characters.
     """
     _check_split(split)
-    if not isinstance(balanced, bool):
-        raise TypeError(f"balanced must be a bool, got {balanced!r}")
+    checks.flag(balanced, "balanced")
     return list(_genre_examples(split, balanced))
 
 

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmlab import checks
+
 #: The layers of a :class:`~llmlab.model.GPT` block LoRA wraps by default: attention's ``qkv``
 #: and ``proj``, the MLP's ``fc`` and ``proj`` ("proj" names both, as a PEFT target would).
 DEFAULT_TARGETS = ("qkv", "proj", "fc")
@@ -263,18 +265,16 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 def _check_settings(rank: Any, alpha: Any, dropout: Any) -> None:
     """Refuse a rank, alpha or dropout that cannot make a working adapter."""
+    # A value of the wrong type is a TypeError, one out of range a ValueError (checks' message).
     if not isinstance(rank, int) or isinstance(rank, bool):
         raise TypeError(f"rank must be an int >= 1, got {rank!r}")
-    if rank < 1:
-        raise ValueError(f"rank must be an int >= 1, got {rank}")
+    checks.integer(rank, "rank", 1)
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
         raise TypeError(f"alpha must be a finite number > 0, got {alpha!r}")
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha}")
+    checks.number(alpha, "alpha", 0, low_open=True)
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool):
         raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout}")
+    checks.number(dropout, "dropout", 0, 1, high_open=True)
 
 
 def _check_rank_fits(rank: int, layer: nn.Linear, name: str) -> None:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from llmlab.finetune import END, Turn, pad_token_id, render_prompt, template_ids
+from llmlab.chat import END, Turn, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
 from llmlab.tokenization import BPETokenizer

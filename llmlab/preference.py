@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llmlab import labeler as scripted
-from llmlab.finetune import END, Turn, check_turns, pad_token_id, render_prompt, template_ids
+from llmlab.chat import END, Turn, check_turns, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.sampling import generate_batch
 from llmlab.tokenization import BPETokenizer

@@ -81,7 +81,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "train": {**_SCHEDULE, "max_steps": 3000},
         "seed": 1337,
     },
-    # Supervised fine-tuning of "bpe" in the chat template of llmlab.finetune (lesson 06): the
+    # Supervised fine-tuning of "bpe" in the chat template of llmlab.chat (lesson 06): the
     # questions about the plays are repeated so they weigh about as much as the dialogue.
     "sft": {
         "version": 1,
@@ -271,18 +271,19 @@ def finetune_recipe(
 ) -> tuple[GPT, Tokenizer, TrainResult]:
     """Fine-tune recipe ``r``'s base model on the chat data of the training plays.
 
-    The base's tokenizer gains the chat tokens and its token table grows to match
-    (:mod:`llmlab.finetune`); the loss covers the assistant's replies only. Held-out score: the
-    loss per reply token on ``eval_examples`` conversations spread over the validation plays.
+    The base's tokenizer gains the chat tokens (:mod:`llmlab.chat`) and its token table grows to
+    match (:mod:`llmlab.finetune`); the loss covers the assistant's replies only. Held-out score:
+    the loss per reply token on ``eval_examples`` conversations spread over the validation plays.
     """
     import torch
 
     from llmlab import finetune
+    from llmlab.chat import chat_tokenizer
     from llmlab.train import fit
     from llmlab.train_config import TrainConfig
 
     base, base_tokenizer = load(r["base"], progress=progress)
-    tokenizer = finetune.chat_tokenizer(base_tokenizer)
+    tokenizer = chat_tokenizer(base_tokenizer)
     torch.manual_seed(r["seed"])
     model = finetune.grow_vocabulary(base, tokenizer.vocab_size)
     block = model.config.block_size

@@ -43,7 +43,7 @@ assistant, chat = pretrained.load("sft")
 # %% tags=["nbval-ignore-output"]
 import torch
 
-from llmlab import finetune
+from llmlab.chat import generate_reply
 
 asks = [
     "To HAMLET: My lord, how does your honour for this many a day?",
@@ -54,7 +54,7 @@ generator = torch.Generator().manual_seed(0)
 for ask in asks:
     prompt = torch.tensor(tokenizer.encode(ask + "\n"))
     continued = base.generate(prompt, 40, temperature=0.8, top_k=50, generator=generator)
-    reply, ended = finetune.generate_reply(
+    reply, ended = generate_reply(
         assistant, chat, [("user", ask)], 40, temperature=0.8, top_k=50, generator=generator
     )
     print(f"YOU:       {ask}")
@@ -78,14 +78,15 @@ for ask in asks:
 
 # %%
 from llmlab import corpus
+from llmlab.chat import CHAT_TOKENS, chat_tokenizer
 
 print(f"base vocabulary: {tokenizer.vocab_size} tokens")
 print(f"chat vocabulary: {chat.vocab_size} tokens; new:", chat.special_tokens)
 sample = corpus.text("validation")[:2000]
 assert chat.vocab_size == tokenizer.vocab_size + 3
-assert chat.special_tokens == dict(zip(finetune.CHAT_TOKENS, range(1024, 1027), strict=True))
+assert chat.special_tokens == dict(zip(CHAT_TOKENS, range(1024, 1027), strict=True))
 assert chat.encode(sample) == tokenizer.encode(sample)
-assert finetune.chat_tokenizer(tokenizer).vocab == chat.vocab  # what llmlab.finetune builds
+assert chat_tokenizer(tokenizer).vocab == chat.vocab  # what llmlab.chat builds
 assert assistant.config.to_dict() == {**base.config.to_dict(), "vocab_size": chat.vocab_size}
 
 # %% [markdown]
@@ -96,6 +97,8 @@ assert assistant.config.to_dict() == {**base.config.to_dict(), "vocab_size": cha
 # against `llmlab.finetune.grow_vocabulary` on the real model:
 
 # %%
+from llmlab import finetune
+
 block = base.config.block_size  # 128 tokens of context
 table = base.wte.weight.detach()
 grown_by_hand = torch.cat([table, table.mean(dim=0, keepdim=True).expand(3, -1)])
@@ -142,15 +145,17 @@ assert 9 < summary["train"]["dialogue"] / questions_asked < 11
 
 # %% [markdown]
 # Dialogue outnumbers the questions about the plays ten to one. A few examples, rendered in the template; the part in
-# `[brackets]` is what the model will learn to write (`finetune.show_mask`):
+# `[brackets]` is what the model will learn to write (`llmlab.chat.show_mask`):
 
 # %%
+from llmlab.chat import render_chat, show_mask
+
 shown_kinds = ("dialogue", "conversation", "play_genre", "line_speaker")
 for kind in shown_kinds:
     example = next(e for e in examples["train"] if e.kind == kind)
-    ids, mask = finetune.render_chat(example.turns, chat)
+    ids, mask = render_chat(example.turns, chat)
     print(f"{kind} ({len(ids)} tokens, {sum(mask)} learned):")
-    print(finetune.show_mask(ids, mask, chat), "\n")
+    print(show_mask(ids, mask, chat), "\n")
 
 # %% [markdown]
 # ### The loss mask
@@ -167,7 +172,7 @@ for role, text in conversation:
     body = chat.encode(text) + [chat.special_tokens["<|end|>"]]
     ids_by_hand += [chat.special_tokens[f"<|{role}|>"], *body]
     mask_by_hand += [False] + [role == "assistant"] * len(body)
-ids, mask = finetune.render_chat(conversation, chat)
+ids, mask = render_chat(conversation, chat)
 print(f"{len(ids)} tokens, {sum(mask)} of them learned")
 assert (ids_by_hand, mask_by_hand) == (ids, mask)
 
@@ -289,11 +294,11 @@ for record in history:
 #
 # The first habit SFT teaches is to stop. Sample a reply (up to 48 tokens) to 50 held-out
 # prompts and count those that end with `<|end|>`. For the base model we use its grown copy, which
-# reads the template too but was never trained on it. `llmlab.finetune.reply_tokens` yields
+# reads the template too but was never trained on it. `llmlab.chat.reply_tokens` yields
 # a reply token by token through the KV cache and stops at `<|end|>`:
 
 # %%
-from llmlab.finetune import reply_tokens
+from llmlab.chat import reply_tokens
 
 END = chat.special_tokens["<|end|>"]
 prompts = [e.turns[:1] for e in held_out[:50]]
@@ -366,7 +371,7 @@ assert sum(a.endswith(".") for a in answers["validation"]) >= 0.8 * len(qa["vali
 
 # %%
 def probability(model, turns, reply: str) -> float:
-    ids, mask = finetune.render_chat([*turns, ("assistant", reply)], chat)
+    ids, mask = render_chat([*turns, ("assistant", reply)], chat)
     with torch.no_grad():
         log_probs = torch.log_softmax(model(torch.tensor([ids]))[0][0].float(), dim=-1)
     learned = torch.tensor([t for t in range(1, len(ids)) if mask[t]])
@@ -724,7 +729,9 @@ assert table_result[2] > lora_result[2] and table_result[2] > full_run[2]
 # differs from one machine to the next):
 
 # %% tags=["nbval-ignore-output"]
-probe = torch.tensor([finetune.render_prompt([("user", "Which play is HORATIO in?")], chat)])
+from llmlab.chat import render_prompt
+
+probe = torch.tensor([render_prompt([("user", "Which play is HORATIO in?")], chat)])
 with torch.no_grad():
     unmerged = adapted(probe)[0]
     lora.merge_lora(adapted)

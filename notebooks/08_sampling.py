@@ -494,7 +494,8 @@ assert cut[0] < made_up[1.3][0] / 3 and cut[1] < made_up[1.3][1] / 2
 # included):
 
 # %%
-from llmlab import finetune, instructions
+from llmlab import instructions
+from llmlab.chat import render_chat, reply_tokens
 
 assistant, chat = pretrained.load("sft")
 END = chat.special_tokens["<|end|>"]
@@ -502,13 +503,13 @@ KINDS = ("character_play", "play_genre", "main_character")
 
 
 def answer(turns) -> str:
-    tokens = finetune.reply_tokens(assistant, chat, turns, 24, temperature=0)
+    tokens = reply_tokens(assistant, chat, turns, 24, temperature=0)
     return chat.decode([t for t in tokens if t != END])
 
 
 def probability(turns, reply: str) -> float:
     """The model's probability of ``reply`` (and its ``<|end|>``) after ``turns``."""
-    ids, mask = finetune.render_chat([*turns, ("assistant", reply)], chat)
+    ids, mask = render_chat([*turns, ("assistant", reply)], chat)
     with torch.no_grad():
         log_probs = assistant(torch.tensor([ids]))[0][0].float().log_softmax(dim=-1)
     learned = torch.tensor([t for t in range(1, len(ids)) if mask[t]])

@@ -46,7 +46,7 @@ def train_config(**values):
 
 
 def chat():
-    from llmlab.finetune import chat_tokenizer
+    from llmlab.chat import chat_tokenizer
     from llmlab.tokenization import BPETokenizer
 
     return chat_tokenizer(BPETokenizer.train("to be or not to be " * 20, 270))
@@ -443,31 +443,31 @@ CASES = {
     ),
     # ------------------------------------------------------------------ fine-tuning and LoRA
     "chat reply first": (
-        lambda: __import__("llmlab.finetune").finetune.render_chat([("assistant", "hi")], chat()),
+        lambda: __import__("llmlab.chat").chat.render_chat([("assistant", "hi")], chat()),
         ValueError,
         "turns[0]",
     ),
     "chat ends with user": (
-        lambda: __import__("llmlab.finetune").finetune.render_chat([("user", "hi")], chat()),
+        lambda: __import__("llmlab.chat").chat.render_chat([("user", "hi")], chat()),
         ValueError,
         "turns",
     ),
     "chat empty reply": (
-        lambda: __import__("llmlab.finetune").finetune.render_chat(
+        lambda: __import__("llmlab.chat").chat.render_chat(
             [("user", "hi"), ("assistant", "")], chat()
         ),
         ValueError,
         "turns[1]",
     ),
     "chat unknown role": (
-        lambda: __import__("llmlab.finetune").finetune.render_chat(
+        lambda: __import__("llmlab.chat").chat.render_chat(
             [("user", "hi"), ("king", "no")], chat()
         ),
         ValueError,
         "role",
     ),
     "chat without chat tokens": (
-        lambda: __import__("llmlab.finetune").finetune.render_chat(
+        lambda: __import__("llmlab.chat").chat.render_chat(
             [("user", "hi"), ("assistant", "no")],
             tokenizers().BPETokenizer.train("to be or not " * 9, 260),
         ),

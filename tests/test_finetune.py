@@ -1,5 +1,5 @@
-"""llmlab.finetune and llmlab.instructions: chat template, loss masks, vocabulary growth,
-instruction data from the plays, SFT and classification batches, replies."""
+"""llmlab.chat, llmlab.finetune and llmlab.instructions: the chat template, loss masks and
+replies; vocabulary growth, instruction data from the plays, SFT and classification batches."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tiny_gpt import tiny
 
-from llmlab import corpus, pretrained
+from llmlab import chat, corpus, pretrained
 from llmlab import finetune as ft
 from llmlab import instructions as ins
 from llmlab.model import IGNORE_INDEX, SequenceHead
@@ -30,7 +30,7 @@ def base() -> BPETokenizer:
 
 @pytest.fixture(scope="module")
 def tok(base) -> BPETokenizer:
-    return ft.chat_tokenizer(base)
+    return chat.chat_tokenizer(base)
 
 
 CHAT = [
@@ -57,21 +57,21 @@ def expected_marked(turns) -> str:
 
 def test_chat_tokenizer_appends_the_new_tokens_and_keeps_everything_else(base, tok):
     n = base.vocab_size
-    assert [tok.special_id(t) for t in ft.CHAT_TOKENS] == [n, n + 1, n + 2]
+    assert [tok.special_id(t) for t in chat.CHAT_TOKENS] == [n, n + 1, n + 2]
     assert tok.vocab_size == n + 3
     assert all(tok.vocab[i] == base.vocab[i] for i in range(n))
     sample = corpus.text("validation")[:20_000]
     assert tok.encode(sample) == base.encode(sample)
-    assert ft.chat_tokenizer(tok).special_tokens == tok.special_tokens  # idempotent
+    assert chat.chat_tokenizer(tok).special_tokens == tok.special_tokens  # idempotent
     assert BPETokenizer.from_dict(tok.to_dict()).encode("<|user|>Hi<|end|>") == tok.encode(
         "<|user|>Hi<|end|>"
     )
     with pytest.raises(TypeError, match="tokenizer must be a BPETokenizer"):
-        ft.chat_tokenizer("gpt2")
+        chat.chat_tokenizer("gpt2")
 
 
 def test_render_round_trips_and_masks_the_replies(tok):
-    ids, mask = ft.render_chat(CHAT, tok)
+    ids, mask = chat.render_chat(CHAT, tok)
     text = tok.decode(ids)
     assert text == "".join(
         f"<|{role}|>{said}<|end|>" for role, said in CHAT
@@ -79,16 +79,16 @@ def test_render_round_trips_and_masks_the_replies(tok):
     positions = [text.index(said) for _, said in CHAT]
     assert positions == sorted(positions)
     assert tok.encode(text) == ids
-    assert ft.show_mask(ids, mask, tok) == expected_marked(CHAT)
-    end = tok.special_id(ft.END)
+    assert chat.show_mask(ids, mask, tok) == expected_marked(CHAT)
+    end = tok.special_id(chat.END)
     assert [i for i, m in zip(ids, mask, strict=True) if m].count(end) == 2  # each reply's end
 
 
 def test_render_prompt_ends_where_a_reply_begins(tok):
-    prompt = ft.render_prompt(CHAT[:3], tok)
-    full, _ = ft.render_chat(CHAT, tok)
+    prompt = chat.render_prompt(CHAT[:3], tok)
+    full, _ = chat.render_chat(CHAT, tok)
     assert prompt == full[: len(prompt)]
-    assert prompt[-1] == tok.special_id(ft.ASSISTANT)
+    assert prompt[-1] == tok.special_id(chat.ASSISTANT)
 
 
 BAD_TURNS = [
@@ -108,20 +108,20 @@ BAD_TURNS = [
 @pytest.mark.parametrize(("turns", "message"), BAD_TURNS)
 def test_bad_conversations_are_refused_clearly(tok, turns, message):
     with pytest.raises(ValueError, match=message):
-        ft.render_chat(turns, tok)
+        chat.render_chat(turns, tok)
 
 
 def test_the_template_needs_its_tokens(base, tok):
     with pytest.raises(ValueError, match="tokenizer lacks the chat template's special tokens"):
-        ft.render_chat(CHAT, base)
+        chat.render_chat(CHAT, base)
     with pytest.raises(ValueError, match="must end with a .user. turn"):
-        ft.render_prompt(CHAT, tok)
+        chat.render_prompt(CHAT, tok)
     with pytest.raises(ValueError, match="tokenizer lacks"):
         ft.instruction_data("train", base)
 
 
 texts = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30).filter(
-    lambda t: t.strip() and not any(token in t for token in ft.CHAT_TOKENS)
+    lambda t: t.strip() and not any(token in t for token in chat.CHAT_TOKENS)
 )
 conversations = st.lists(st.tuples(texts, texts), min_size=1, max_size=3).map(
     lambda pairs: [turn for u, a in pairs for turn in (("user", u), ("assistant", a))]
@@ -132,9 +132,9 @@ conversations = st.lists(st.tuples(texts, texts), min_size=1, max_size=3).map(
 @given(chats=st.lists(conversations, min_size=1, max_size=4), seed=st.integers(0, 2**16))
 def test_sft_targets_are_exactly_the_next_reply_and_end_tokens(tok, chats, seed):
     """The loss covers a position iff the token after it is a reply token or a reply's <|end|>."""
-    rendered = [ft.render_chat(chat, tok) for chat in chats]
-    for chat, (ids, mask) in zip(chats, rendered, strict=True):
-        assert ft.show_mask(ids, mask, tok) == expected_marked(chat)
+    rendered = [chat.render_chat(turns, tok) for turns in chats]
+    for turns, (ids, mask) in zip(chats, rendered, strict=True):
+        assert chat.show_mask(ids, mask, tok) == expected_marked(turns)
     batch = ft.sft_batches(chats, tok, block_size=10**6)(torch.Generator().manual_seed(seed), 5)
     real = batch["attention_mask"].sum(dim=1).tolist()
     assert batch.tokens == sum(real)
@@ -201,7 +201,7 @@ def test_instruction_data_has_every_kind_and_fits_the_context(tok, data):
         print(split, summary)
         assert all(n > 0 for n in summary.values()), (split, summary)
         assert summary["dialogue"] > 1000 and summary["conversation"] > 100
-        lengths = [len(ft.render_chat(e.turns, tok)[0]) for e in examples]
+        lengths = [len(chat.render_chat(e.turns, tok)[0]) for e in examples]
         assert max(lengths) <= BLOCK
     dropped = len(ins.plays_examples("train")) - len(data["train"])
     assert dropped < 0.05 * len(data["train"])  # the cuts to 1-2 lines keep almost everything
@@ -277,11 +277,16 @@ def test_sft_batches_resume_exactly_and_pad_on_the_right(tok, data):
     generator.set_state(state)
     again = draw(generator, 8)
     assert all(torch.equal(first[k], again[k]) for k in first.tensors)
+    # the rows are the examples torch.randint picks with that generator, nothing else
+    picks = torch.randint(len(examples), (8,), generator=torch.Generator().manual_seed(7))
+    for row, k in enumerate(picks.tolist()):
+        ids, _ = chat.render_chat(examples[k].turns, tok)
+        assert first["input_ids"][row, : len(ids)].tolist() == ids
     x, y, mask = first["input_ids"], first["targets"], first["attention_mask"]
     assert x.shape == y.shape == mask.shape and x.shape[1] == int(mask.sum(1).max()) <= BLOCK
     assert first.tokens == int(mask.sum())
     assert bool((y[mask == 0] == IGNORE_INDEX).all())
-    assert bool((x[mask == 0] == tok.special_id(ft.END)).all())
+    assert bool((x[mask == 0] == tok.special_id(chat.END)).all())
     too_long = [[("user", "Speak. " * 200), ("assistant", "No.")]]
     with pytest.raises(ValueError, match=r"examples\[0\] renders to \d+ tokens, more than block"):
         ft.sft_batches(too_long, tok, BLOCK)
@@ -324,7 +329,7 @@ def test_classifier_batches_masks_and_padding_leave_predictions_alone(tok):
     head = SequenceHead(tiny(0, vocab_size=tok.vocab_size, block_size=24), len(corpus.GENRES))
     head.eval()
     scores = head(x, mask)
-    padded = torch.cat([x, torch.full((5, 8), ft.pad_token_id(tok))], dim=1)
+    padded = torch.cat([x, torch.full((5, 8), chat.pad_token_id(tok))], dim=1)
     torch.testing.assert_close(
         head(padded, torch.cat([mask, torch.zeros(5, 8, dtype=torch.long)], 1)), scores
     )
@@ -360,10 +365,10 @@ def test_a_classifier_fits_its_training_texts(tok):
 def test_generate_reply_stops_at_end_and_checks_room(tok, monkeypatch):
     model = tiny(0, vocab_size=tok.vocab_size, block_size=32)
     generator = torch.Generator().manual_seed(0)
-    reply, ended = ft.generate_reply(model, tok, CHAT[:1], 5, 1.0, None, generator)
+    reply, ended = chat.generate_reply(model, tok, CHAT[:1], 5, 1.0, None, generator)
     assert isinstance(reply, str) and isinstance(ended, bool)
-    prompt = ft.render_prompt(CHAT[:1], tok)
-    end, said = tok.special_id(ft.END), tok.encode("Ay, my lord.")
+    prompt = chat.render_prompt(CHAT[:1], tok)
+    end, said = tok.special_id(chat.END), tok.encode("Ay, my lord.")
 
     def scripted(model, prompt_ids, max_new_tokens, *, stop_ids, **settings):
         assert max_new_tokens == min(64, 32 - len(prompt))  # never past the context
@@ -371,14 +376,14 @@ def test_generate_reply_stops_at_end_and_checks_room(tok, monkeypatch):
         yield from [*said, end]  # sampling.stream yields the stop token, then stops
 
     monkeypatch.setattr("llmlab.sampling.stream", scripted)
-    assert ft.generate_reply(model, tok, CHAT[:1]) == ("Ay, my lord.", True)
+    assert chat.generate_reply(model, tok, CHAT[:1]) == ("Ay, my lord.", True)
     monkeypatch.undo()
     with pytest.raises(ValueError, match="leaving no room in the model's 32-token context"):
-        ft.generate_reply(model, tok, [("user", "Speak. " * 40)])
+        chat.generate_reply(model, tok, [("user", "Speak. " * 40)])
     with pytest.raises(ValueError, match="grow it first"):
-        ft.generate_reply(tiny(), tok, CHAT[:1])
+        chat.generate_reply(tiny(), tok, CHAT[:1])
     with pytest.raises(ValueError, match="must end with a .user. turn"):
-        ft.generate_reply(model, tok, CHAT)
+        chat.generate_reply(model, tok, CHAT)
     with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
-        ft.generate_reply(model, tok, CHAT[:1], 0)
+        chat.generate_reply(model, tok, CHAT[:1], 0)
     assert math.isfinite(ft.sft_eval(model, [CHAT[:2]], tok))

@@ -6,8 +6,8 @@ import random
 import pytest
 import torch
 
-from llmlab import exercises, finetune, lora
-from llmlab.finetune import reply_tokens
+from llmlab import chat, exercises, lora
+from llmlab.chat import reply_tokens
 from llmlab.model import GPT, GPTConfig
 from llmlab.tokenization import BPETokenizer
 from llmlab.widgets import NO_ONE, ChatBox, chat_html, stream_reply
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def chat_tokenizer() -> BPETokenizer:
     """Bytes only (no merges), plus the chat tokens: ids 256, 257, 258."""
-    return finetune.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
+    return chat.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
 
 
 def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96) -> GPT:
@@ -52,7 +52,7 @@ def test_reply_tokens_are_generate_replys(chat_tokenizer, temperature, top_k):
                 torch.Generator().manual_seed(seed),
             )
         )
-        text, ended = finetune.generate_reply(
+        text, ended = chat.generate_reply(
             model,
             chat_tokenizer,
             HELLO,
@@ -69,13 +69,11 @@ def test_reply_tokens_are_generate_replys(chat_tokenizer, temperature, top_k):
 def test_stream_reply_joins_to_the_reply_and_stops_at_end(chat_tokenizer):
     model = tiny_chat_model(chat_tokenizer, seed=3)
     pieces = list(stream_reply(model, chat_tokenizer, HELLO, 30, 1.0, None, torch.Generator()))
-    text, _ = finetune.generate_reply(
-        model, chat_tokenizer, HELLO, 30, 1.0, None, torch.Generator()
-    )
+    text, _ = chat.generate_reply(model, chat_tokenizer, HELLO, 30, 1.0, None, torch.Generator())
     for token in ("<|user|>", "<|assistant|>"):  # a new turn begun: the reply is over
         text = text.split(token)[0]
     assert "".join(pieces) == text
-    assert all(pieces) and not any(t in "".join(pieces) for t in finetune.CHAT_TOKENS)
+    assert all(pieces) and not any(t in "".join(pieces) for t in chat.CHAT_TOKENS)
 
 
 def test_stream_reply_holds_back_half_a_character(chat_tokenizer):
@@ -206,7 +204,7 @@ def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(chat_tok
     for k in range(6):
         box.text.value = f"line {k}"
         box.send.click()
-    prompt = finetune.render_prompt([*box.turns[:-1]], chat_tokenizer)
+    prompt = chat.render_prompt([*box.turns[:-1]], chat_tokenizer)
     assert len(prompt) <= 64
     assert box.turns[0][1] != "To HAMLET: line 0"  # the first exchange fell out
     box.text.value = "x" * 80
@@ -235,7 +233,7 @@ def test_loss_mask_reference_is_render_chats_mask(chat_tokenizer):
         turns = [
             (role, "ab"[k % 2] * n) for k, (role, n) in enumerate(zip(roles, lengths, strict=True))
         ]
-        assert exercises.loss_mask(roles, lengths) == finetune.render_chat(turns, chat_tokenizer)[1]
+        assert exercises.loss_mask(roles, lengths) == chat.render_chat(turns, chat_tokenizer)[1]
 
 
 def test_lora_references_match_a_lora_layer():

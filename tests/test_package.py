@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import course, exercises, finetune, policy, preference, scaling
+from llmlab import chat, course, exercises, policy, preference, scaling
 from llmlab.autograd import Value
 from llmlab.lora import LoRALinear
 from llmlab.model import GPT
@@ -166,9 +166,9 @@ def chinchilla_split(flops: float) -> tuple[float, float]:
 
 def loss_mask(roles: list[str], lengths: list[int]) -> list[bool]:
     # One byte, one token: a byte-level tokenizer without merges, plus the chat tokens.
-    tokenizer = finetune.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
+    tokenizer = chat.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
     turns = [(role, "a" * n) for role, n in zip(roles, lengths, strict=True)]
-    return finetune.render_chat(turns, tokenizer)[1]
+    return chat.render_chat(turns, tokenizer)[1]
 
 
 def _lora_layer(W, A, B, alpha: float, rank: int) -> LoRALinear:

@@ -202,6 +202,20 @@ def test_llmlab_modules_import_one_another_without_a_circle():
     assert {"checkpoint", "train", "train_config", "files"} <= set(graph)
 
 
+def test_the_chat_template_does_not_need_fine_tuning():
+    """llmlab.chat is how preference, policy and the chat box read a conversation: it must not
+    drag in the training code that builds on it (llmlab.finetune imports llmlab.chat)."""
+    graph = _llmlab_imports()
+    reached, todo = set(), ["chat"]
+    while todo:
+        for other in graph.get(todo.pop(), ()):
+            if other not in reached:
+                reached.add(other)
+                todo.append(other)
+    assert "chat" in graph["finetune"]
+    assert "finetune" not in reached, sorted(reached)
+
+
 def test_the_readme_names_every_module_of_the_library():
     """The repository table is the map a learner reads: a module missing from it is lost."""
     row = next(

@@ -3,7 +3,7 @@
 Three layers, as every widget here:
 
 1. :func:`stream_reply`, a pure function: the assistant's reply to a conversation as text
-   pieces, one per token of :func:`llmlab.finetune.reply_tokens` (the KV cache, stopping at
+   pieces, one per token of :func:`llmlab.chat.reply_tokens` (the KV cache, stopping at
    ``<|end|>``);
 2. :class:`ChatBox`, the view-model: a text box, whom you address, a Send button, a toggle to
    let the *base* model answer instead, and the conversation so far;
@@ -43,7 +43,7 @@ def stream_reply(
     (a model starting the next turn itself) ends the reply too: it is never part of one. A token
     holding part of a multi-byte character waits for the rest of it before anything is shown.
     """
-    from llmlab.finetune import CHAT_TOKENS, reply_tokens
+    from llmlab.chat import CHAT_TOKENS, reply_tokens
 
     stops = {tokenizer.special_tokens[t] for t in CHAT_TOKENS if t in tokenizer.special_tokens}
     reply: list[int] = []
@@ -106,12 +106,14 @@ class ChatBox(LessonWidget):
         import ipywidgets as w
         import torch
 
-        from llmlab import finetune, instructions
+        from llmlab import instructions
+        from llmlab.chat import render_prompt
+        from llmlab.finetune import grow_vocabulary
         from llmlab.model import GPT
 
         if not isinstance(model, GPT):
             raise TypeError(f"model must be an llmlab.model.GPT, got {type(model).__name__}")
-        finetune.render_prompt([("user", "hello")], tokenizer)  # a chat tokenizer, or a clear error
+        render_prompt([("user", "hello")], tokenizer)  # a chat tokenizer, or a clear error
         if base_model is not None:
             if not isinstance(base_model, GPT):
                 raise TypeError(
@@ -119,7 +121,7 @@ class ChatBox(LessonWidget):
                     f"{type(base_model).__name__}"
                 )
             if base_model.config.vocab_size < tokenizer.vocab_size:
-                base_model = finetune.grow_vocabulary(base_model, tokenizer.vocab_size).eval()
+                base_model = grow_vocabulary(base_model, tokenizer.vocab_size).eval()
         self.model, self.tokenizer, self.base_model = model, tokenizer, base_model
         self.max_new_tokens, self.temperature, self.top_k = max_new_tokens, temperature, top_k
         self.generator = torch.Generator().manual_seed(seed)
@@ -168,7 +170,7 @@ class ChatBox(LessonWidget):
 
     def reply(self) -> str:
         """Send the text box's line and show the reply as it is generated; returns the reply."""
-        from llmlab.finetune import render_prompt
+        from llmlab.chat import render_prompt
 
         said = self.text.value.strip()
         if not said:

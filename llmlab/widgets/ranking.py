@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from llmlab.widgets.base import LessonWidget
 
 if TYPE_CHECKING:
-    from llmlab.finetune import Turn
+    from llmlab.chat import Turn
     from llmlab.preference import Ranking
 
 Reply = tuple[str, bool]  # (text, ended with <|end|>)
@@ -71,7 +71,7 @@ class RankingBox(LessonWidget):
     ) -> None:
         import ipywidgets as w
 
-        from llmlab.finetune import check_turns
+        from llmlab.chat import check_turns
         from llmlab.preference import distinct_replies
 
         if len(prompts) != len(samples) or not prompts:
