@@ -77,10 +77,11 @@ def setup(
     import numpy as np
     import torch
 
+    from llmlab import checks
+
     if threads is None:
         threads = _threads_from_environment() or min(os.cpu_count() or 1, 8)
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    threads = checks.integer(threads, "threads", 1)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

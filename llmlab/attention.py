@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from llmlab import checks
+
 
 def attention(
     q: Tensor,
@@ -48,6 +50,7 @@ def attention(
     """
     _check_qkv(q, k, v)
     _check_mask(mask, q, k)
+    checks.number(dropout, "dropout", 0, 1, high_open=True)
     t_q, t_k = q.shape[-2], k.shape[-2]
     scores = q @ k.transpose(-2, -1)  # [..., Tq, Tk]: dot product of every query with every key
     # Dot products of d random unit-variance numbers have variance d; dividing by sqrt(d) keeps the
@@ -77,10 +80,8 @@ def causal_mask(
     (the keys before them came from a cache), so the triangle is aligned bottom-right.
     """
     n_keys = T if n_keys is None else n_keys
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive int, got {T!r}")
-    if not isinstance(n_keys, int) or n_keys < T:
-        raise ValueError(f"n_keys must be an int >= T={T}, got {n_keys!r}")
+    checks.integer(T, "T", 1)
+    checks.integer(n_keys, "n_keys", T, hint="T, the number of queries")
     return torch.ones(T, n_keys, dtype=torch.bool, device=device).tril(diagonal=n_keys - T)
 
 
@@ -90,8 +91,7 @@ def padding_mask(lengths: Sequence[int] | Tensor, T: int) -> Tensor:
     Batched sequences of different lengths are padded to ``T``; no query should attend to the
     padding. The two singleton dimensions broadcast over heads and queries.
     """
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive int, got {T!r}")
+    checks.integer(T, "T", 1)
     lengths = torch.as_tensor(lengths)
     if lengths.ndim != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise TypeError(
@@ -107,7 +107,7 @@ def padding_mask(lengths: Sequence[int] | Tensor, T: int) -> Tensor:
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
     """``[..., T, C]`` -> ``[..., H, T, C/H]``: each head gets its own slice of the channels."""
     width = x.shape[-1]
-    if not isinstance(n_heads, int) or n_heads < 1 or width % n_heads:
+    if not checks.is_int(n_heads) or n_heads < 1 or width % n_heads:
         raise ValueError(f"n_heads={n_heads!r} must be a positive int dividing the width {width}")
     return x.unflatten(-1, (n_heads, width // n_heads)).transpose(-3, -2)
 
@@ -137,13 +137,11 @@ class MultiHeadAttention(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        checks.integer(d_model, "d_model", 1)
+        checks.integer(n_heads, "n_heads", 1)
         if d_model % n_heads:
             raise ValueError(f"n_heads={n_heads} must divide d_model={d_model}")
-        if not 0.0 <= dropout < 1.0:  # (False for NaN too)
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        checks.number(dropout, "dropout", 0, 1, high_open=True)
         self.d_model, self.n_heads, self.causal, self.dropout = d_model, n_heads, causal, dropout
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)  # q, k and v projections in one
         self.proj = nn.Linear(d_model, d_model, bias=bias)  # mixes what the heads found
@@ -210,8 +208,9 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0) -> Tensor:
     of a clock. Every position gets a distinct pattern, and moving by a fixed offset is the same
     rotation of each pair at any position.
     """
-    if not isinstance(T, int) or T < 1 or not isinstance(d, int) or d < 2 or d % 2:
-        raise ValueError(f"T must be a positive int and d a positive even int, got {T=}, {d=}")
+    checks.integer(T, "T", 1)
+    if not checks.is_int(d) or d < 2 or d % 2:
+        raise ValueError(f"d must be a positive even int, got {d!r}")
     _check_base(base)
     position = torch.arange(T, dtype=torch.float32)[:, None]  # [T, 1]
     frequency = base ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)  # [d/2]
@@ -228,10 +227,9 @@ def rope_frequencies(
     and LLaMA, not the interleaved one of the RoPE paper) rotated at position ``pos`` by the angle
     ``pos * base**(-2i/head_dim)``. The table lists each angle twice, once per channel of the pair.
     """
-    if not isinstance(head_dim, int) or head_dim < 2 or head_dim % 2:
+    if not checks.is_int(head_dim) or head_dim < 2 or head_dim % 2:
         raise ValueError(f"head_dim must be a positive even int, got {head_dim!r}")
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive int, got {T!r}")
+    checks.integer(T, "T", 1)
     _check_base(base)
     pair = torch.arange(0, head_dim, 2, dtype=torch.float32, device=device)  # 2i
     frequency = base ** (-pair / head_dim)  # [head_dim/2]: from 1 down to ~1/base
@@ -242,8 +240,7 @@ def rope_frequencies(
 
 def _check_base(base: object) -> None:
     """The wavelengths grow as powers of ``base``: it must be a finite number above 1."""
-    if not isinstance(base, (int, float)) or isinstance(base, bool) or not 1 < base < math.inf:
-        raise ValueError(f"base must be a finite number > 1, got {base!r}")
+    checks.number(base, "base", 1, low_open=True)
 
 
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

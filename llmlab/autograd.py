@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from llmlab import checks
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.text import Text
@@ -209,16 +211,11 @@ class Module:
             p.grad = 0.0
 
 
-def _check_count(value: object, name: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 class Neuron(Module):
     """``activation(w · x + b)``: a weighted vote over the inputs, then a bend."""
 
     def __init__(self, n_inputs: int, activation: str | None = "tanh") -> None:
-        _check_count(n_inputs, "n_inputs")
+        checks.integer(n_inputs, "n_inputs", 1)
         if activation not in ("tanh", "relu", None):
             raise ValueError(f"activation must be 'tanh', 'relu' or None, got {activation!r}")
         # Random weights (seeded by llmlab.setup()), so neurons start different and learn apart.
@@ -243,7 +240,7 @@ class Layer(Module):
     """``n_outputs`` neurons reading the same inputs."""
 
     def __init__(self, n_inputs: int, n_outputs: int, activation: str | None = "tanh") -> None:
-        _check_count(n_outputs, "n_outputs")
+        checks.integer(n_outputs, "n_outputs", 1)
         self.neurons = [Neuron(n_inputs, activation) for _ in range(n_outputs)]
 
     def __call__(self, x: Sequence[Value | Number]) -> list[Value]:
@@ -263,7 +260,7 @@ class MLP(Module):
         self, n_inputs: int, layer_sizes: Sequence[int], activation: str | None = "tanh"
     ) -> None:
         sizes = [n_inputs, *layer_sizes]
-        if not layer_sizes or not all(isinstance(n, int) and n > 0 for n in sizes):
+        if not layer_sizes or not all(checks.is_int(n) and n > 0 for n in sizes):
             raise ValueError(f"n_inputs and layer_sizes must be positive ints, got {sizes}")
         self.layers = [
             Layer(sizes[i], sizes[i + 1], activation if i < len(layer_sizes) - 1 else None)
@@ -292,7 +289,7 @@ def softmax_cross_entropy(logits: Sequence[Value | Number], target: int) -> Valu
     logits = [_as_value(z, "in softmax_cross_entropy") for z in logits]
     if not logits:
         raise ValueError("logits must not be empty")
-    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(logits):
+    if not checks.is_int(target) or not 0 <= target < len(logits):
         raise ValueError(f"target must be an int in [0, {len(logits)}), got {target!r}")
     shift = max(z.data for z in logits)  # a plain number: no gradient flows through it
     log_sum_exp = sum((z - shift).exp() for z in logits).log() + shift

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmlab import files
+from llmlab import checks, files
 from llmlab.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -228,9 +228,7 @@ def _train_config(values: Any) -> TrainConfig | None:
 
 
 def _step(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"expected an int >= 0, got {value!r}")
-    return value
+    return checks.integer(value, "step", 0)
 
 
 def _json_dict(value: Any, allow_none: bool) -> dict[str, Any] | None:

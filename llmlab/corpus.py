@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
+from llmlab import checks
+
 GENRES = ("comedies", "histories", "problems", "roman", "romances", "tragedies")
 
 #: Held-out plays (one per genre), never seen in training. Changing this changes every number
@@ -183,8 +185,7 @@ def split_plays() -> dict[str, tuple[str, ...]]:
 
 
 def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    checks.one_of(split, "split", SPLITS)
 
 
 def speeches(split: str = "all") -> list[Speech]:
@@ -223,8 +224,7 @@ def stats() -> list[dict[str, object]]:
 
 def stats_by(key: str = "genre") -> dict[str, dict[str, int]]:
     """Totals of :func:`stats` grouped by ``key`` ("genre" or "split")."""
-    if key not in ("genre", "split"):
-        raise ValueError(f"key must be 'genre' or 'split', got {key!r}")
+    checks.one_of(key, "key", ("genre", "split"))
     totals: dict[str, dict[str, int]] = {}
     for row in stats():
         group = totals.setdefault(

@@ -2,13 +2,13 @@
 
 Everything a trained :class:`llmlab.model.GPT` does at inference time is here, in plain NumPy and
 the standard library (torch is never imported, not even indirectly): reading the weights, the
-forward pass, a KV cache, sampling, and the tokenizer. Read it top to bottom:
+forward pass, a KV cache and sampling. The tokenizers are :mod:`llmlab.tokenization`'s own,
+which need no torch either. Read it top to bottom:
 
 1. the building blocks: :func:`layer_norm`, :func:`gelu` (with our own :func:`erfc`),
    :func:`softmax`, causal :func:`attention`, and the positional tables
    (:func:`sinusoidal_encoding`, :func:`rope_frequencies`, :func:`apply_rope`);
-2. the tokenizers rebuilt from the dict a checkpoint stores (:class:`CharCodec`,
-   :class:`BPECodec`);
+2. :func:`codec`: llmlab's tokenizer, rebuilt from the dict a checkpoint stores;
 3. :class:`NumpyGPT`: the model itself (:meth:`~NumpyGPT.logits`, :meth:`~NumpyGPT.generate`);
 4. :func:`load` and :func:`export_npz`, the file formats.
 
@@ -25,19 +25,16 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
-import re
 from dataclasses import dataclass, fields
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from llmlab import files
+from llmlab import checks, files
 from llmlab.checkpoint import read_numpy
-from llmlab.pretokenize import pretokenize
+from llmlab.tokenization import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
 NPZ_FORMAT = "llmlab-numpy/1"
 _HEADER_KEY = "__header__"  # the .npz entry holding the JSON header (a 0-d string array)
@@ -141,98 +138,15 @@ def apply_rope(x: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- tokenizers
 
 
-class CharCodec:
-    """One id per character, from a ``llmlab.CharTokenizer`` dict (its sorted ``chars``)."""
+def codec(data: dict[str, Any] | None) -> CharTokenizer | BPETokenizer | None:
+    """The tokenizer of a checkpoint's ``tokenizer`` dict (``None`` when it has none).
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.chars: list[str] = list(data["chars"])
-        self.ids = {c: i for i, c in enumerate(self.chars)}
-
-    def encode(self, text: str) -> list[int]:
-        unknown = sorted(set(text) - self.ids.keys())
-        if unknown:
-            raise ValueError(f"text contains characters outside the vocabulary: {unknown[:10]}")
-        return [self.ids[c] for c in text]
-
-    def decode(self, ids: list[int]) -> str:
-        return "".join(self.chars[i] for i in ids)
-
-
-def _byte_alphabet() -> dict[str, int]:
-    """GPT-2's printable spelling of the 256 bytes (saved files write b" the" as "Ġthe")."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
-    others = [b for b in range(256) if b not in printable]
-    spelling = {chr(b): b for b in printable}
-    spelling.update({chr(256 + n): b for n, b in enumerate(others)})
-    return spelling
-
-
-class BPECodec:
-    """Byte-level BPE from a ``llmlab.BPETokenizer`` dict: decoding joins each id's bytes;
-    encoding cuts out special tokens, splits the rest into GPT-2 pre-tokens, and merges each
-    pre-token's bytes, always the earliest-learned pair present first."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        alphabet = _byte_alphabet()
-        vocab = {bytes(alphabet[c] for c in s): i for s, i in data["vocab"].items()}
-        self.special_tokens: dict[str, int] = dict(data["special_tokens"])
-        vocab.update({s.encode("utf-8"): i for s, i in self.special_tokens.items()})
-        self.token_bytes = [b""] * len(vocab)
-        for token, i in vocab.items():
-            self.token_bytes[i] = token
-        self.byte_ids = [vocab[bytes([b])] for b in range(256)]
-        self.merges: dict[tuple[int, int], tuple[int, int]] = {}  # pair -> (rank, merged id)
-        for rank, line in enumerate(data["merges"]):
-            left, right = (bytes(alphabet[c] for c in s) for s in line.split(" "))
-            self.merges[vocab[left], vocab[right]] = (rank, vocab[left + right])
-        longest_first = sorted(self.special_tokens, key=len, reverse=True)
-        self.specials = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")")
-        self.cache: dict[str, list[int]] = {}
-
-    def encode(self, text: str) -> list[int]:
-        ids: list[int] = []
-        parts = self.specials.split(text) if self.special_tokens else [text]
-        for k, part in enumerate(parts):
-            if k % 2:  # re.split puts the special tokens it cut at the odd places
-                ids.append(self.special_tokens[part])
-                continue
-            for word in pretokenize(part):
-                if word not in self.cache:
-                    self.cache[word] = self._merge_word(word.encode("utf-8"))
-                ids.extend(self.cache[word])
-        return ids
-
-    def _merge_word(self, data: bytes) -> list[int]:
-        ids = [self.byte_ids[b] for b in data]
-        while len(ids) > 1:
-            pairs = [p for p in pairwise(ids) if p in self.merges]
-            if not pairs:
-                return ids
-            pair = min(pairs, key=lambda p: self.merges[p][0])
-            merged, out, i = self.merges[pair][1], [], 0
-            while i < len(ids):  # every occurrence, left to right
-                if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
-                    out.append(merged)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            ids = out
-        return ids
-
-    def decode(self, ids: list[int]) -> str:
-        """Bytes that are not valid UTF-8 (half a character) become U+FFFD, as in llmlab."""
-        return b"".join(self.token_bytes[i] for i in ids).decode("utf-8", errors="replace")
-
-
-def codec(data: dict[str, Any] | None) -> CharCodec | BPECodec | None:
-    """The tokenizer of a checkpoint's ``tokenizer`` dict (``None`` when it has none)."""
+    These are :mod:`llmlab.tokenization`'s own tokenizers, which need only the standard library,
+    so the runner gives exactly llmlab's ids.
+    """
     if data is None:
         return None
-    kinds = {"llmlab.CharTokenizer": CharCodec, "llmlab.BPETokenizer": BPECodec}
-    if not isinstance(data, dict) or data.get("format") not in kinds:
-        raise ValueError(f"unknown tokenizer: expected a 'format' in {sorted(kinds)}")
-    return kinds[data["format"]](data)
+    return tokenizer_from_dict(data, source="the model file's tokenizer")
 
 
 # ----------------------------------------------------------------------------- the model
@@ -266,20 +180,17 @@ class Config:
     def __post_init__(self) -> None:
         """The checks of ``GPTConfig``, so a file it would refuse is refused here too."""
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(
-                    f"model_config.{name} must be a positive int, got {getattr(self, name)!r}"
-                )
+            checks.integer(getattr(self, name), f"model_config.{name}", 1)
         if self.n_embd % self.n_head:
             raise ValueError(f"model_config.n_head={self.n_head} must divide n_embd={self.n_embd}")
-        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+        if not checks.is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model_config.dropout must be in [0, 1), got {self.dropout!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"model_config.bias must be a bool, got {self.bias!r}")
-        if self.pos_encoding not in ("learned", "sinusoidal", "rope"):
-            raise ValueError(f"model_config.pos_encoding: unknown {self.pos_encoding!r}")
-        if not _is_number(self.rope_base) or not 1 < self.rope_base < math.inf:
-            raise ValueError(f"model_config.rope_base must be a number > 1, got {self.rope_base!r}")
+        checks.one_of(
+            self.pos_encoding, "model_config.pos_encoding", ("learned", "sinusoidal", "rope")
+        )
+        checks.number(self.rope_base, "model_config.rope_base", 1, low_open=True)
 
     @property
     def head_dim(self) -> int:
@@ -425,10 +336,9 @@ class NumpyGPT:
         ``block_size`` tokens (positions shift by one, so cached keys no longer fit).
         """
         ids = list(self._check_ids(ids))
-        if not _is_int(max_new_tokens) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        checks.integer(max_new_tokens, "max_new_tokens", 0)
         _check_sampling(temperature, top_k, top_p)
-        stops = set() if stop is None else {stop} if _is_int(stop) else set(stop)
+        stops = set() if stop is None else {stop} if checks.is_int(stop) else set(stop)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         window, cache = self.config.block_size, self.new_cache() if use_cache else None
         for _ in range(max_new_tokens):
@@ -444,23 +354,21 @@ class NumpyGPT:
         return np.array(ids, dtype=np.int64)
 
     def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
         return self._codec().encode(text)
 
     def decode(self, ids: Any) -> str:
         ids = self._check_ids(ids, allow_empty=True).tolist()
-        try:
-            return self._codec().decode(ids)
-        except IndexError:  # (a model may have more ids than its tokenizer, e.g. padded)
-            raise ValueError(f"ids holds ids the tokenizer does not have: {max(ids)}") from None
+        tokenizer = self._codec()
+        if ids and max(ids) >= tokenizer.vocab_size:  # (a model may have more ids, e.g. padded)
+            raise ValueError(f"ids holds ids the tokenizer does not have: {max(ids)}")
+        return tokenizer.decode(ids)
 
     def complete(self, prompt: str, max_new_tokens: int, **sampling: Any) -> str:
         """The text generated after ``prompt`` (``sampling``: as for :meth:`generate`)."""
         ids = self.encode(prompt)
         return self.decode(self.generate(ids, max_new_tokens, **sampling)[len(ids) :])
 
-    def _codec(self) -> CharCodec | BPECodec:
+    def _codec(self) -> CharTokenizer | BPETokenizer:
         if self.tokenizer is None:
             raise ValueError("this model's file holds no tokenizer: pass token ids instead")
         return self.tokenizer
@@ -481,21 +389,10 @@ class NumpyGPT:
         return array.astype(np.int64)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if not _is_number(temperature) or not temperature >= 0:  # (`not >=` also refuses NaN)
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-    if top_k is not None and (not _is_int(top_k) or top_k < 1):
-        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
-    if top_p is not None and (not _is_number(top_p) or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    checks.number(temperature, "temperature", 0, hint="0 = greedy")
+    checks.integer(top_k, "top_k", 1, optional=True)
+    checks.number(top_p, "top_p", 0, 1, low_open=True, optional=True)
 
 
 def sample(

@@ -156,26 +156,23 @@ def code_length_bits(model: GPT, ids: Sequence[int], batch_size: int = 16) -> fl
     """
     import torch
 
+    from llmlab.modes import evaluating
+
     ids = torch.as_tensor(ids, dtype=torch.long)
     if ids.ndim != 1 or len(ids) < 1:
         raise ValueError(f"ids must be a non-empty 1-D sequence, got shape {list(ids.shape)}")
     T = model.config.block_size
     starts = list(range(0, len(ids) - 1, T))
     nats = 0.0
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            full = [s for s in starts if s + T + 1 <= len(ids)]
-            for first in range(0, len(full), batch_size):
-                chunk = torch.tensor(full[first : first + batch_size])
-                windows = ids[chunk[:, None] + torch.arange(T + 1)]
-                nats += model(windows[:, :-1], windows[:, 1:])[1].item() * windows[:, 1:].numel()
-            if starts and starts[-1] + T + 1 > len(ids):  # a shorter last window
-                tail = ids[starts[-1] :][None]
-                nats += model(tail[:, :-1], tail[:, 1:])[1].item() * (tail.shape[1] - 1)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        full = [s for s in starts if s + T + 1 <= len(ids)]
+        for first in range(0, len(full), batch_size):
+            chunk = torch.tensor(full[first : first + batch_size])
+            windows = ids[chunk[:, None] + torch.arange(T + 1)]
+            nats += model(windows[:, :-1], windows[:, 1:])[1].item() * windows[:, 1:].numel()
+        if starts and starts[-1] + T + 1 > len(ids):  # a shorter last window
+            tail = ids[starts[-1] :][None]
+            nats += model(tail[:, :-1], tail[:, 1:])[1].item() * (tail.shape[1] - 1)
     return nats / math.log(2) + math.log2(model.config.vocab_size)
 
 
@@ -285,18 +282,15 @@ def model_predictor(model: GPT, precision: int = 16) -> Predictor:
     """
     import torch
 
+    from llmlab.modes import evaluating
+
     vocab, T = model.config.vocab_size, model.config.block_size
 
     def predict(prefix: list[int]) -> list[int]:
         if not prefix:
             return quantize([1.0] * vocab, precision)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                logits = model(torch.tensor([prefix[-T:]]))[0][0, -1].double()
-        finally:
-            model.train(was_training)
+        with evaluating(model), torch.no_grad():
+            logits = model(torch.tensor([prefix[-T:]]))[0][0, -1].double()
         return quantize(torch.softmax(logits, dim=-1).tolist(), precision)
 
     return predict

@@ -41,8 +41,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from llmlab import checks
 from llmlab.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from llmlab.model import GPT
+from llmlab.modes import evaluating
 from llmlab.train_config import TrainConfig
 
 #: A loss above this multiple of ln(vocab) (the loss of a uniform guess) means training diverged.
@@ -71,7 +73,7 @@ class TrainResult:
 def as_tokens(data: Any, name: str = "data") -> Tensor:
     """A 1-D int64 tensor of token ids from a tensor, NumPy array or list."""
     if isinstance(data, (list, tuple)):
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in data):
+        if not all(checks.is_int(i) for i in data):
             raise TypeError(f"{name} must hold integer token ids, got a list with non-ints")
         data = torch.tensor(data, dtype=torch.long)
     if isinstance(data, np.ndarray):
@@ -152,16 +154,12 @@ def evaluate(model: GPT, data: Tensor, windows: int = 64, batch_size: int = 32) 
     if len(data) < T + 1:
         raise ValueError(f"data has {len(data)} tokens, fewer than block_size + 1 = {T + 1}")
     starts = torch.linspace(0, len(data) - T - 1, windows).long()
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     total = 0.0
-    try:
+    with evaluating(model):
         for chunk in starts.split(batch_size):
             w = data[chunk[:, None] + torch.arange(T + 1)].to(device)
             total += model(w[:, :-1], w[:, 1:])[1].item() * len(chunk)
-    finally:
-        model.train(was_training)
     return total / windows
 
 

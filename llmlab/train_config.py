@@ -7,9 +7,10 @@ resumed run can check it continues the same run.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from llmlab import checks
 
 DTYPES = ("float32", "bfloat16")
 
@@ -41,30 +42,32 @@ class TrainConfig:
         positive = ("batch_size", "max_steps", "log_interval", "eval_windows")
         at_least_zero = ("warmup_steps", "eval_interval", "seed")
         for name in positive + at_least_zero:
-            value = getattr(self, name)
             low = 1 if name in positive else 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"TrainConfig.{name} must be an int >= {low}, got {value!r}")
+            self._keep(name, checks.integer(getattr(self, name), f"TrainConfig.{name}", low))
         for name in ("decay_steps", "checkpoint_interval"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"TrainConfig.{name} must be None or an int >= 1, got {value!r}")
-        for name in ("learning_rate", "min_lr", "weight_decay", "grad_clip"):
+            self._keep(name, checks.integer(value, f"TrainConfig.{name}", 1, optional=True))
+        for name in ("learning_rate", "min_lr", "weight_decay", "grad_clip", "beta1", "beta2"):
+            high = 1 if name.startswith("beta") else None  # a beta of 1 never forgets
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value >= 0 or math.isinf(value):
-                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
+            self._keep(name, checks.number(value, f"TrainConfig.{name}", 0, high, high_open=True))
         if self.min_lr > self.learning_rate:
             raise ValueError(
                 f"TrainConfig.min_lr={self.min_lr} must not exceed learning_rate="
                 f"{self.learning_rate}"
             )
-        for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"TrainConfig.{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            raise ValueError(f"TrainConfig.max_seconds must be None or > 0, got {self.max_seconds}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"TrainConfig.dtype must be one of {DTYPES}, got {self.dtype!r}")
+        value = self.max_seconds
+        self._keep(
+            "max_seconds",
+            checks.number(value, "TrainConfig.max_seconds", 0, low_open=True, optional=True),
+        )
+        checks.one_of(self.dtype, "TrainConfig.dtype", DTYPES)
+
+    def _keep(self, name: str, checked: Any) -> None:
+        """Store a checked NumPy number as the Python number it equals (the config goes into a
+        checkpoint's JSON header); a Python number stays as given (``1`` is not made ``1.0``)."""
+        if not isinstance(getattr(self, name), int | float | None):
+            setattr(self, name, checked)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

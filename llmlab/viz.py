@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from llmlab import checks
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -87,8 +89,7 @@ def decision_boundary(
             f"points and labels must be non-empty and equally long, got {len(points)} and "
             f"{len(labels)}"
         )
-    if not isinstance(resolution, int) or not 2 <= resolution <= 500:
-        raise ValueError(f"resolution must be an int in [2, 500], got {resolution!r}")
+    checks.integer(resolution, "resolution", 2, 500)
     xy = np.asarray(points, dtype=float)
     (x0, y0), (x1, y1) = xy.min(axis=0) - 0.3, xy.max(axis=0) + 0.3
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
@@ -121,7 +122,7 @@ def gpt_diagram(n_layer: int, n_embd: int, n_head: int) -> Figure:
     from matplotlib.figure import Figure
 
     for name, value in (("n_layer", n_layer), ("n_embd", n_embd), ("n_head", n_head)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not checks.is_int(value) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     figure = Figure(figsize=(8, 4.6), layout="constrained")
     left, right = figure.subplots(1, 2)
@@ -296,8 +297,7 @@ class LiveLossCurve:
     """
 
     def __init__(self, every: int = 5, title: str = "") -> None:
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        checks.integer(every, "every", 1)
         self.every, self.title = every, title
         self.history: list[dict[str, float]] = []
         self._display = None

@@ -190,7 +190,7 @@ def test_tokenizers_equal_llmlabs(shipped):
     texts = [TEXT, "", "  spaces   and\ttabs\n\n", "1000 ducats! l'été, naïve café — 東京 🙂"]
     for text in texts:
         if isinstance(tokenizer, CharTokenizer) and set(text) - set(tokenizer.chars):
-            with pytest.raises(ValueError, match="outside the vocabulary"):
+            with pytest.raises(ValueError, match="never seen"):  # llmlab's own message
                 runner.encode(text)
             continue
         ids = tokenizer.encode(text)

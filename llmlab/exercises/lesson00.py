@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from llmlab.exercises import exercise
+from llmlab.exercises.registry import exercise
 
 # The lookup table of lesson 00: each context of n characters -> what came next, with counts.
 Table = dict[str, dict[str, int]]

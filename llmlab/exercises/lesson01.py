@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from llmlab.exercises import exercise
+from llmlab.exercises.registry import exercise
 
 # The state BPE training works on: each distinct pre-token ("word") as its current tokens,
 # mapped to how often it occurs in the text.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from llmlab.exercises import _all_close, exercise
+from llmlab.exercises.registry import _all_close, exercise
 
 if TYPE_CHECKING:
     from llmlab.autograd import Value

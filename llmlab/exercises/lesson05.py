@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from llmlab.exercises import _all_close, exercise
+from llmlab.exercises.registry import _all_close, exercise
 
 
 def _random_power_law_points(rng: random.Random) -> tuple[list[float], list[float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from llmlab.exercises import exercise
+from llmlab.exercises.registry import exercise
 
 
 def _random_conversation(rng: random.Random) -> tuple[list[str], list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from llmlab.exercises import _equal, exercise
+from llmlab.exercises.registry import _equal, exercise
 
 
 def _random_logits(rng: random.Random) -> Any:

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmlab import checks
 from llmlab.widgets.base import ON_RELEASE, LessonWidget, column, on_change, picture, redraw
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ def attention_maps(model: GPT, tokenizer: Any, text: str) -> AttentionMaps:
     """
     import torch
 
+    from llmlab.modes import evaluating
+
     if not isinstance(text, str) or not text:
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     ids = tokenizer.encode(text)  # an unknown character is a ValueError that names it
@@ -36,13 +39,8 @@ def attention_maps(model: GPT, tokenizer: Any, text: str) -> AttentionMaps:
             f"text is {len(ids)} tokens long; the model sees at most "
             f"{model.config.block_size} (block_size): shorten it"
         )
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            _, _, weights = model(torch.tensor([ids]), return_attention=True)
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.no_grad():
+        _, _, weights = model(torch.tensor([ids]), return_attention=True)
     return AttentionMaps([tokenizer.decode([i]) for i in ids], weights[0])
 
 
@@ -95,8 +93,7 @@ class AttentionExplorer(LessonWidget):
 
         import ipywidgets as w
 
-        if not isinstance(pause, int | float) or not 0 <= pause <= 5:
-            raise ValueError(f"pause must be a number of seconds in [0, 5], got {pause!r}")
+        checks.number(pause, "pause", 0, 5, hint="seconds")
         self.model, self.tokenizer, self.pause = model, tokenizer, float(pause)
         self._lock, self._timer = threading.RLock(), None
         layers, heads = model.config.n_layer, model.config.n_head

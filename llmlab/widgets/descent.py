@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from llmlab import checks
 from llmlab.autograd import Value
 from llmlab.widgets.base import ON_RELEASE, LessonWidget, column, on_change, picture, redraw
 
@@ -68,11 +69,11 @@ def descent_path(surface: Surface, lr: float, steps: int, momentum: float = 0.0)
     ``point -= lr * velocity``, so steps keep some of their previous direction. The run stops early
     (``diverged``) once the loss exceeds a million times its start: it would only overflow later.
     """
-    if not isinstance(lr, int | float) or not lr > 0:
+    if not checks.is_number(lr) or not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not isinstance(steps, int) or steps < 0:
+    if not checks.is_int(steps) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not isinstance(momentum, int | float) or not 0 <= momentum < 1:
+    if not checks.is_number(momentum) or not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     points, losses, velocity = [surface.start], [], (0.0, 0.0)
     while True:
@@ -122,8 +123,7 @@ class DescentPlayground(LessonWidget):
     ) -> None:
         import ipywidgets as w
 
-        if surface not in SURFACES:
-            raise ValueError(f"surface must be one of {sorted(SURFACES)}, got {surface!r}")
+        checks.one_of(surface, "surface", sorted(SURFACES))
         # The sliders would silently clamp a value outside their range: refuse it instead.
         for name, value, low, high in (
             ("lr", lr, 0.001, 1.0),

@@ -18,6 +18,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmlab import checks
 from llmlab.widgets.base import LessonWidget, column, on_change, picture, redraw
 
 if TYPE_CHECKING:
@@ -122,11 +123,9 @@ class SamplingPlayground(LessonWidget):
         values = {name: _OFF[name] if v is None else v for name, v in values.items()}
         for name, value in values.items():
             _check_range(name, value)
-        for name, value, low in (("max_new_tokens", max_new_tokens, 1), ("shown", shown, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if isinstance(pause, bool) or not isinstance(pause, int | float) or not 0 <= pause <= 5:
-            raise ValueError(f"pause must be a number of seconds in [0, 5], got {pause!r}")
+        max_new_tokens = checks.integer(max_new_tokens, "max_new_tokens", 1)
+        shown = checks.integer(shown, "shown", 1)
+        checks.number(pause, "pause", 0, 5, hint="seconds")
         self.pause, self._lock, self._timer = float(pause), threading.RLock(), None
         self.model, self.tokenizer = model.eval(), tokenizer
         self.n_shown = min(shown, model.config.vocab_size)
