@@ -377,8 +377,8 @@ assert all(same)
 # ## 7. A parameter file and a few hundred lines
 #
 # Running a model needs its parameters and the forward pass, nothing else. `llmlab.numpy_gpt`
-# is the whole model in NumPy (no torch), with its own KV cache, sampling and tokenizers, read
-# top to bottom in one sitting. Export the `bpe` model's parameters to one `.npz` file and run
+# is the whole model in NumPy (no torch), with its own KV cache and sampling, read top to bottom
+# in one sitting (its tokenizers are `llmlab.tokenization`'s, which need no torch either). Export the `bpe` model's parameters to one `.npz` file and run
 # it in a fresh Python process that never imports torch (the file's length changes with every
 # edit of the library, so this cell's printout is not compared; its asserts are):
 
