@@ -51,8 +51,11 @@ from llmlab.exercises.registry import (
     Exercise,
     check,
     exercise,
+    header,
+    hint,
     solution,
     solution_source,
+    wrong_answer,
 )
 
 __all__ = [
@@ -75,6 +78,8 @@ __all__ = [
     "exercise",
     "greedy_generate",
     "greedy_until",
+    "header",
+    "hint",
     "k3",
     "lora_forward",
     "loss_mask",
@@ -92,4 +97,5 @@ __all__ = [
     "top_speakers",
     "topological_order",
     "windows_and_targets",
+    "wrong_answer",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from llmlab.exercises.registry import exercise
+from llmlab.exercises.registry import exercise, wrong_answer
 
 # The lookup table of lesson 00: each context of n characters -> what came next, with counts.
 Table = dict[str, dict[str, int]]
@@ -18,7 +18,16 @@ def _random_speeches(rng: random.Random) -> tuple[list, int]:
     return (every[start : start + rng.randint(1, 200)], rng.randint(1, 4))
 
 
-@exercise("top_speakers", _random_speeches)
+@exercise(
+    "top_speakers",
+    _random_speeches,
+    builds="rank the speakers by their number of speeches",
+    minutes=10,
+    hints=(
+        "Count first: a dict from speaker to speeches, one pass over the list.",
+        "sorted(counts, key=...) with a key of (-count, name) puts the most first, ties by name.",
+    ),
+)
 def top_speakers(speeches: list, k: int) -> list[str]:
     """The ``k`` speakers with the most speeches; ties broken alphabetically."""
     counts: dict[str, int] = {}
@@ -35,7 +44,16 @@ def _random_passage(rng: random.Random) -> str:
     return "".join(s.render() for s in every[start : start + rng.randint(1, 30)])
 
 
-@exercise("next_char_table", lambda rng: (_random_passage(rng), rng.randint(1, 4)))
+@exercise(
+    "next_char_table",
+    lambda rng: (_random_passage(rng), rng.randint(1, 4)),
+    builds="a language model by counting: context -> what came next",
+    minutes=10,
+    hints=(
+        "Slide a window of n characters over the text; the character after it is what came next.",
+        "The last window that has a next character starts at len(text) - n - 1.",
+    ),
+)
 def next_char_table(text: str, n: int) -> Table:
     """Count, for every ``n`` characters of ``text``, which character came next.
 
@@ -56,7 +74,16 @@ def _random_table_and_prompt(rng: random.Random) -> tuple[Table, str, int, int]:
     return next_char_table(text, n), prompt, n, rng.randint(0, 40)
 
 
-@exercise("greedy_generate", _random_table_and_prompt)
+@exercise(
+    "greedy_generate",
+    _random_table_and_prompt,
+    builds="generation as prediction repeated, from the table",
+    minutes=10,
+    hints=(
+        "Each step looks up the last n characters of the text so far, not of the prompt.",
+        "min(after, key=lambda c: (-after[c], c)): the likeliest, ties to the smallest.",
+    ),
+)
 def greedy_generate(table: Table, prompt: str, n: int, steps: int) -> str:
     """Extend ``prompt`` by up to ``steps`` characters, each the likeliest after the last ``n``.
 
@@ -67,6 +94,37 @@ def greedy_generate(table: Table, prompt: str, n: int, steps: int) -> str:
     text = prompt
     for _ in range(steps):
         after = table.get(text[-n:])
+        if not after:
+            break
+        text += min(after, key=lambda char: (-after[char], char))
+    return text
+
+
+# Known wrong answers: the tests prove check() rejects each one.
+
+
+@wrong_answer("top_speakers")
+def _ties_by_first_seen(speeches: list, k: int) -> list[str]:
+    counts: dict[str, int] = {}
+    for speech in speeches:
+        counts[speech.speaker] = counts.get(speech.speaker, 0) + 1
+    return sorted(counts, key=lambda who: -counts[who])[:k]
+
+
+@wrong_answer("next_char_table")
+def _misses_the_last_window(text: str, n: int) -> Table:
+    table: Table = {}
+    for i in range(len(text) - n - 1):
+        after = table.setdefault(text[i : i + n], {})
+        after[text[i + n]] = after.get(text[i + n], 0) + 1
+    return table
+
+
+@wrong_answer("greedy_generate")
+def _reads_the_prompt_only(table: Table, prompt: str, n: int, steps: int) -> str:
+    text = prompt
+    for _ in range(steps):
+        after = table.get(prompt[-n:])
         if not after:
             break
         text += min(after, key=lambda char: (-after[char], char))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from llmlab.exercises.registry import exercise
+from llmlab.exercises.registry import exercise, wrong_answer
 
 # The state BPE training works on: each distinct pre-token ("word") as its current tokens,
 # mapped to how often it occurs in the text.
@@ -34,7 +34,16 @@ def _random_words(rng: random.Random) -> Words:
     return words
 
 
-@exercise("count_pairs", lambda rng: (_random_words(rng),))
+@exercise(
+    "count_pairs",
+    lambda rng: (_random_words(rng),),
+    builds="count adjacent token pairs across the text",
+    minutes=10,
+    hints=(
+        "A word that occurs n times contributes each of its pairs n times.",
+        "zip(tokens, tokens[1:]) walks the adjacent pairs of one word.",
+    ),
+)
 def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
     """How often each adjacent pair of tokens occurs in the whole text.
 
@@ -52,12 +61,27 @@ def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
 def _random_words_and_pair(rng: random.Random) -> tuple[Words, tuple[bytes, bytes]]:
     if rng.random() < 0.2:  # runs of one byte, where occurrences of the pair overlap
         return {(b"o",) * rng.randint(2, 7): rng.randint(1, 3), (b"n", b"o", b"o"): 1}, (b"o", b"o")
+    if rng.random() < 0.2:  # two words that become one: their counts add up
+        return {(b" ", b"a", b"b"): rng.randint(1, 5), (b" ", b"ab"): rng.randint(1, 5)}, (
+            b"a",
+            b"b",
+        )
     words = _random_words(rng)
     pairs = sorted(count_pairs(words))
     return words, rng.choice(pairs) if pairs else (b"a", b"b")
 
 
-@exercise("apply_merge", _random_words_and_pair)
+@exercise(
+    "apply_merge",
+    _random_words_and_pair,
+    builds="merge one pair into one token, in every word",
+    difficulty=2,
+    minutes=15,
+    hints=(
+        "Walk each word with an index; when the pair starts at i, emit the merged token, jump 2.",
+        "Two words may become the same tuple after the merge: add their counts.",
+    ),
+)
 def apply_merge(words: Words, pair: tuple[bytes, bytes]) -> Words:
     """Merge each occurrence of ``pair`` into one token, in every word.
 
@@ -88,7 +112,18 @@ def _random_word_and_merges(rng: random.Random) -> tuple[str, list[tuple[bytes, 
     return rng.choice([*words, " Gloucestershire", " naïveté", "!!!!"]), merges
 
 
-@exercise("encode_word", _random_word_and_merges)
+@exercise(
+    "encode_word",
+    _random_word_and_merges,
+    builds="encode a word with learned merges, earliest merge first",
+    difficulty=2,
+    minutes=20,
+    hints=(
+        "rank = {pair: k for k, pair in enumerate(merges)} says which merge was learned first.",
+        "Loop: among the word's adjacent pairs that have a rank, merge the one with the lowest.",
+    ),
+    allowed=("merge",),  # the merge step of apply_merge, given by llmlab.tokenization
+)
 def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
     """Split one pre-token into tokens with learned merges, as ``BPETokenizer.encode`` does.
 
@@ -116,7 +151,20 @@ def _random_training(rng: random.Random) -> tuple[str, int, str]:
     return passage, 256 + rng.randint(0, 40), probe
 
 
-@exercise("bpe_tokenizer", _random_training)
+@exercise(
+    "bpe_tokenizer",
+    _random_training,
+    builds="a whole byte-level BPE tokenizer class: train, encode, decode",
+    difficulty=3,
+    minutes=40,
+    hints=(
+        "train: pre-tokenize, count words, then repeat count_pairs -> best pair -> apply_merge.",
+        "Ties between equally frequent pairs go to the greatest pair: max by (count, pair).",
+        "encode: pre-tokenize, encode_word each piece, look up each token's id.",
+    ),
+    # the given pre-tokenizer, and your own pieces from the exercises above
+    allowed=("pretokenize", "count_pairs", "apply_merge", "encode_word"),
+)
 def bpe_tokenizer(train_text: str, vocab_size: int, text: str) -> tuple[list[int], str]:
     """A whole byte-level BPE tokenizer as one class (minbpe's exercise): train, encode, decode.
 
@@ -157,3 +205,51 @@ def bpe_tokenizer(train_text: str, vocab_size: int, text: str) -> tuple[list[int
     tokenizer.train(train_text, vocab_size)
     ids = tokenizer.encode(text)
     return ids, tokenizer.decode(ids)
+
+
+# Known wrong answers: the tests prove check() rejects each one.
+
+
+@wrong_answer("count_pairs")
+def _ignores_word_counts(words: Words) -> dict[tuple[bytes, bytes], int]:
+    counts: dict[tuple[bytes, bytes], int] = {}
+    for tokens in words:
+        for pair in zip(tokens, tokens[1:], strict=False):
+            counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+@wrong_answer("apply_merge")
+def _overwrites_counts(words: Words, pair: tuple[bytes, bytes]) -> Words:
+    merged: Words = {}
+    for tokens, n in words.items():
+        out, i = [], 0
+        while i < len(tokens):
+            if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) == pair:
+                out.append(pair[0] + pair[1])
+                i += 2
+            else:
+                out.append(tokens[i])
+                i += 1
+        merged[tuple(out)] = n
+    return merged
+
+
+@wrong_answer("encode_word")
+def _latest_merge_first(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    rank = {pair: k for k, pair in enumerate(merges)}
+    tokens = [bytes([b]) for b in word.encode("utf-8")]
+    while True:
+        learned = [p for p in zip(tokens, tokens[1:], strict=False) if p in rank]
+        if not learned:
+            return tokens
+        a, b = max(learned, key=rank.get)
+        out, i = [], 0
+        while i < len(tokens):
+            if tokens[i : i + 2] == [a, b]:
+                out.append(a + b)
+                i += 2
+            else:
+                out.append(tokens[i])
+                i += 1
+        tokens = out

@@ -1,20 +1,34 @@
 """The exercise registry: :func:`exercise` registers a reference, :func:`check` compares a
 learner's function against it, :func:`solution` shows it.
 
+An exercise asks the learner to *build* a piece, so the checker runs the learner's function
+under a watch (:class:`_Watch`, Python's profiler hook): a call into llmlab's own code, unless the
+exercise allows it (the autograd engine's ``Value`` to build a new operation on, a model to
+generate from), or a use of an operation the exercise rules out (``cumsum`` where the point is a
+matrix product), fails the check with a message that says what was called. Each exercise also
+keeps a list of known wrong answers, and the tests prove the checker rejects every one.
+
 It imports no lesson, so every lesson module can import it in any order; the package's
 ``__init__`` gathers both.
 """
 
 from __future__ import annotations
 
+import ast
 import inspect
 import random
+import sys
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from llmlab import checks
+
+LIBRARY = Path(__file__).resolve().parent.parent  # the llmlab package: code a learner must not call
+DIFFICULTY = {1: "easy", 2: "medium", 3: "hard"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,16 @@ class Exercise:
     reference: Callable[..., Any]
     cases: Callable[[random.Random], tuple[Any, ...]]  # rng -> positional arguments
     same: Callable[[Any, Any], bool]
+    builds: str = ""  # what the learner builds, for the header
+    difficulty: int = 1  # 1 easy, 2 medium, 3 hard
+    minutes: int = 10
+    hints: tuple[str, ...] = ()
+    #: llmlab code the answer may call, by qualified name ("Value.__init__", "GPT.forward")
+    allowed: tuple[str, ...] = ()
+    #: operations the answer must not use (torch/NumPy/builtin names) -> why not
+    forbidden: Mapping[str, str] = field(default_factory=dict)
+    #: known wrong answers: the tests prove each one is rejected
+    wrong: list[Callable[..., Any]] = field(default_factory=list)
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -53,14 +77,49 @@ def exercise(
     name: str,
     cases: Callable[[random.Random], tuple[Any, ...]],
     same: Callable[[Any, Any], bool] = _equal,
+    *,
+    builds: str = "",
+    difficulty: int = 1,
+    minutes: int = 10,
+    hints: tuple[str, ...] = (),
+    allowed: tuple[str, ...] = (),
+    forbidden: Mapping[str, str] | None = None,
 ):
-    """Register the decorated function as the reference solution of exercise ``name``."""
+    """Register the decorated function as the reference solution of exercise ``name``.
+
+    ``builds``, ``difficulty`` (1-3) and ``minutes`` make the exercise's header; ``hints`` come
+    one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches.
+    """
+    checks.integer(difficulty, "difficulty", 1, 3)
+    checks.integer(minutes, "minutes", 1)
 
     def register(reference: Callable[..., Any]) -> Callable[..., Any]:
         if name in EXERCISES:
             raise ValueError(f"exercise name {name!r} is already registered")
-        EXERCISES[name] = Exercise(name, reference, cases, same)
+        EXERCISES[name] = Exercise(
+            name,
+            reference,
+            cases,
+            same,
+            builds,
+            difficulty,
+            minutes,
+            tuple(hints),
+            tuple(allowed),
+            dict(forbidden or {}),
+        )
         return reference
+
+    return register
+
+
+def wrong_answer(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated function as a known wrong answer to exercise ``name``: a mistake
+    learners make (or a shortcut they take) that the checker must reject; the tests prove it."""
+
+    def register(answer: Callable[..., Any]) -> Callable[..., Any]:
+        _get(name).wrong.append(answer)
+        return answer
 
     return register
 
@@ -76,11 +135,63 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+class _Watch:
+    """Watches a learner's function run (``sys.setprofile``) for calls it must not make.
+
+    A call into llmlab's code counts unless its qualified name is ``allowed``; whatever allowed
+    code calls in turn is the library's business (a model's forward pass may use any
+    operation). A call to a ``forbidden`` operation counts outside allowed code. The first such
+    call is kept in :attr:`broke` as a sentence for the learner.
+    """
+
+    def __init__(self, allowed: tuple[str, ...], forbidden: Mapping[str, str]) -> None:
+        self.allowed, self.forbidden = set(allowed), forbidden
+        self.inside: list[FrameType] = []  # allowed llmlab frames being run
+        self.broke: str | None = None
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)``, watched (the hook is set and removed in this one frame, so no
+        call of the checker's own is seen)."""
+        previous = sys.getprofile()
+        sys.setprofile(self._event)
+        try:
+            return function(*args)
+        finally:
+            sys.setprofile(previous)
+
+    def _event(self, frame: FrameType, event: str, arg: Any) -> None:
+        if event == "return" and self.inside and self.inside[-1] is frame:
+            self.inside.pop()
+        if self.inside or self.broke is not None:
+            return
+        if event == "call" and _in_library(frame.f_code.co_filename):
+            name = frame.f_code.co_qualname
+            if name in self.allowed:
+                self.inside.append(frame)
+            else:
+                module = Path(frame.f_code.co_filename).stem
+                self.broke = (
+                    f"your function called llmlab's own `{module}.{name}`: the check runs your "
+                    f"code without the library's version of what you are building, so write it "
+                    f"yourself"
+                )
+        elif event == "c_call" and getattr(arg, "__name__", None) in self.forbidden:
+            self.broke = f"your function used `{arg.__name__}`: {self.forbidden[arg.__name__]}"
+
+
+def _in_library(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(LIBRARY)
+    except (OSError, ValueError):  # "<stdin>", "<ipython-input-...>"
+        return False
+
+
 def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed: int = 0) -> bool:
     """Run ``your_function`` against the reference on ``n_cases`` random cases; print the verdict.
 
-    Returns True when every case matches. It never raises for a wrong answer (a learner's
-    exception is reported as the mismatch), so a half-finished notebook still runs to the end.
+    Returns True when every case matches and the function built the piece itself (see
+    :class:`_Watch`). It never raises for a wrong answer (a learner's exception is reported as
+    the mismatch), so a half-finished notebook still runs to the end.
     """
     item = _get(name)
     if not callable(your_function):
@@ -90,13 +201,19 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
     for number in range(1, n_cases + 1):
         args = item.cases(rng)
         expected = item.reference(*args)
+        watch = _Watch(item.allowed, item.forbidden)
         try:
-            got = your_function(*args)
+            got = watch.run(your_function, *args)
         except NotImplementedError:
-            print(f"{name}: not implemented yet. Replace the `raise NotImplementedError` line.")
-            return False
+            got = NotImplemented
         except Exception as err:  # the learner's bug, shown as a result rather than a crash
             got = f"<raised {type(err).__name__}: {err}>"
+        if watch.broke is not None:
+            print(f"{name}: {watch.broke}.")
+            return False
+        if got is NotImplemented:
+            print(f"{name}: not implemented yet. Replace the `raise NotImplementedError` line.")
+            return False
         if not _same(item, got, expected):
             kinds = ""
             if type(got) is not type(expected):
@@ -121,10 +238,38 @@ def _same(item: Exercise, got: Any, expected: Any) -> bool:
 
 def solution_source(name: str) -> str:
     """The worked solution of exercise ``name``: the tested reference's source code."""
-    source = textwrap.dedent(inspect.getsource(_get(name).reference))
-    return "\n".join(line for line in source.splitlines() if not line.startswith("@"))
+    return without_decorators(inspect.getsource(_get(name).reference))
+
+
+def without_decorators(source: str) -> str:
+    """A function's source from its ``def`` line on (the registration above it is not the
+    solution)."""
+    source = textwrap.dedent(source)
+    definition = ast.parse(source).body[0]
+    return "\n".join(source.splitlines()[definition.lineno - 1 :])
 
 
 def solution(name: str) -> None:
     """Reveal the worked solution of exercise ``name`` (printed, ready to copy)."""
     print(solution_source(name))
+
+
+def header(name: str) -> str:
+    """The exercise's one-line header: what you build, how hard, about how long."""
+    item = _get(name)
+    stars = "★" * item.difficulty + "☆" * (3 - item.difficulty)
+    return (
+        f"Exercise `{name}`: {item.builds or 'see the cell below'} · {stars} "
+        f"{DIFFICULTY[item.difficulty]} · about {item.minutes} min"
+    )
+
+
+def hint(name: str, number: int = 1) -> None:
+    """Print hint ``number`` (1 first) of exercise ``name``: try it before the next one."""
+    item = _get(name)
+    if not item.hints:
+        print(f"{name} has no hints: `solution({name!r})` shows a worked solution.")
+        return
+    number = checks.integer(number, "number", 1, len(item.hints))
+    more = f" ({len(item.hints) - number} more)" if number < len(item.hints) else ""
+    print(f"Hint {number} of {len(item.hints)}{more}: {item.hints[number - 1]}")
