@@ -1,7 +1,8 @@
 """Training the policy on preferences: DPO, the KL estimators, and a PPO-style loop.
 
-The rankings, pairs and reward model are :mod:`llmlab.preference`'s. Two ways to move the SFT
-model (the *policy*) toward preferred replies without forgetting what it was (the *reference*):
+The rankings and pairs are :mod:`llmlab.rankings`', the reward model is
+:mod:`llmlab.reward_model`'s. Two ways to move the SFT model (the *policy*) toward preferred
+replies without forgetting what it was (the *reference*):
 
 * **DPO** (:func:`dpo_loss`): the KL-penalised objective's best policy has
   ``beta * log(pi / pi_ref)`` as its implicit reward, so the pairs can train the policy directly,
@@ -24,9 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from llmlab import checks
 from llmlab.finetune import END, Turn, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
-from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
+from llmlab.modes import evaluating
+from llmlab.rankings import pad_rows, render_reply, sample_responses, sample_rows
+from llmlab.reward_model import reward_of, score_replies
 from llmlab.tokenization import BPETokenizer
 from llmlab.train import Batch, LossFunction, evaluate
 
@@ -64,9 +68,7 @@ def mean_logps(
 
 
 def _check_beta(beta: float) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"beta must be a number > 0, got {beta!r}")
-    return float(beta)
+    return checks.number(beta, "beta", 0, low_open=True)
 
 
 def dpo_loss(
@@ -229,17 +231,11 @@ def ppo_step(
     ``dtype="bfloat16"`` scores and trains under bf16 autocast (as :class:`llmlab.train_config.
     TrainConfig` does); whether that is faster depends on the CPU's bf16 instructions.
     """
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
-    if isinstance(kl_coef, bool) or not isinstance(kl_coef, (int, float)) or not kl_coef >= 0:
-        raise ValueError(f"kl_coef must be a number >= 0, got {kl_coef!r}")
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
-        raise ValueError(f"clip must be a number > 0, got {clip!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    G = samples_per_prompt
-    if isinstance(G, bool) or not isinstance(G, int) or G < 2:
-        raise ValueError(f"samples_per_prompt must be an int >= 2 (RLOO needs siblings), got {G!r}")
+    checks.one_of(dtype, "dtype", ("float32", "bfloat16"))
+    checks.number(kl_coef, "kl_coef", 0)
+    checks.number(clip, "clip", 0, low_open=True)
+    checks.integer(epochs, "epochs", 1)
+    G = checks.integer(samples_per_prompt, "samples_per_prompt", 2, hint="RLOO needs siblings")
     _check_reference(reference)
     _check_vocab(policy, reference)
     stops = [] if tokenizer is None else [template_ids(tokenizer)[END]]
@@ -338,9 +334,7 @@ def reply_kl(
     ]
     device = next(policy.parameters()).device
     totals = {"k1": 0.0, "k2": 0.0, "k3": 0.0}
-    states = policy.training, reference.training
-    policy.eval(), reference.eval()
-    try:
+    with evaluating(policy), evaluating(reference):
         for start in range(0, len(rows), 64):  # 64 rows at a time: the logits stay small
             chunk = rows[start : start + 64]
             batch = pad_rows(chunk, pad_token_id(tokenizer), max(len(r) for r, _ in chunk))
@@ -351,8 +345,6 @@ def reply_kl(
             )
             for name, value in estimates.items():
                 totals[name] += float((value * mask).sum())
-    finally:
-        policy.train(states[0]), reference.train(states[1])
     return {name: total / len(rows) for name, total in totals.items()}
 
 
@@ -391,7 +383,6 @@ def report(
     what the tuning cost the model at its first job. The replies come back too.
     """
     from llmlab import labeler
-    from llmlab.preference import sample_responses
 
     block = policy.config.block_size
     if not isinstance(plain, Tensor) or plain.ndim != 1 or len(plain) <= block:
