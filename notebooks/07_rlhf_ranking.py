@@ -432,7 +432,9 @@ assert spread["k3"] < spread["k1"]  # and k3 varies less
 # **The advantage.** Four replies per prompt: each reply's return minus the mean of its three
 # siblings' (RLOO, `policy.rloo_advantages`), no value network needed. **The update.** PPO's
 # clipped ratio objective, `ε = 0.2`, for two epochs on each batch (`policy.ppo_loss`).
-# `policy.ppo_step` runs one round (bf16 autocast again); the loop, 60 rounds of 8 prompts:
+# `policy.ppo_step` runs one round (bf16 autocast again) in three steps: `policy.ppo_rollout`
+# samples, `policy.ppo_scores` scores and takes advantages, `policy.ppo_update` steps. The loop,
+# 60 rounds of 8 prompts:
 
 # %% tags=["nbval-ignore-output"]
 PPO_STEPS = 60

@@ -201,3 +201,118 @@ def test_ppo_step_with_a_reward_model_on_chat_prompts(tok):
     )  # fmt: skip
     assert set(out) >= {"reward", "kl", "kl_k3", "clip_fraction", "ratio", "first_ratio"}
     assert out["first_ratio"] == pytest.approx(1.0) and 1 <= out["length"] <= 4
+
+
+# ----------------------------------------------------------------------------- its three steps
+
+
+def _fraction_of_fives(prompt_ids: list[int], reply_ids: list[int]) -> float:
+    return sum(t == 5 for t in reply_ids) / max(1, len(reply_ids))
+
+
+def _ppo_setup(chat: bool, dropout: float = 0.1):
+    """A fresh policy (with dropout: training-mode epochs draw from torch's global stream), its
+    frozen reference, a reward, prompts, an optimizer and a sampling generator."""
+    torch.manual_seed(11)
+    shape = dict(vocab_size=VOCAB, block_size=64) if chat else {}
+    policy = tiny(5, dropout=dropout, **shape)
+    reference = P.frozen(policy)
+    if chat:
+        reward = RM.reward_model(reference)
+        prompts = [PROMPT, (("user", "To OPHELIA: Good morrow, sweet lady."),)]
+    else:
+        reward = _fraction_of_fives
+        prompts = [[1, 2, 3], [4, 6]]
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    return policy, reference, reward, prompts, optimizer, torch.Generator().manual_seed(3)
+
+
+@pytest.mark.parametrize(
+    ("chat", "dtype"), [(False, "float32"), (True, "float32"), (True, "bfloat16")]
+)
+def test_ppo_step_is_its_three_steps_called_in_order(chat, dtype, request):
+    tok = request.getfixturevalue("tok") if chat else None
+    options = dict(max_new_tokens=6, dtype=dtype)
+    policy, reference, reward, prompts, optimizer, generator = _ppo_setup(chat)
+    whole = [
+        P.ppo_step(
+            policy, reference, reward, tok, prompts, 3, 0.1, 0.15, 3,
+            optimizer=optimizer, generator=generator, **options,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    after_whole = torch.rand(4)  # where torch's global stream (dropout) was left
+
+    policy2, reference2, reward2, prompts2, optimizer2, generator2 = _ppo_setup(chat)
+    by_hand = []
+    for _ in range(2):
+        rollout = P.ppo_rollout(
+            policy2, reference2, tok, prompts2, 3, generator=generator2, **options
+        )
+        scores = P.ppo_scores(rollout, reward2, tok, kl_coef=0.1)
+        update = P.ppo_update(
+            policy2, rollout, scores, optimizer=optimizer2, clip=0.15, epochs=3, dtype=dtype
+        )
+        by_hand.append(
+            {
+                "reward": float(scores.rewards.mean()),
+                "kl": float(scores.kl.mean()),
+                "kl_k3": float(scores.kl_k3.mean()),
+                "clip_fraction": sum(update.clip_fractions) / 3,
+                "ratio": sum(update.ratios) / 3,
+                "first_ratio": update.ratios[0],
+                "loss": update.losses[0],
+                "length": float(rollout.mask.sum(-1).float().mean()),
+            }
+        )
+    assert by_hand == whole  # bit for bit: the same draws, the same arithmetic
+    assert torch.equal(torch.rand(4), after_whole)
+    assert torch.equal(generator.get_state(), generator2.get_state())
+    for a, b in zip(policy.parameters(), policy2.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_three_steps_return_what_they_document():
+    policy, reference, reward, prompts, optimizer, generator = _ppo_setup(chat=False, dropout=0.0)
+    n_prompts, G, kl_coef = len(prompts), 3, 0.1
+    N = n_prompts * G
+    policy.train()
+    rollout = P.ppo_rollout(
+        policy, reference, None, prompts, G, generator=generator, max_new_tokens=6
+    )
+    assert policy.training  # the rollout read in eval mode and put the mode back
+    T = rollout.input_ids.shape[1]
+    assert rollout.prompts == prompts and rollout.prompt_ids == prompts
+    assert len(rollout.replies) == N and rollout.samples_per_prompt == G
+    assert rollout.input_ids.shape == rollout.attention_mask.shape == (N, T)
+    assert rollout.mask.shape == rollout.old_logps.shape == rollout.ref_logps.shape == (N, T - 1)
+    assert not rollout.old_logps.requires_grad
+    assert rollout.mask.sum(-1).tolist() == [len(r) for r in rollout.replies]
+    torch.testing.assert_close(rollout.old_logps, rollout.ref_logps)  # policy == reference
+
+    scores = P.ppo_scores(rollout, reward, None, kl_coef)
+    for name in ("rewards", "kl", "kl_k3", "returns"):
+        assert getattr(scores, name).shape == (N,), name
+    assert scores.shaped.shape == (N, T - 1) and scores.advantages.shape == (N, 1)
+    expected = [reward(rollout.prompt_ids[i // G], r) for i, r in enumerate(rollout.replies)]
+    assert scores.rewards.tolist() == pytest.approx(expected)
+    torch.testing.assert_close(scores.returns, scores.rewards - kl_coef * scores.kl)
+    torch.testing.assert_close(
+        scores.advantages.view(n_prompts, G).sum(1), torch.zeros(n_prompts)
+    )  # RLOO
+
+    update = P.ppo_update(policy, rollout, scores, optimizer=optimizer, epochs=3)
+    assert len(update.losses) == len(update.clip_fractions) == len(update.ratios) == 3
+    assert update.ratios[0] == pytest.approx(1.0) and update.clip_fractions[0] == 0.0
+    assert policy.training and all(0 <= f <= 1 for f in update.clip_fractions)
+
+    for call, match in (
+        (lambda: P.ppo_rollout(policy, reference, None, prompts, 1), "RLOO needs siblings"),
+        (lambda: P.ppo_rollout(policy, reference, None, prompts, 2, dtype="fp16"), "dtype"),
+        (lambda: P.ppo_rollout(policy, policy, None, prompts, 2), "reference must be frozen"),
+        (lambda: P.ppo_scores(rollout, reward, None, kl_coef=-1), "kl_coef"),
+        (lambda: P.ppo_update(policy, rollout, scores, optimizer=optimizer, clip=0), "clip"),
+        (lambda: P.ppo_update(policy, rollout, scores, optimizer=optimizer, epochs=0), "epochs"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
