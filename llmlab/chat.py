@@ -3,8 +3,9 @@
 A base model continues text; to answer, it must read a conversation and know where its own turn
 begins and ends. That is a convention about tokens, nothing more, and it is kept here, apart
 from the training that teaches it (:mod:`llmlab.finetune`), because everything that talks to an
-assistant needs it: fine-tuning, the reward model and DPO of :mod:`llmlab.preference` and
-:mod:`llmlab.policy`, the chat box of :mod:`llmlab.widgets`.
+assistant needs it: fine-tuning, the rankings and reward model of lesson 07
+(:mod:`llmlab.rankings`, :mod:`llmlab.reward_model`), the policy training of :mod:`llmlab.policy`,
+the chat box of :mod:`llmlab.widgets`.
 
 **The tokens.** A conversation becomes one token sequence with three new special tokens::
 

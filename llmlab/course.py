@@ -81,7 +81,7 @@ LESSONS: tuple[Lesson, ...] = (
         "07_rlhf_ranking",
         "RLHF-style ranking",
         "rankings (yours and a labeler's), a reward model, best-of-n, DPO, PPO, reward hacking",
-        ("preference", "labeler", "policy", "widgets"),
+        ("rankings", "reward_model", "labeler", "policy", "widgets"),
         4.0,
     ),
     Lesson(

@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from llmlab import checks
+
 #: The plays' favourite insults. A courteous Shakespeare says none of them.
 INSULTS = (
     "villain",
@@ -170,8 +172,7 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     Tuning for a reward narrows what a model says; this number falls when it does (1.0: no
     n-gram twice; near 0: the same phrase everywhere). No n-grams at all gives 0.0.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    n = checks.integer(n, "n", 1)
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings, not one string")
     grams = [tuple(w[i : i + n]) for w in map(_words, texts) for i in range(len(w) - n + 1)]

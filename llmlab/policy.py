@@ -1,14 +1,17 @@
 """Training the policy on preferences: DPO, the KL estimators, and a PPO-style loop.
 
-The rankings, pairs and reward model are :mod:`llmlab.preference`'s. Two ways to move the SFT
-model (the *policy*) toward preferred replies without forgetting what it was (the *reference*):
+The rankings and pairs are :mod:`llmlab.rankings`', the reward model is
+:mod:`llmlab.reward_model`'s. Two ways to move the SFT model (the *policy*) toward preferred
+replies without forgetting what it was (the *reference*):
 
 * **DPO** (:func:`dpo_loss`): the KL-penalised objective's best policy has
   ``beta * log(pi / pi_ref)`` as its implicit reward, so the pairs can train the policy directly,
   with no reward model and no sampling.
-* **A PPO-style loop** (:func:`ppo_step`): sample replies, score them with the reward model,
-  subtract a per-token KL penalty to the reference (:func:`kl_estimates`), and take a few clipped
-  policy-gradient steps with a leave-one-out baseline (RLOO: no value head to train).
+* **A PPO-style loop** (:func:`ppo_step`), three steps a round: sample replies and read their
+  log-probabilities under the policy and the reference (:func:`ppo_rollout`); score them with
+  the reward model, subtract a per-token KL penalty to the reference (:func:`kl_estimates`) and
+  take a leave-one-out baseline (RLOO: no value head to train) (:func:`ppo_scores`); take a few
+  clipped policy-gradient steps (:func:`ppo_update`).
 
 Conventions follow TRL's ``DPOTrainer`` and ``RLOOTrainer``: log-probabilities *summed* over the
 reply's tokens, implicit rewards detached.
@@ -18,15 +21,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from llmlab import checks
 from llmlab.chat import END, Turn, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
-from llmlab.preference import pad_rows, render_reply, reward_of, sample_rows, score_replies
+from llmlab.modes import evaluating
+from llmlab.rankings import pad_rows, render_reply, sample_responses, sample_rows
+from llmlab.reward_model import reward_of, score_replies
 from llmlab.tokenization import BPETokenizer
 from llmlab.train import Batch, LossFunction, evaluate
 
@@ -64,9 +70,7 @@ def mean_logps(
 
 
 def _check_beta(beta: float) -> float:
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"beta must be a number > 0, got {beta!r}")
-    return float(beta)
+    return checks.number(beta, "beta", 0, low_open=True)
 
 
 def dpo_loss(
@@ -188,7 +192,7 @@ def shaped_rewards(score: Tensor, k1: Tensor, mask: Tensor, kl_coef: float) -> T
 
     The KL term charges each token for how far the policy has drifted from the reference at
     that token; the score can only be judged once the reply is whole. With no discount a reply's
-    return is the row sum, ``score - kl_coef * sum(k1)``, which is what :func:`ppo_step` uses.
+    return is the row sum, ``score - kl_coef * sum(k1)``, which is what :func:`ppo_scores` uses.
     """
     mask = mask.float()
     last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)
@@ -198,6 +202,186 @@ def shaped_rewards(score: Tensor, k1: Tensor, mask: Tensor, kl_coef: float) -> T
 
 
 RewardFunction = Callable[[list[int], list[int]], float]
+_DTYPES = ("float32", "bfloat16")
+
+
+def _autocast(device: torch.device, dtype: str) -> torch.autocast:
+    """bf16 autocast where ``dtype="bfloat16"``, a no-op context where ``"float32"``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+
+
+class Rollout(NamedTuple):
+    """What :func:`ppo_rollout` sampled: ``N = len(prompts) * samples_per_prompt`` replies, a
+    prompt's ``G`` samples next to each other, padded into one batch of width ``T``.
+
+    The log-probabilities are per *predicted* token (``[N, T-1]``: position ``t`` scores token
+    ``t+1``); ``mask`` is 1 where that token belongs to the reply.
+    """
+
+    prompts: list[Sequence[Turn] | Sequence[int]]  # [P] as given: chat turns, or token ids
+    prompt_ids: list[list[int]]  # [P] each prompt's token ids
+    replies: list[list[int]]  # [N] each reply's token ids (its stop token included)
+    samples_per_prompt: int  # G
+    input_ids: Tensor  # [N, T] prompt + reply, right-padded
+    attention_mask: Tensor  # [N, T] 1 on real tokens
+    mask: Tensor  # [N, T-1] 1 where the predicted token is a reply token
+    old_logps: Tensor  # [N, T-1] log pi_old: the policy's, when it sampled
+    ref_logps: Tensor  # [N, T-1] log pi_ref: the frozen reference's
+
+
+class RolloutScores(NamedTuple):
+    """What :func:`ppo_scores` made of a :class:`Rollout`: one number per reply (``[N]``), and
+    the advantage every token of the reply is pushed by (``[N, 1]``)."""
+
+    rewards: Tensor  # [N] the reward model's (or the reward function's) score
+    kl: Tensor  # [N] k1 summed over the reply: the KL the penalty charges
+    kl_k3: Tensor  # [N] k3 summed over the reply (never below 0)
+    shaped: Tensor  # [N, T-1] per-token rewards: -kl_coef * k1, the score on the last token
+    returns: Tensor  # [N] the shaped rewards summed: reward - kl_coef * kl
+    advantages: Tensor  # [N, 1] each return minus its siblings' mean (RLOO)
+
+
+class PPOUpdate(NamedTuple):
+    """What :func:`ppo_update`'s epochs measured, one entry per epoch (before its step)."""
+
+    losses: list[float]  # the clipped surrogate
+    clip_fractions: list[float]  # the share of reply tokens whose ratio was clipped
+    ratios: list[float]  # the mean ratio pi / pi_old (1 in the first epoch, but for dropout)
+
+
+def _check_samples_per_prompt(samples_per_prompt: int) -> int:
+    return checks.integer(samples_per_prompt, "samples_per_prompt", 2, hint="RLOO needs siblings")
+
+
+@torch.no_grad()
+def ppo_rollout(
+    policy: GPT,
+    reference: GPT,
+    tokenizer: BPETokenizer | None,
+    prompts: Sequence[Sequence[Turn] | Sequence[int]],
+    samples_per_prompt: int,
+    *,
+    generator: torch.Generator | None = None,
+    max_new_tokens: int = 32,
+    temperature: float = 1.0,
+    dtype: str = "float32",
+) -> Rollout:
+    """PPO's first step: sample ``samples_per_prompt`` replies per prompt from the policy, and
+    read each reply token's log-probability under the policy and under the reference.
+
+    Why both now: the policy's log-probabilities are ``pi_old``, the fixed point the clipped
+    ratio of :func:`ppo_update` is measured from while the policy moves; the reference's give
+    the per-token KL that :func:`ppo_scores` charges. Prompts are chat turns, or token ids when
+    ``tokenizer`` is None (then no stop token and pad id 0). Both are read in eval mode
+    (no dropout: the numbers a sample was drawn with), under bf16 autocast if ``dtype`` says so.
+    """
+    checks.one_of(dtype, "dtype", _DTYPES)
+    G = _check_samples_per_prompt(samples_per_prompt)
+    _check_reference(reference)
+    _check_vocab(policy, reference)
+    stop = None if tokenizer is None else template_ids(tokenizer)[END]
+    pad = 0 if tokenizer is None else pad_token_id(tokenizer)
+    prompt_ids = [
+        list(prompt) if tokenizer is None else render_prompt(prompt, tokenizer)
+        for prompt in prompts
+    ]
+    flat = [ids for ids in prompt_ids for _ in range(G)]
+    replies = sample_rows(
+        policy,
+        flat,
+        max_new_tokens,
+        stop_id=stop,
+        pad=pad,
+        temperature=temperature,
+        generator=generator,
+    )
+    rows = [(ids + r, len(ids)) for ids, r in zip(flat, replies, strict=True)]
+    device = next(policy.parameters()).device
+    batch = {k: v.to(device) for k, v in pad_rows(rows, pad, max(len(r) for r, _ in rows)).items()}
+    ids, real = batch["input_ids"], batch["attention_mask"]
+    with evaluating(policy), _autocast(device, dtype):
+        old_logps = _token_logps(policy, ids, real)
+        ref_logps = _token_logps(reference, ids, real)
+    mask = batch["loss_mask"][:, 1:]
+    return Rollout(list(prompts), prompt_ids, replies, G, ids, real, mask, old_logps, ref_logps)
+
+
+def ppo_scores(
+    rollout: Rollout,
+    reward_model: SequenceHead | RewardFunction,
+    tokenizer: BPETokenizer | None,
+    kl_coef: float,
+) -> RolloutScores:
+    """PPO's second step: score each reply, charge it for its distance from the reference, and
+    turn the result into an advantage.
+
+    The score comes from a reward model (reading the reply's text, and whether it ended), or
+    from ``reward_model(prompt_ids, reply_ids) -> float`` (a toy reward). Each token pays
+    ``kl_coef * k1`` (:func:`shaped_rewards`), so the return is ``score - kl_coef * sum(k1)``:
+    without that charge the policy may drift anywhere the reward model is wrong. The advantage
+    is the return minus its siblings' mean (:func:`rloo_advantages`): no value network.
+    """
+    checks.number(kl_coef, "kl_coef", 0)
+    G = rollout.samples_per_prompt
+    stops = [] if tokenizer is None else [template_ids(tokenizer)[END]]
+    rewards = []
+    for n, prompt in enumerate(rollout.prompts):
+        mine = rollout.replies[n * G : (n + 1) * G]
+        if isinstance(reward_model, SequenceHead):
+            texts = [
+                (tokenizer.decode([t for t in r if t not in stops]), any(t in stops for t in r))
+                for r in mine
+            ]
+            rewards += score_replies(reward_model, tokenizer, prompt, texts).float().tolist()
+        else:
+            rewards += [float(reward_model(rollout.prompt_ids[n], r)) for r in mine]
+    mask = rollout.mask
+    estimates = kl_estimates(rollout.old_logps, rollout.ref_logps)
+    kl = (estimates["k1"] * mask).sum(-1)  # per reply: the penalty's KL
+    score = torch.tensor(rewards, device=mask.device)
+    shaped = shaped_rewards(score, estimates["k1"], mask, kl_coef)
+    returns = shaped.sum(-1)
+    advantages = rloo_advantages(returns.view(-1, G)).view(-1, 1)
+    kl_k3 = (estimates["k3"] * mask).sum(-1)
+    return RolloutScores(score, kl, kl_k3, shaped, returns, advantages)
+
+
+def ppo_update(
+    policy: GPT,
+    rollout: Rollout,
+    scores: RolloutScores,
+    *,
+    optimizer: torch.optim.Optimizer,
+    clip: float = 0.2,
+    epochs: int = 2,
+    dtype: str = "float32",
+) -> PPOUpdate:
+    """PPO's third step: ``epochs`` optimizer steps of :func:`ppo_loss` on one rollout.
+
+    Each epoch re-reads the replies' log-probabilities under the policy as it now is (in
+    training mode) and compares them with the rollout's: the first epoch starts at ratio 1, and
+    clipping at ``[1-clip, 1+clip]`` stops a token from being pushed further once it has moved
+    that far, so reusing one batch for a few steps cannot move the policy far from where it
+    sampled. The policy is left in training mode.
+    """
+    checks.number(clip, "clip", 0, low_open=True)
+    epochs = checks.integer(epochs, "epochs", 1)
+    checks.one_of(dtype, "dtype", _DTYPES)
+    ids, real, mask = rollout.input_ids, rollout.attention_mask, rollout.mask
+    autocast = _autocast(ids.device, dtype)
+    policy.train()
+    found = PPOUpdate([], [], [])
+    for _ in range(epochs):
+        with autocast:
+            logps = _token_logps(policy, ids, real)
+        loss, clip_frac, ratio = ppo_loss(logps, rollout.old_logps, scores.advantages, mask, clip)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        found.clip_fractions.append(clip_frac)
+        found.ratios.append(ratio)
+        found.losses.append(loss.item())
+    return found
 
 
 def ppo_step(
@@ -219,91 +403,48 @@ def ppo_step(
 ) -> dict[str, float]:
     """One round of a PPO-style loop (RLOO advantages, PPO's clipped ratio); diagnostics back.
 
-    1. Sample ``samples_per_prompt`` replies per prompt (chat turns, or token ids when
-       ``tokenizer`` is None) and score them: a reward model, or ``reward_model(prompt_ids,
-       reply_ids) -> float`` (a toy reward). 2. Shape: each token pays ``kl_coef * k1`` (its
-       log-ratio to the frozen ``reference``), the last token gets the reward; with no
-       discount, a reply's return is ``reward - kl_coef * sum(k1)``. 3. Advantage: that return
-       minus its siblings' mean (:func:`rloo_advantages`), for every token of the reply.
-       4. ``epochs`` steps of :func:`ppo_loss` on the batch (ratio 1 on the first).
-    ``dtype="bfloat16"`` scores and trains under bf16 autocast (as :class:`llmlab.train_config.
-    TrainConfig` does); whether that is faster depends on the CPU's bf16 instructions.
+    1. :func:`ppo_rollout`: sample ``samples_per_prompt`` replies per prompt (chat turns, or
+       token ids when ``tokenizer`` is None), with their log-probabilities under the policy and
+       the frozen ``reference``. 2. :func:`ppo_scores`: score them (a reward model, or
+       ``reward_model(prompt_ids, reply_ids) -> float``, a toy reward); each token pays
+       ``kl_coef * k1``, so a reply's return is ``reward - kl_coef * sum(k1)``; its advantage is
+       that return minus its siblings' mean. 3. :func:`ppo_update`: ``epochs`` steps of
+       :func:`ppo_loss` on the batch (ratio 1 on the first).
+    ``dtype="bfloat16"`` reads log-probabilities and trains under bf16 autocast (as
+    :class:`llmlab.train_config.TrainConfig` does); whether that is faster depends on the CPU's
+    bf16 instructions. Every argument is checked before anything is sampled.
     """
-    if dtype not in ("float32", "bfloat16"):
-        raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
-    if isinstance(kl_coef, bool) or not isinstance(kl_coef, (int, float)) or not kl_coef >= 0:
-        raise ValueError(f"kl_coef must be a number >= 0, got {kl_coef!r}")
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
-        raise ValueError(f"clip must be a number > 0, got {clip!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    G = samples_per_prompt
-    if isinstance(G, bool) or not isinstance(G, int) or G < 2:
-        raise ValueError(f"samples_per_prompt must be an int >= 2 (RLOO needs siblings), got {G!r}")
+    checks.one_of(dtype, "dtype", _DTYPES)
+    checks.number(kl_coef, "kl_coef", 0)
+    checks.number(clip, "clip", 0, low_open=True)
+    checks.integer(epochs, "epochs", 1)
+    _check_samples_per_prompt(samples_per_prompt)
     _check_reference(reference)
     _check_vocab(policy, reference)
-    stops = [] if tokenizer is None else [template_ids(tokenizer)[END]]
-    pad = 0 if tokenizer is None else pad_token_id(tokenizer)
-    prompt_ids = [
-        list(prompt) if tokenizer is None else render_prompt(prompt, tokenizer)
-        for prompt in prompts
-    ]
-    flat = [ids for ids in prompt_ids for _ in range(G)]
-    replies = sample_rows(
+    rollout = ppo_rollout(
         policy,
-        flat,
-        max_new_tokens,
-        stop_id=stops[0] if stops else None,
-        pad=pad,
-        temperature=temperature,
+        reference,
+        tokenizer,
+        prompts,
+        samples_per_prompt,
         generator=generator,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        dtype=dtype,
     )
-    rows = [(ids + r, len(ids)) for ids, r in zip(flat, replies, strict=True)]
-    rewards = []
-    for n, prompt in enumerate(prompts):
-        mine = replies[n * G : (n + 1) * G]
-        if isinstance(reward_model, SequenceHead):
-            texts = [
-                (tokenizer.decode([t for t in r if t not in stops]), any(t in stops for t in r))
-                for r in mine
-            ]
-            rewards += score_replies(reward_model, tokenizer, prompt, texts).float().tolist()
-        else:
-            rewards += [float(reward_model(prompt_ids[n], r)) for r in mine]
-    device = next(policy.parameters()).device
-    batch = {k: v.to(device) for k, v in pad_rows(rows, pad, max(len(r) for r, _ in rows)).items()}
-    ids, real, mask = batch["input_ids"], batch["attention_mask"], batch["loss_mask"][:, 1:]
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
-    with torch.no_grad(), autocast:
-        policy.eval()
-        old = _token_logps(policy, ids, real)
-        ref = _token_logps(reference, ids, real)
-    estimates = kl_estimates(old, ref)
-    kl = (estimates["k1"] * mask).sum(-1)  # per reply: the penalty's KL
-    score = torch.tensor(rewards, device=device)
-    returns = shaped_rewards(score, estimates["k1"], mask, kl_coef).sum(-1)
-    advantages = rloo_advantages(returns.view(-1, G)).view(-1, 1)
-    policy.train()
-    clip_fracs, ratios, losses = [], [], []
-    for _ in range(epochs):
-        with autocast:
-            logps = _token_logps(policy, ids, real)
-        loss, clip_frac, ratio = ppo_loss(logps, old, advantages, mask, clip)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        clip_fracs.append(clip_frac)
-        ratios.append(ratio)
-        losses.append(loss.item())
+    scores = ppo_scores(rollout, reward_model, tokenizer, kl_coef)
+    update = ppo_update(
+        policy, rollout, scores, optimizer=optimizer, clip=clip, epochs=epochs, dtype=dtype
+    )
     return {
-        "reward": float(score.mean()),
-        "kl": float(kl.mean()),
-        "kl_k3": float((estimates["k3"] * mask).sum(-1).mean()),
-        "clip_fraction": sum(clip_fracs) / epochs,
-        "ratio": sum(ratios) / epochs,
-        "first_ratio": ratios[0],
-        "loss": losses[0],
-        "length": float(mask.sum(-1).float().mean()),
+        "reward": float(scores.rewards.mean()),
+        "kl": float(scores.kl.mean()),
+        "kl_k3": float(scores.kl_k3.mean()),
+        "clip_fraction": sum(update.clip_fractions) / len(update.clip_fractions),
+        "ratio": sum(update.ratios) / len(update.ratios),
+        "first_ratio": update.ratios[0],
+        "loss": update.losses[0],
+        "length": float(rollout.mask.sum(-1).float().mean()),
     }
 
 
@@ -338,9 +479,7 @@ def reply_kl(
     ]
     device = next(policy.parameters()).device
     totals = {"k1": 0.0, "k2": 0.0, "k3": 0.0}
-    states = policy.training, reference.training
-    policy.eval(), reference.eval()
-    try:
+    with evaluating(policy), evaluating(reference):
         for start in range(0, len(rows), 64):  # 64 rows at a time: the logits stay small
             chunk = rows[start : start + 64]
             batch = pad_rows(chunk, pad_token_id(tokenizer), max(len(r) for r, _ in chunk))
@@ -351,8 +490,6 @@ def reply_kl(
             )
             for name, value in estimates.items():
                 totals[name] += float((value * mask).sum())
-    finally:
-        policy.train(states[0]), reference.train(states[1])
     return {name: total / len(rows) for name, total in totals.items()}
 
 
@@ -391,7 +528,6 @@ def report(
     what the tuning cost the model at its first job. The replies come back too.
     """
     from llmlab import labeler
-    from llmlab.preference import sample_responses
 
     block = policy.config.block_size
     if not isinstance(plain, Tensor) or plain.ndim != 1 or len(plain) <= block:

@@ -35,12 +35,12 @@ llmlab.setup(threads=1)  # one thread: fastest for models this small, and the sa
 # %% tags=["nbval-ignore-output"]
 import torch
 
-from llmlab import corpus, labeler, policy, preference, pretrained
+from llmlab import corpus, labeler, policy, pretrained, rankings, reward_model
 
 sft, chat = pretrained.load("sft")
 ask = (("user", "To HAMLET: My lord, how does your honour for this many a day?"),)
-four = preference.sample_responses(sft, chat, [ask], 4, generator=torch.Generator().manual_seed(3))
-four = preference.distinct_replies(four[0])
+four = rankings.sample_responses(sft, chat, [ask], 4, generator=torch.Generator().manual_seed(3))
+four = rankings.distinct_replies(four[0])
 for i, (text, ended) in enumerate(four):
     print(f"reply {i}: {text!r}{'' if ended else '  (cut off)'}")
 
@@ -48,18 +48,18 @@ for i, (text, ended) in enumerate(four):
 # Writing the perfect reply to that line is hard for anyone. Saying that reply 2 is better
 # than reply 0 is easy, and a **ranking** of all four says it for every pair at once: a ranking
 # of `k` replies holds `k(k-1)/2` ordered pairs `(chosen, rejected)`, each reply preferred to
-# every reply ranked below it. By hand, then checked against `preference.ranking_to_pairs`:
+# every reply ranked below it. By hand, then checked against `rankings.ranking_to_pairs`:
 
 # %%
 assert len(four) == 4  # four different replies
 order = (2, 0, 3, 1)  # best first: an example ranking
-ranking = preference.Ranking(ask, tuple(text for text, _ in four), order, "human")
+ranking = rankings.Ranking(ask, tuple(text for text, _ in four), order, "human")
 best_first = [ranking.responses[i] for i in order]
 pairs_by_hand = [
     (best_first[i], best_first[j]) for i in range(len(order)) for j in range(i + 1, len(order))
 ]
 print(f"a ranking of {len(order)} gives {len(pairs_by_hand)} pairs")
-assert pairs_by_hand == preference.ranking_to_pairs(ranking)
+assert pairs_by_hand == rankings.ranking_to_pairs(ranking)
 assert len(pairs_by_hand) == len(order) * (len(order) - 1) // 2
 
 # %% [markdown]
@@ -72,8 +72,8 @@ assert len(pairs_by_hand) == len(order) * (len(order) - 1) // 2
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import RankingBox
 
-yours = preference.dialogue_prompts("validation", 3)
-your_samples = preference.sample_responses(
+yours = rankings.dialogue_prompts("validation", 3)
+your_samples = rankings.sample_responses(
     sft, chat, yours, 4, generator=torch.Generator().manual_seed(4)
 )
 box = RankingBox(yours, your_samples, "my_rankings.json")
@@ -86,8 +86,8 @@ box
 
 # %%
 box.rank_rest(labeler.rank)
-mine = preference.load_rankings("my_rankings.json")
-by_labeler = preference.label(yours, your_samples)
+mine = rankings.load_rankings("my_rankings.json")
+by_labeler = rankings.label(yours, your_samples)
 print(f"{len(mine)} rankings read back; sources: {sorted({r.source for r in mine})}")
 assert len(mine) == len(yours) and all(type(r) is type(by_labeler[0]) for r in mine)
 assert all(r.source == "human" for r in mine) and {r.source for r in by_labeler} == {"labeler"}
@@ -119,17 +119,17 @@ print("insults it counts:", ", ".join(labeler.INSULTS))
 
 # %% tags=["nbval-ignore-output"]
 TRAIN_PROMPTS, HELD_PROMPTS = 400, 128
-train_prompts = preference.dialogue_prompts("train", TRAIN_PROMPTS)
-held_prompts = preference.dialogue_prompts("validation", HELD_PROMPTS)
+train_prompts = rankings.dialogue_prompts("train", TRAIN_PROMPTS)
+held_prompts = rankings.dialogue_prompts("validation", HELD_PROMPTS)
 draws = torch.Generator().manual_seed(0)
-train_samples = preference.sample_responses(sft, chat, train_prompts, 4, generator=draws)
-held_samples = preference.sample_responses(sft, chat, held_prompts, 4, generator=draws)
+train_samples = rankings.sample_responses(sft, chat, train_prompts, 4, generator=draws)
+held_samples = rankings.sample_responses(sft, chat, held_prompts, 4, generator=draws)
 
-rankings = preference.label(train_prompts, train_samples)
-all_pairs = preference.to_pairs(rankings)
-pairs = preference.label_pairs(train_prompts, train_samples, min_margin=0.5)
-held_pairs = preference.label_pairs(held_prompts, held_samples, min_margin=0.5)
-print(f"{len(rankings)} rankings -> {len(all_pairs)} pairs; {len(pairs)} with a real preference")
+ranked = rankings.label(train_prompts, train_samples)
+all_pairs = rankings.to_pairs(ranked)
+pairs = rankings.label_pairs(train_prompts, train_samples, min_margin=0.5)
+held_pairs = rankings.label_pairs(held_prompts, held_samples, min_margin=0.5)
+print(f"{len(ranked)} rankings -> {len(all_pairs)} pairs; {len(pairs)} with a real preference")
 print(f"held out: {len(held_pairs)} pairs from {HELD_PROMPTS} prompts of other plays")
 assert len(held_pairs) > 200 and len(pairs) < len(all_pairs)
 
@@ -137,7 +137,7 @@ assert len(held_pairs) > 200 and len(pairs) < len(all_pairs)
 # ## 4. A reward model
 #
 # The reward model reads a prompt and a reply and returns one number. It is the `sft` model's
-# trunk with a one-number head on the last real token (`preference.reward_model`: a copy, so the
+# trunk with a one-number head on the last real token (`reward_model.reward_model`: a copy, so the
 # policy stays as it was). Training asks that `sigmoid(r(chosen) - r(rejected))` be the
 # probability that the chosen reply is preferred: the **Bradley–Terry** model. Its loss, by hand
 # and from `llmlab`, on a few made-up rewards:
@@ -149,32 +149,32 @@ r_chosen = torch.tensor([2.0, 0.5, -1.0, 3.0])
 r_rejected = torch.tensor([1.0, 0.7, -3.0, -2.0])
 by_hand = -torch.log(torch.sigmoid(r_chosen - r_rejected)).mean()
 print(f"Bradley-Terry loss: {by_hand:.4f}")
-assert torch.allclose(by_hand, preference.bradley_terry_loss(r_chosen, r_rejected))
+assert torch.allclose(by_hand, reward_model.bradley_terry_loss(r_chosen, r_rejected))
 assert torch.allclose(by_hand, -F.logsigmoid(r_chosen - r_rejected).mean())
-shifted = preference.bradley_terry_loss(r_chosen + 7, r_rejected + 7)  # only differences count
+shifted = reward_model.bradley_terry_loss(r_chosen + 7, r_rejected + 7)  # only differences count
 assert torch.allclose(shifted, by_hand)
 
 # %% [markdown]
 # Since only differences count, a reward model's numbers have no zero point: a reward of 2.3 means
 # nothing alone, only that it is more than another reply's. Training, 150 steps of 16 pairs
-# (`llmlab.train.fit` with `preference.reward_loss`; both sides of a pair share one forward pass;
+# (`llmlab.train.fit` with `reward_model.reward_loss`; both sides of a pair share one forward pass;
 # bf16 autocast, as the course's standard models were trained):
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.train import TrainConfig, fit
 
-reward = preference.reward_model(sft)
+reward = reward_model.reward_model(sft)
 reward_run = fit(
     reward,
-    preference.pair_batches(pairs, chat, sft.config.block_size),
-    preference.reward_loss,
+    rankings.pair_batches(pairs, chat, sft.config.block_size),
+    reward_model.reward_loss,
     TrainConfig(
         batch_size=16, max_steps=150, learning_rate=3e-4, min_lr=3e-5, warmup_steps=10,
         eval_interval=0, log_interval=5, dtype="bfloat16",
     ),
 )
 reward.requires_grad_(False)
-accuracy = preference.pair_accuracy(reward, held_pairs, chat)
+accuracy = reward_model.pair_accuracy(reward, held_pairs, chat)
 print(f"held-out pair accuracy: {accuracy:.3f}")
 
 # %% [markdown]
@@ -186,7 +186,7 @@ print(f"held-out pair accuracy: {accuracy:.3f}")
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
-bins = preference.calibration(reward, held_pairs, chat, bins=5)
+bins = reward_model.calibration(reward, held_pairs, chat, bins=5)
 fig, (ax_loss, ax_cal) = plt.subplots(1, 2, figsize=(10, 3.6))
 steps = [h["step"] for h in reward_run.history]
 ax_loss.plot(steps, [h["loss"] for h in reward_run.history])
@@ -222,27 +222,27 @@ import math
 
 probs = torch.softmax(torch.randn(10, generator=torch.Generator().manual_seed(0)), dim=0)
 n = 4
-exact = preference.best_of_n_probs(probs, n)
+exact = reward_model.best_of_n_probs(probs, n)
 draws_mc = torch.multinomial(probs, 200_000 * n, replacement=True, generator=torch.Generator().manual_seed(1))
 monte_carlo = torch.bincount(draws_mc.view(-1, n).max(dim=1).values, minlength=10) / 200_000
 kl_exact = float((exact * (exact / probs.double()).log()).sum())
-print(f"KL(best-of-{n} || policy): exact {kl_exact:.4f} nats, formula {preference.best_of_n_kl(n):.4f}")
+print(f"KL(best-of-{n} || policy): exact {kl_exact:.4f} nats, formula {reward_model.best_of_n_kl(n):.4f}")
 assert torch.allclose(monte_carlo.double(), exact, atol=3e-3)
-assert kl_exact <= preference.best_of_n_kl(n) + 1e-9  # with ties (a discrete reward): a bound
+assert kl_exact <= reward_model.best_of_n_kl(n) + 1e-9  # with ties (a discrete reward): a bound
 fine = torch.full((10_000,), 1e-4)  # ten thousand outcomes: close to a continuous reward
-fine_best = preference.best_of_n_probs(fine, n)
-assert math.isclose(float((fine_best * (fine_best / fine).log()).sum()), preference.best_of_n_kl(n), rel_tol=1e-3)
+fine_best = reward_model.best_of_n_probs(fine, n)
+assert math.isclose(float((fine_best * (fine_best / fine).log()).sum()), reward_model.best_of_n_kl(n), rel_tol=1e-3)
 
 # %% [markdown]
 # On the model: sixteen replies to each of 128 held-out prompts, scored by the reward model; the
 # best of the first `n`, judged by the labeler:
 
 # %% tags=["nbval-ignore-output"]
-candidates = preference.sample_responses(
+candidates = rankings.sample_responses(
     sft, chat, held_prompts, 16, generator=torch.Generator().manual_seed(5)
 )
 scores = [
-    preference.score_replies(reward, chat, prompt, replies).tolist()
+    reward_model.score_replies(reward, chat, prompt, replies).tolist()
     for prompt, replies in zip(held_prompts, candidates, strict=True)
 ]
 best_of = {}
@@ -252,7 +252,7 @@ for n in (1, 2, 4, 8, 16):
         for replies, s in zip(candidates, scores, strict=True)
     ]
     rubric = sum(labeler.score(p, *r) for p, r in zip(held_prompts, picks, strict=True))
-    best_of[n] = {"score": rubric / len(picks), "kl": preference.best_of_n_kl(n)}
+    best_of[n] = {"score": rubric / len(picks), "kl": reward_model.best_of_n_kl(n)}
     print(f"best of {n:>2}: labeler score {best_of[n]['score']:.2f}  KL {best_of[n]['kl']:.2f} nats")
 
 # %%
@@ -261,7 +261,7 @@ assert best_of[16]["kl"] < 2.0  # best-of-16 moves the distribution by under 2 n
 
 # %% [markdown]
 # More samples help, a little and not steadily: the reward model, right on most pairs, is a
-# weak judge of which of sixteen replies is best. `preference.best_of_n` does the same for one
+# weak judge of which of sixteen replies is best. `reward_model.best_of_n` does the same for one
 # prompt. Best-of-16 costs sixteen samples per answer; the next two methods change the model itself so that one sample is enough.
 #
 # ## 6. DPO: learning from the pairs directly
@@ -275,7 +275,7 @@ assert best_of[16]["kl"] < 2.0  # best-of-16 moves the distribution by under 2 n
 
 # %%
 reference = policy.frozen(sft)  # a copy with no gradients, in eval mode
-batch = preference.dpo_batches(pairs, chat, sft.config.block_size)(torch.Generator().manual_seed(0), 8)
+batch = rankings.dpo_batches(pairs, chat, sft.config.block_size)(torch.Generator().manual_seed(0), 8)
 with torch.no_grad():
     logps = {
         side: {
@@ -330,7 +330,7 @@ def dpo(beta: float) -> torch.nn.Module:
     tuned = policy.frozen(sft).requires_grad_(True).train()
     fit(
         tuned,
-        preference.dpo_batches(pairs, chat, sft.config.block_size),
+        rankings.dpo_batches(pairs, chat, sft.config.block_size),
         policy.dpo_loss_fn(reference, beta),
         TrainConfig(
             batch_size=16, max_steps=DPO_STEPS, learning_rate=3e-4, min_lr=3e-5,
@@ -351,10 +351,10 @@ dpo_model = dpo(beta=0.5)
 # (lesson 04's `evaluate`: what the tuning cost the model at its first job):
 
 # %% tags=["nbval-ignore-output"]
-eval_prompts = preference.dialogue_prompts("validation", 512)
+eval_prompts = rankings.dialogue_prompts("validation", 512)
 plain_text = torch.tensor(chat.encode(corpus.text("validation")[:300_000]))
 baseline = [
-    r[0] for r in preference.sample_responses(
+    r[0] for r in rankings.sample_responses(
         sft, chat, eval_prompts, 1, generator=torch.Generator().manual_seed(99)
     )
 ]
@@ -432,7 +432,9 @@ assert spread["k3"] < spread["k1"]  # and k3 varies less
 # **The advantage.** Four replies per prompt: each reply's return minus the mean of its three
 # siblings' (RLOO, `policy.rloo_advantages`), no value network needed. **The update.** PPO's
 # clipped ratio objective, `ε = 0.2`, for two epochs on each batch (`policy.ppo_loss`).
-# `policy.ppo_step` runs one round (bf16 autocast again); the loop, 60 rounds of 8 prompts:
+# `policy.ppo_step` runs one round (bf16 autocast again) in three steps: `policy.ppo_rollout`
+# samples, `policy.ppo_scores` scores and takes advantages, `policy.ppo_update` steps. The loop,
+# 60 rounds of 8 prompts:
 
 # %% tags=["nbval-ignore-output"]
 PPO_STEPS = 60

@@ -11,7 +11,8 @@ from tiny_gpt import tiny
 
 from llmlab import labeler, pretrained
 from llmlab import policy as P
-from llmlab import preference as pref
+from llmlab import rankings as R
+from llmlab import reward_model as RM
 from llmlab.train import evaluate
 from llmlab.widgets import RankingBox, ranking_html
 
@@ -44,15 +45,15 @@ def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
     assert "#1" in box.cards.value and box.buttons[2].disabled and not path.exists()
     box.buttons[0].click()  # second; the last one left takes third place by itself
     assert box.picked[0] == [2, 0, 1] and "this prompt: ranked" in box.status.value
-    saved = pref.load_rankings(path)
+    saved = R.load_rankings(path)
     assert [r.ranking for r in saved] == [(2, 0, 1)] and saved[0].source == "human"
     assert saved[0].ended == (True, True, False)
     box.next.click()
     box.rank_rest(labeler.rank)  # the first prompt's ranking is kept, the second one is filled
-    saved = pref.load_rankings(path)
+    saved = R.load_rankings(path)
     assert [r.ranking for r in saved][0] == (2, 0, 1) and len(saved) == 2
-    by_labeler = pref.label(PROMPTS, SAMPLES)
-    assert saved[1] == pref.Ranking(
+    by_labeler = R.label(PROMPTS, SAMPLES)
+    assert saved[1] == R.Ranking(
         *[getattr(by_labeler[1], f) for f in ("prompt", "responses", "ranking")],
         "human",
         by_labeler[1].ended,
@@ -61,7 +62,7 @@ def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
     assert all(type(r) is type(by_labeler[0]) for r in saved)
     box.show(0)
     box.restart.click()  # start over: the ranking leaves the file
-    assert [r.prompt_id for r in pref.load_rankings(path)] == ["prompt-1"]
+    assert [r.prompt_id for r in R.load_rankings(path)] == ["prompt-1"]
     assert json.loads(path.read_text())["format"] == "llmlab-rankings"
 
 
@@ -75,7 +76,7 @@ def test_a_picked_reply_cannot_be_picked_twice_and_the_ends_are_clamped(tmp_path
     box.show(99)
     assert box.current == 1 and "prompt 2 of 2" in box.header.value
     assert box.buttons[2].layout.display == "none"  # the second prompt has two replies
-    with pytest.raises(ValueError, match="i must be a reply index in 0..1"):
+    with pytest.raises(ValueError, match=r"i must be an int in 0..1 \(a reply index\)"):
         box.pick(2)
 
 
@@ -99,18 +100,18 @@ def test_ranking_html_escapes_and_marks_cut_replies():
 
 
 def test_dialogue_prompts_spread_and_bad_n():
-    found = pref.dialogue_prompts("validation", 5)
+    found = R.dialogue_prompts("validation", 5)
     assert len(found) == len(set(found)) == 5
     assert all(len(p) == 1 and p[0][0] == "user" and p[0][1].startswith("To ") for p in found)
     for bad in (0, -1, 2.0, True, 10**9):
         with pytest.raises(ValueError, match="n must be"):
-            pref.dialogue_prompts("train", bad)
+            R.dialogue_prompts("train", bad)
 
 
 def test_sample_rows_batches_prompts_of_any_length_within_the_context():
     model = tiny(0, vocab_size=40, block_size=16)
     prompts = [[1, 2, 3], [4] * 14, [5, 6]]
-    outs = pref.sample_rows(
+    outs = R.sample_rows(
         model,
         prompts,
         8,
@@ -120,13 +121,13 @@ def test_sample_rows_batches_prompts_of_any_length_within_the_context():
         generator=torch.Generator().manual_seed(0),
     )
     assert [len(o) for o in outs] == [8, 2, 8]  # the long prompt leaves room for 2 tokens
-    greedy = pref.sample_rows(model, prompts, 5, stop_id=None, pad=0, temperature=0)
+    greedy = R.sample_rows(model, prompts, 5, stop_id=None, pad=0, temperature=0)
     one_by_one = [
-        pref.sample_rows(model, [p], 5, stop_id=None, pad=0, temperature=0)[0] for p in prompts
+        R.sample_rows(model, [p], 5, stop_id=None, pad=0, temperature=0)[0] for p in prompts
     ]
     assert greedy == one_by_one
     with pytest.raises(ValueError, match=r"prompts\[0\] has 16 tokens"):
-        pref.sample_rows(model, [[1] * 16], 4, stop_id=None, pad=0)
+        R.sample_rows(model, [[1] * 16], 4, stop_id=None, pad=0)
 
 
 def test_reply_kl_is_zero_for_the_reference_and_k3_never_negative(tok):
@@ -146,10 +147,10 @@ def test_reply_kl_is_zero_for_the_reference_and_k3_never_negative(tok):
 
 def test_report_of_the_reference_against_itself(tok):
     model = tiny(0, vocab_size=1027, block_size=64)
-    reward = pref.reward_model(model)
+    reward = RM.reward_model(model)
     baseline = [
         r[0]
-        for r in pref.sample_responses(
+        for r in R.sample_responses(
             model, tok, PROMPTS, 1, max_new_tokens=8, generator=torch.Generator().manual_seed(1)
         )
     ]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import chat, course, exercises, policy, preference, scaling
+from llmlab import chat, course, exercises, policy, rankings, reward_model, scaling
 from llmlab.autograd import Value
 from llmlab.lora import LoRALinear
 from llmlab.model import GPT
@@ -236,10 +236,10 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "top_p": top_p,
     "repetition_penalty": repetition_penalty,
     "cached_attention_step": cached_attention_step,
-    "ranking_to_pairs": lambda responses, ranking: preference.ranking_to_pairs(
-        preference.Ranking((("user", "Speak."),), tuple(responses), tuple(ranking), "human")
+    "ranking_to_pairs": lambda responses, ranking: rankings.ranking_to_pairs(
+        rankings.Ranking((("user", "Speak."),), tuple(responses), tuple(ranking), "human")
     ),
-    "bradley_terry_loss": preference.bradley_terry_loss,
+    "bradley_terry_loss": reward_model.bradley_terry_loss,
     "dpo_loss": lambda *logps_and_beta: policy.dpo_loss(*logps_and_beta)[0],
     "k3": lambda logp, ref_logp: policy.kl_estimates(logp, ref_logp)["k3"],
 }

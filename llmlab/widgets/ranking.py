@@ -8,8 +8,8 @@ Three layers, as every widget here:
    then the next best ...; the last one left takes the last place by itself), *start over*,
    *previous* / *next* prompt, and a line saying what has been saved;
 3. the file: every finished ranking is written at once with
-   :func:`llmlab.preference.save_rankings` (``source="human"``), so what you ranked loads with
-   :func:`llmlab.preference.load_rankings` exactly like the scripted labeler's rankings.
+   :func:`llmlab.rankings.save_rankings` (``source="human"``), so what you ranked loads with
+   :func:`llmlab.rankings.load_rankings` exactly like the scripted labeler's rankings.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmlab import checks
 from llmlab.widgets.base import LessonWidget
 
 if TYPE_CHECKING:
     from llmlab.chat import Turn
-    from llmlab.preference import Ranking
+    from llmlab.rankings import Ranking
 
 Reply = tuple[str, bool]  # (text, ended with <|end|>)
 
@@ -72,7 +73,7 @@ class RankingBox(LessonWidget):
         import ipywidgets as w
 
         from llmlab.chat import check_turns
-        from llmlab.preference import distinct_replies
+        from llmlab.rankings import distinct_replies
 
         if len(prompts) != len(samples) or not prompts:
             raise ValueError(
@@ -116,8 +117,8 @@ class RankingBox(LessonWidget):
 
     @property
     def rankings(self) -> list[Ranking]:
-        """The finished rankings, in prompt order, as :class:`~llmlab.preference.Ranking`."""
-        from llmlab.preference import Ranking
+        """The finished rankings, in prompt order, as :class:`~llmlab.rankings.Ranking`."""
+        from llmlab.rankings import Ranking
 
         return [
             Ranking(
@@ -145,8 +146,7 @@ class RankingBox(LessonWidget):
     def pick(self, i: int) -> None:
         """Give reply ``i`` of the shown prompt the next place (as its *pick* button does)."""
         replies, picked = self.replies[self.current], self.picked[self.current]
-        if not 0 <= i < len(replies):
-            raise ValueError(f"i must be a reply index in 0..{len(replies) - 1}, got {i!r}")
+        i = checks.integer(i, "i", 0, len(replies) - 1, hint="a reply index")
         if i not in picked and len(picked) < len(replies):
             picked.append(i)
             left = [j for j in range(len(replies)) if j not in picked]
@@ -172,7 +172,7 @@ class RankingBox(LessonWidget):
         self.render()
 
     def save(self) -> None:
-        from llmlab.preference import save_rankings
+        from llmlab.rankings import save_rankings
 
         save_rankings(self.path, self.rankings)
 

@@ -1,49 +1,44 @@
-"""Learning from preferences: rankings and pairs, a reward model, and best-of-n.
+"""Preference data: rankings of sampled replies, the pairs they imply, and their batches.
 
 SFT copies replies; it cannot say that one reply is *better* than another. People find ranking
-easier than writing, so RLHF asks them to rank a few sampled replies, turns each ranking into
-pairs ``(chosen, rejected)``, and learns from the pairs:
-
-* **a reward model** (:func:`reward_model`): the SFT trunk with a one-number head, trained so that
-  ``sigmoid(r(chosen) - r(rejected))`` is the probability that people prefer ``chosen`` (the
-  Bradley-Terry model, :func:`bradley_terry_loss`). Then a policy can be steered by it: pick the
-  best of ``n`` samples (:func:`best_of_n`), or train on it with a KL penalty (the PPO-style loop
-  of :mod:`llmlab.policy`);
-* **DPO** (:mod:`llmlab.policy`): skip the reward model and train the policy on the pairs.
+easier than writing, so RLHF samples a few replies per prompt (:func:`sample_responses`), asks
+for them to be ranked, and turns each ranking into pairs ``(chosen, rejected)``
+(:func:`ranking_to_pairs`, :func:`to_pairs`). The pairs are what everything after reads: the
+reward model of :mod:`llmlab.reward_model` and DPO of :mod:`llmlab.policy` train on the same
+batches (:func:`pair_batches`, :func:`dpo_batches`).
 
 The rankings come from a person (a widget, ``source="human"``) or from the scripted labeler of
-:mod:`llmlab.labeler` (``source="labeler"``): one :class:`Ranking` type and one JSON format for
-both. Names and conventions follow TRL's ``RewardTrainer``, ``DPOTrainer`` and ``RLOOTrainer``
-where they have one (log-probabilities *summed* over response tokens, implicit rewards detached).
+:mod:`llmlab.labeler` (``source="labeler"``, :func:`label`): one :class:`Ranking` type and one
+JSON format for both (:func:`save_rankings`, :func:`load_rankings`). Names and conventions follow
+TRL's ``RewardTrainer`` and ``DPOTrainer`` where they have one.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from llmlab import checks
 from llmlab import labeler as scripted
 from llmlab.chat import END, Turn, check_turns, pad_token_id, render_prompt, template_ids
-from llmlab.model import GPT, SequenceHead
+from llmlab.model import GPT
 from llmlab.sampling import generate_batch
 from llmlab.tokenization import BPETokenizer
-from llmlab.train import Batch, BatchSource
+from llmlab.train import Batch, BatchSource, sampled_batches
 
 SOURCES = ("labeler", "human")
 FORMAT = "llmlab-rankings"
 
 # --------------------------------------------------------------------------------------------
-# Preference data.
+# Rankings and the pairs they imply.
 
 
 @dataclass(frozen=True)
@@ -80,8 +75,9 @@ class Ranking:
                 "rejected in a pair (drop duplicates first)"
             )
         ranking = tuple(self.ranking)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ranking):
+        if not all(checks.is_int(i) for i in ranking):
             raise ValueError(f"Ranking.ranking must hold reply indices, got {ranking!r}")
+        ranking = tuple(int(i) for i in ranking)
         if len(set(ranking)) < len(ranking):
             raise ValueError(
                 f"Ranking.ranking {list(ranking)} names a reply twice: a ranking is a strict "
@@ -97,8 +93,7 @@ class Ranking:
         ended = (True,) * k if self.ended is None else tuple(bool(e) for e in self.ended)
         if len(ended) != k:
             raise ValueError(f"Ranking.ended has {len(ended)} flags for {k} responses")
-        if self.source not in SOURCES:
-            raise ValueError(f"Ranking.source must be one of {SOURCES}, got {self.source!r}")
+        checks.one_of(self.source, "Ranking.source", SOURCES)
         object.__setattr__(self, "responses", tuple(responses))
         object.__setattr__(self, "ranking", ranking)
         object.__setattr__(self, "ended", ended)
@@ -133,16 +128,18 @@ def to_pairs(rankings: Sequence[Ranking]) -> list[Pair]:
     return pairs
 
 
+# --------------------------------------------------------------------------------------------
+# Collecting candidate replies.
+
+
 def dialogue_prompts(split: str, n: int) -> list[tuple[Turn, ...]]:
     """``n`` one-turn prompts spread evenly over the dialogue of ``split``'s plays: a line
     addressed to a character (``"To HAMLET: ..."``), as the SFT model learned to answer."""
     from llmlab.instructions import plays_examples
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    n = checks.integer(n, "n", 1)
     examples = plays_examples(split, ["dialogue"])
-    if n > len(examples):
-        raise ValueError(f"n must be at most {len(examples)} (the {split} dialogue), got {n}")
+    checks.integer(n, "n", high=len(examples), hint=f"the {split} dialogue's lines")
     return [tuple(examples[i].turns[:1]) for i in range(0, len(examples), len(examples) // n)][:n]
 
 
@@ -198,8 +195,7 @@ def sample_responses(
     generator: torch.Generator | None = None,
 ) -> list[list[tuple[str, bool]]]:
     """``k`` sampled replies ``(text, ended)`` per prompt, stopping at ``<|end|>``."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    k = checks.integer(k, "k", 1)
     end = template_ids(tokenizer)[END]
     rows = [render_prompt(turns, tokenizer) for turns in prompts for _ in range(k)]
     outs = sample_rows(
@@ -224,6 +220,10 @@ def distinct_replies(replies: Sequence[tuple[str, bool]]) -> list[tuple[str, boo
         if text not in (t for t, _ in unique):
             unique.append((text, ended))
     return unique
+
+
+# --------------------------------------------------------------------------------------------
+# Labelling: the scripted labeler ranks.
 
 
 def label(
@@ -267,8 +267,7 @@ def label_pairs(
     index), so :func:`to_pairs` of :func:`label` holds pairs that are coin flips. Training a
     reward model on those only teaches it noise; these pairs leave them out.
     """
-    if not isinstance(min_margin, (int, float)) or not min_margin > 0:
-        raise ValueError(f"min_margin must be a number > 0, got {min_margin!r}")
+    checks.number(min_margin, "min_margin", 0, low_open=True)
     pairs = []
     for turns, replies in zip(prompts, samples, strict=True):
         scored = [(scripted.score(turns, text, ended), text, ended) for text, ended in replies]
@@ -277,6 +276,10 @@ def label_pairs(
                 if a - b >= min_margin and ta != tb:
                     pairs.append(Pair(tuple(turns), ta, tb, ea, eb))
     return pairs
+
+
+# --------------------------------------------------------------------------------------------
+# The rankings file (a widget's and the labeler's alike).
 
 
 def save_rankings(path: str | Path, rankings: Sequence[Ranking]) -> None:
@@ -341,7 +344,7 @@ def load_rankings(
 
 
 # --------------------------------------------------------------------------------------------
-# Rendering a reply and its batches.
+# Pair batches: what the reward model and DPO read.
 
 
 def render_reply(
@@ -368,17 +371,22 @@ def pad_rows(rows: Sequence[tuple[list[int], int]], pad: int, width: int) -> dic
     return {"input_ids": ids, "attention_mask": real, "loss_mask": reply}
 
 
-def _pair_rows(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int) -> list:
+def pair_rows(
+    pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int
+) -> list[tuple[tuple[list[int], int], tuple[list[int], int]]]:
+    """Every pair rendered once (:func:`render_reply`): ``[(chosen, rejected), ...]``, each side
+    ``(ids, n_prompt)``, checked to fit ``block_size``. Sampled batches and the reward model's
+    in-order pass both read these rows."""
     if not pairs:
         raise ValueError("pairs is empty: give at least one (chosen, rejected) pair")
     rows = []
     for n, p in enumerate(pairs):
         if p.chosen == p.rejected and p.chosen_ended == p.rejected_ended:
             raise ValueError(f"pairs[{n}] has the same response as chosen and rejected")
-        both = [
+        both = (
             render_reply(p.prompt, p.chosen, p.chosen_ended, tokenizer),
             render_reply(p.prompt, p.rejected, p.rejected_ended, tokenizer),
-        ]
+        )
         longest = max(len(ids) for ids, _ in both)
         if longest > block_size:
             raise ValueError(
@@ -388,8 +396,9 @@ def _pair_rows(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int) 
     return rows
 
 
-def _pair_batch(rows: Sequence, pad: int) -> Batch:
-    """Chosen and rejected padded to one width, so they can share a forward pass."""
+def collate_pairs(rows: Sequence, pad: int) -> Batch:
+    """Rows of :func:`pair_rows` as one :class:`~llmlab.train.Batch`: chosen and rejected padded
+    to one width, so they can share a forward pass."""
     width = max(len(ids) for both in rows for ids, _ in both)
     chosen = pad_rows([c for c, _ in rows], pad, width)
     rejected = pad_rows([r for _, r in rows], pad, width)
@@ -402,207 +411,8 @@ def pair_batches(pairs: Sequence[Pair], tokenizer: BPETokenizer, block_size: int
     """``n`` pairs drawn with replacement using ``generator`` only; tensors ``chosen_input_ids``,
     ``chosen_attention_mask``, ``chosen_loss_mask`` and the same for ``rejected_``.
     ``tokens`` counts real tokens of both sides. (DPO reads the same batches.)"""
-    rows, pad = _pair_rows(pairs, tokenizer, block_size), pad_token_id(tokenizer)
-
-    def draw(generator: torch.Generator, n: int) -> Batch:
-        picks = torch.randint(len(rows), (n,), generator=generator).tolist()
-        return _pair_batch([rows[i] for i in picks], pad)
-
-    return draw
+    rows = pair_rows(pairs, tokenizer, block_size)
+    return sampled_batches(rows, partial(collate_pairs, pad=pad_token_id(tokenizer)))
 
 
 dpo_batches = pair_batches  # the same tensors: DPO adds the loss mask's reply positions
-
-# --------------------------------------------------------------------------------------------
-# The reward model.
-
-
-def reward_model(sft: GPT) -> SequenceHead:
-    """A reward model: a *copy* of the SFT trunk and a one-number head (TRL's ``RewardTrainer``
-    on ``AutoModelForSequenceClassification(num_labels=1)``). Starting from the SFT model means
-    it already reads the chat template and the plays; the copy leaves the policy untouched."""
-    if not isinstance(sft, GPT):
-        raise TypeError(f"sft must be an llmlab.model.GPT, got {type(sft).__name__}")
-    return SequenceHead(copy.deepcopy(sft), 1)
-
-
-def bradley_terry_loss(chosen_rewards: Tensor, rejected_rewards: Tensor) -> Tensor:
-    """``mean(-log sigmoid(r_chosen - r_rejected))``: Bradley-Terry's negative log-likelihood.
-
-    Only differences matter: adding a constant to every reward changes nothing, so a reward
-    model's numbers have no zero point. ``logsigmoid`` stays finite where ``log(sigmoid)`` gives
-    ``-inf`` (a margin of -200 would otherwise make the loss infinite).
-    """
-    if chosen_rewards.shape != rejected_rewards.shape:
-        raise ValueError(
-            f"chosen_rewards {list(chosen_rewards.shape)} and rejected_rewards "
-            f"{list(rejected_rewards.shape)} must have one shape"
-        )
-    return -F.logsigmoid(chosen_rewards.float() - rejected_rewards.float()).mean()
-
-
-def _pair_rewards(model: SequenceHead, batch: Batch) -> tuple[Tensor, Tensor]:
-    """Both sides in one forward pass: ``[B]`` chosen and ``[B]`` rejected rewards."""
-    ids = torch.cat([batch["chosen_input_ids"], batch["rejected_input_ids"]])
-    real = torch.cat([batch["chosen_attention_mask"], batch["rejected_attention_mask"]])
-    device = next(model.parameters()).device
-    rewards = model(ids.to(device), real.to(device)).squeeze(-1)
-    return rewards.chunk(2)
-
-
-def reward_loss(model: SequenceHead, batch: Batch) -> Tensor:
-    """The reward model's loss for :func:`llmlab.train.fit` on :func:`pair_batches`."""
-    return bradley_terry_loss(*_pair_rewards(model, batch))
-
-
-@torch.no_grad()
-def pair_rewards(
-    model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, batch_size: int = 32
-) -> tuple[Tensor, Tensor]:
-    """The rewards of every pair's chosen and rejected reply, in order (eval mode)."""
-    rows, pad = _pair_rows(pairs, tokenizer, model.config.block_size), pad_token_id(tokenizer)
-    was_training = model.training
-    model.eval()
-    chosen, rejected = [], []
-    try:
-        for start in range(0, len(rows), batch_size):
-            c, r = _pair_rewards(model, _pair_batch(rows[start : start + batch_size], pad))
-            chosen.append(c.float().cpu())
-            rejected.append(r.float().cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(chosen), torch.cat(rejected)
-
-
-def pair_accuracy(model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer) -> float:
-    """The fraction of pairs whose chosen reply gets the higher reward (a tie counts half)."""
-    chosen, rejected = pair_rewards(model, pairs, tokenizer)
-    return float(((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean())
-
-
-def calibration(
-    model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, bins: int = 5
-) -> list[tuple[float, float]]:
-    """Does ``sigmoid(r_a - r_b)`` mean what it says? ``(mean predicted, observed)`` per bin.
-
-    Each pair is read both ways: ``(chosen, rejected)`` predicted ``p`` and observed 1, and
-    ``(rejected, chosen)`` predicted ``1 - p`` and observed 0 (otherwise "observed" would always
-    be 1). Predictions fall in ``bins`` equal bins of ``[0, 1]``; empty bins are left out. A
-    calibrated model's points lie on the diagonal; the bins mirror each other around 0.5.
-    """
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be an int >= 1, got {bins!r}")
-    chosen, rejected = pair_rewards(model, pairs, tokenizer)
-    p = torch.sigmoid(chosen - rejected)
-    predicted = torch.cat([p, 1 - p])
-    observed = torch.cat([torch.ones_like(p), torch.zeros_like(p)])
-    which = (predicted * bins).long().clamp(max=bins - 1)
-    return [
-        (float(predicted[which == b].mean()), float(observed[which == b].mean()))
-        for b in range(bins)
-        if bool((which == b).any())
-    ]
-
-
-@torch.no_grad()
-def score_replies(
-    model: SequenceHead,
-    tokenizer: BPETokenizer,
-    prompt: Sequence[Turn],
-    replies: Sequence[tuple[str, bool]],
-) -> Tensor:
-    """The reward of each ``(text, ended)`` reply to ``prompt``: ``[n]``."""
-    return reward_of(model, tokenizer, [prompt] * len(replies), replies)
-
-
-@torch.no_grad()
-def reward_of(
-    model: SequenceHead,
-    tokenizer: BPETokenizer,
-    prompts: Sequence[Sequence[Turn]],
-    replies: Sequence[tuple[str, bool]],
-    batch_size: int = 64,
-) -> Tensor:
-    """The reward of ``replies[i]`` to ``prompts[i]`` for every ``i``: ``[n]``, in batches."""
-    if len(prompts) != len(replies) or not prompts:
-        raise ValueError(
-            f"prompts and replies must be non-empty and of one length, got {len(prompts)} "
-            f"and {len(replies)}"
-        )
-    rows = [render_reply(p, t, e, tokenizer) for p, (t, e) in zip(prompts, replies, strict=True)]
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    found = []
-    try:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            batch = pad_rows(chunk, pad_token_id(tokenizer), max(len(r) for r, _ in chunk))
-            found.append(
-                model(batch["input_ids"].to(device), batch["attention_mask"].to(device))[:, 0]
-            )
-    finally:
-        model.train(was_training)
-    return torch.cat(found).float().cpu()
-
-
-# --------------------------------------------------------------------------------------------
-# Best-of-n.
-
-
-@dataclass
-class BestOfN:
-    """The chosen reply, and every candidate with its reward."""
-
-    reply: str
-    ended: bool
-    reward: float
-    candidates: list[tuple[str, bool]]
-    rewards: list[float]
-
-
-def best_of_n(
-    policy: GPT,
-    reward: SequenceHead,
-    tokenizer: BPETokenizer,
-    prompt: Sequence[Turn],
-    n: int,
-    *,
-    max_new_tokens: int = 48,
-    temperature: float = 1.0,
-    generator: torch.Generator | None = None,
-) -> BestOfN:
-    """Sample ``n`` replies and keep the one the reward model likes best (first on a tie).
-
-    No training at all, and often as good as RL: the price is ``n`` samples per reply, and a
-    distribution that moves away from the policy by :func:`best_of_n_kl` nats.
-    """
-    candidates = sample_responses(
-        policy,
-        tokenizer,
-        [prompt],
-        n,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        generator=generator,
-    )[0]
-    rewards = score_replies(reward, tokenizer, prompt, candidates).float().tolist()
-    best = max(range(n), key=lambda i: (rewards[i], -i))
-    return BestOfN(*candidates[best], rewards[best], candidates, rewards)
-
-
-def best_of_n_kl(n: int) -> float:
-    """``log n - (n - 1) / n``: the KL (nats) from best-of-``n`` to the policy (Stiennon et al.,
-    2020), exact for continuous rewards with no ties, an upper bound otherwise; it grows only
-    like ``log n``, so best-of-64 costs about 3.2 nats."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an int >= 1, got {n!r}")
-    return math.log(n) - (n - 1) / n
-
-
-def best_of_n_probs(probs: Tensor, n: int) -> Tensor:
-    """The exact best-of-``n`` distribution of a categorical policy whose outcomes are listed
-    from worst to best reward: ``P(best = i) = F(i)^n - F(i-1)^n``, ``F`` the cumulative."""
-    cdf = probs.double().cumsum(0).clamp(max=1.0)
-    below = torch.cat([cdf.new_zeros(1), cdf[:-1]])
-    return cdf**n - below**n
