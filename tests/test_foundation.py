@@ -105,10 +105,10 @@ def test_check_reports_exceptions_and_unfinished_work(capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
-def test_every_registered_solution_passes_its_own_check():
-    for name, item in exercises.EXERCISES.items():
-        assert exercises.check(name, item.reference, n_cases=5), name
-        assert "def " in exercises.solution_source(name)
+def test_every_registered_solution_can_be_shown():
+    """(That each one passes its check, typed by a learner, is tests/test_exercise_checker.py.)"""
+    for name in exercises.EXERCISES:
+        assert exercises.solution_source(name).startswith("def ")
 
 
 def test_exercise_errors_name_the_problem():
