@@ -26,7 +26,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Start here",
         "what an LLM is; environment check; the corpus; how widgets and exercises work",
         ("doctor", "course", "corpus"),
-        0.5,
+        1.0,
     ),
     Lesson(
         1,

@@ -129,3 +129,28 @@ def _reads_the_prompt_only(table: Table, prompt: str, n: int, steps: int) -> str
             break
         text += min(after, key=lambda char: (-after[char], char))
     return text
+
+
+@wrong_answer("top_speakers")
+def _first_to_speak(speeches: list, k: int) -> list[str]:
+    return list(dict.fromkeys(speech.speaker for speech in speeches))[:k]
+
+
+@wrong_answer("next_char_table")
+def _a_new_row_each_time(text: str, n: int) -> Table:
+    table: Table = {}
+    for i in range(len(text) - n):
+        after = table[text[i : i + n]] = {}  # forgets what the row held
+        after[text[i + n]] = after.get(text[i + n], 0) + 1
+    return table
+
+
+@wrong_answer("greedy_generate")
+def _ties_to_the_first_counted(table: Table, prompt: str, n: int, steps: int) -> str:
+    text = prompt
+    for _ in range(steps):
+        after = table.get(text[-n:])
+        if not after:
+            break
+        text += max(after, key=after.get)  # equal counts: whichever the table met first
+    return text
