@@ -160,10 +160,10 @@ assert 1.2 < len(counts) / n_params < 1.5  # about as many numbers in the table 
 
 # %% [markdown]
 # Our model is only about a fifth smaller than the text, and the table holds 1.4 times as many
-# numbers as the model has parameters: at this size, neither is forced to compress much. So which predicts *new* text
-# better? We measure both on the six held-out plays (text neither has seen; §4 below explains the
-# split) by the **loss**: the average over characters of `-log p(the character that came)`, with
-# the natural logarithm. Its unit is the **nat** (with `log2` it would be bits; 1 nat = 1.44
+# numbers as the model has parameters: at this size, neither is forced to compress much. So which
+# predicts *new* text better? We measure both on the six held-out plays (text neither has seen;
+# §4 below explains the split) by the **loss**: the average over characters of
+# `-log p(the character that came)`, with the natural logarithm. Its unit is the **nat** (with `log2` it would be bits; 1 nat = 1.44
 # bits). Lower is better; guessing uniformly among the 76 characters costs `ln 76 = 4.33` nats,
 # and a model that is sure and wrong pays a lot.
 #
@@ -268,13 +268,14 @@ print(f"  the char model:                   {model_loss:.2f}")
 print(f"  table - model, paired by window:  {gap:.3f}")
 assert gap.value > 0 and gap.beyond_noise(2)  # the model ahead, by more than 2 SE ...
 assert gap.value < 0.01 * table_loss.value  # ... by under 1% of the loss
+
 # %% [markdown]
 # On average over the test windows the model is ahead by 0.007 ± 0.003 nats per character: more
 # than two standard errors, so probably real, but under 1% of the loss — practically a tie. A
 # table of counts with a hand-made rule and one tuned constant predicts new text about as well as
-# our small network. So what does the
-# network buy? Split the same per-character losses by how many characters of the window had
-# been read before the prediction (each line paired by window, like the last one):
+# our small network. So what does the network buy? Split the same per-character losses by how
+# many characters of the window had been read before the prediction (each line paired by window,
+# like the last one):
 
 # %%
 spans = [(1, 6), (7, 16), (17, 32), (33, 64), (65, 128)]  # characters read before predicting
@@ -323,11 +324,12 @@ assert found[6].value > 0.8 and found[12].value < 0.4 and found[32].value == 0
 
 # %% [markdown]
 # Most 6-character contexts of new text were seen in training (89%), a quarter of the
-# 12-character ones, and none of the 32-character ones: a table of long contexts has nothing to count for new
-# text. The network learned from the data its own way to use what came 64 or 128 characters
-# earlier, with no rule written by hand — that is what "generalising" means here, and what the
-# rest of the course builds. On this small corpus its edge over the tuned table is small; lesson
-# 05 measures how a network's loss falls as it grows and as it reads more text.
+# 12-character ones, and none of the 32-character ones: a table of long contexts would have
+# nothing to count for new text. The network learned from the data its own way to use what
+# came 64 or 128 characters earlier, with no rule written by hand: that is what "generalising"
+# means here, and what the rest of the course builds. On this small corpus its edge over the
+# tuned table is small; lesson 05 measures how a network's loss falls as it grows and as it
+# reads more text.
 
 # %% [markdown]
 # ## 2. From a parameter file to a chat assistant
