@@ -210,7 +210,9 @@ def backoff_probability(context: str, char: str, blend: float) -> float:
 #
 # A loss measured on a sample of windows would come out a little different on another sample.
 # We print each average as `value ± SE`: the **standard error**, the typical size of that
-# sampling wobble. A difference is worth a sentence only when it is several SEs away from zero.
+# sampling wobble. Each window's average loss counts as one measurement (neighbouring
+# characters are not independent), so the SE comes from the spread of those 1,024 averages. A
+# difference is worth a sentence only when it is several SEs away from zero.
 # We compare the two models **paired by window**: subtract their losses on each window first,
 # then average, which cancels how hard each window is and makes the SE of the difference small.
 
@@ -394,12 +396,16 @@ for genre, row in by_genre.items():
     )
 assert set(by_genre) == set(corpus.GENRES)
 assert sum(row["plays"] for row in by_genre.values()) == 38
+speeches = {genre: row["speeches"] for genre, row in by_genre.items()}
+most_plays = max(by_genre, key=lambda genre: by_genre[genre]["plays"])
+assert max(speeches, key=speeches.get) == most_plays == "histories"
+assert min(speeches, key=speeches.get) == "romances"
 
 # %% tags=["nbval-ignore-output"]
 from llmlab import viz
 
 viz.bar_chart(
-    {g: row["speeches"] for g, row in by_genre.items()},
+    speeches,
     title="Speeches per genre",
     ylabel="speeches",
 )
