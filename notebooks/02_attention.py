@@ -85,9 +85,10 @@ assert recipe["model"]["pos_encoding"] == "rope" and recipe["model"]["n_embd"] =
 # by rotation (RoPE, §2). The *loss* is the average of `-ln p`, `p` the probability the model
 # gave the character that came next (lessons 03 and 04 build it); its unit, the **nat**, is that
 # of a natural logarithm: guessing uniformly among the 76 characters would score `ln 76 = 4.33`.
-# To reproduce the model, delete the cached file and run `llmlab prepare char` (or
-# `pretrained.train_recipe(recipe, path)` for a file of your own): the training loop lesson 04
-# writes, on a recipe sized for about five minutes on a 2-core laptop.
+# To reproduce the model, train the same recipe into a file of your own:
+# `pretrained.train_recipe(recipe, Path("my_char.safetensors"))` runs the training loop lesson
+# 04 writes, with the recipe's seed, on a recipe sized for about five minutes on a 2-core laptop
+# (`llmlab prepare char` does the same when neither the cache nor `assets/checkpoints/` holds it).
 
 # %%
 import torch.nn.functional as F

@@ -88,3 +88,23 @@ def test_the_char_model_is_what_the_lesson_says():
     model, _ = pretrained.load("char", progress=False)
     assert sum(p.numel() for p in model.parameters()) == 797_312
     assert round(pretrained.checkpoint("char", progress=False).extra["seconds"]) == 321
+
+
+def test_the_line_start_head_numbers_the_lesson_quotes(char_maps):
+    from llmlab import corpus
+
+    T = char_maps.shape[-1]
+    text = corpus.text("validation")
+    generator = torch.Generator().manual_seed(0)
+    starts = torch.randint(len(text) - T, (32,), generator=generator).tolist()
+    line_start = torch.zeros(len(char_maps), T, T)
+    for b, s in enumerate(starts):
+        last_newline = None
+        for t, char in enumerate(text[s : s + T]):
+            if last_newline is not None:
+                line_start[b, t, last_newline] = 1
+            if char == "\n":
+                last_newline = t
+    shares, chance = attention.attention_share(char_maps, line_start)
+    assert divmod(shares.argmax().item(), 4) == (1, 0)
+    assert round(shares.max().item(), 2) == 0.52 and round(chance, 2) == 0.02

@@ -189,6 +189,23 @@ def _averages_the_future_too(x: Any) -> Any:
     return x.mean(dim=0, keepdim=True).expand_as(x)
 
 
+@wrong_answer("causal_average")
+def _divides_every_row_by_T(x: Any) -> Any:
+    import torch
+
+    T = x.shape[0]
+    return torch.ones(T, T).tril() / T @ x  # row t sums to (t+1)/T, not 1
+
+
+@wrong_answer("attention_head")
+def _masks_after_the_softmax(x: Any, w_q: Any, w_k: Any, w_v: Any) -> Any:
+    import torch
+
+    scores = (x @ w_q) @ (x @ w_k).T / math.sqrt(w_q.shape[-1])
+    weights = scores.softmax(dim=-1) * torch.ones(len(x), len(x)).tril()  # rows no longer sum to 1
+    return weights @ (x @ w_v)
+
+
 @wrong_answer("attention_head")
 def _unscaled_scores(x: Any, w_q: Any, w_k: Any, w_v: Any) -> Any:
     import torch
