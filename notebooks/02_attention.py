@@ -104,7 +104,7 @@ assert torch.equal(model.wte(ids).detach(), table[ids])
 assert torch.allclose(one_hot @ table, table[ids])  # a lookup is a one-hot matrix product
 
 # %% [markdown]
-# Training moves characters that behave alike to nearby vectors. Measure "nearby" by the
+# After training, characters that behave alike should have nearby vectors. Measure "nearby" by the
 # **cosine similarity** (the angle between two vectors, ignoring their lengths) and list the
 # nearest neighbours of a few characters:
 
@@ -154,9 +154,9 @@ assert same_kind.value - chance > 3 * same_kind.se
 # About three characters in four (49 of 64: 0.77 ± 0.05) have a nearest neighbour of their own
 # kind, three times the 0.25 of a random pick, nearly ten standard errors apart.
 #
-# A picture shows more of the table at once. Each vector has 128 numbers; project them onto the two directions
-# along which the table varies most (its first two *principal components*, from an SVD) and
-# colour each character by its kind:
+# A picture shows more of the table at once. Each vector has 128 numbers; project them onto
+# the two directions along which the table varies most (its first two *principal components*,
+# from an SVD) and colour each character by its kind:
 
 # %% tags=["nbval-ignore-output"]
 centred = table - table.mean(dim=0)
@@ -807,9 +807,9 @@ heads_figure("weight on the previous token", previous_shares, previous_chance)
 # or less to each further back. Its output at each position is therefore mostly a mix of the
 # values of that token and of the one before it.
 #
-# **The start of the line.** The plays are verse: capitals start lines, lines have a typical
-# length. A head that finds the current line's start (the last newline) can tell how far into
-# the line we are:
+# **The start of the line.** The plays are verse: capitals start lines, and lines have a
+# typical length, so where the current line started is worth knowing. Does a head look at the
+# current line's start (its newline)?
 
 # %%
 line_start = torch.zeros(len(windows), T, T)
