@@ -89,13 +89,13 @@ def test_allowed_library_code_may_call_anything_it_needs(capsys):
 
 
 def test_the_header_and_hints():
-    assert exercises.header("causal_attention") == (
-        "Exercise `causal_attention`: scaled dot-product attention with a causal mask · ★★☆ "
-        "medium · about 15 min"
+    assert exercises.header("attention_head") == (
+        "Exercise `attention_head`: one causal attention head: projections, scaled scores, the "
+        "mask, the softmax · ★★☆ medium · about 15 min"
     )
-    exercises.hint("causal_attention", 2)
+    exercises.hint("attention_head", 2)
     with pytest.raises(ValueError, match=r"number must be an int in 1..2"):
-        exercises.hint("causal_attention", 3)
+        exercises.hint("attention_head", 3)
 
 
 def test_the_checker_leaves_no_profiler_behind():

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import chat, course, exercises, policy, rankings, reward_model, scaling
+from llmlab import attention, chat, course, exercises, policy, rankings, reward_model, scaling
 from llmlab.autograd import Value
 from llmlab.exercises import registry
 from llmlab.lora import LoRALinear
@@ -199,6 +199,14 @@ def top_p(logits, p: float):
     return TopPLogitsWarper(p)(None, logits.clone())
 
 
+def multi_head_attention(x, w_q, w_k, w_v, w_o, n_heads):
+    layer = attention.MultiHeadAttention(x.shape[-1], n_heads, bias=False, causal=True)
+    with torch.no_grad():
+        layer.qkv.weight.copy_(torch.cat([w_q, w_k, w_v], dim=1).T)
+        layer.proj.weight.copy_(w_o.T)
+        return layer(x[None])[0]
+
+
 def repetition_penalty(logits, previous_ids: list[int], penalty: float):
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 
@@ -220,8 +228,13 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "encode_word": encode_word,
     "bpe_tokenizer": bpe_tokenizer,
     "causal_average": lambda x: x.cumsum(dim=0) / torch.arange(1, len(x) + 1)[:, None],
-    "causal_attention": lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
-    "attention_entropy": lambda weights: torch.special.entr(weights).sum(dim=-1),
+    "attention_head": lambda x, w_q, w_k, w_v: F.scaled_dot_product_attention(
+        x @ w_q, x @ w_k, x @ w_v, is_causal=True
+    ),
+    "multi_head_attention": multi_head_attention,
+    "rope_rotation": lambda x, base: attention.apply_rope(
+        x, *attention.rope_frequencies(x.shape[-1], len(x), base)
+    ),
     "cross_entropy_gradient": cross_entropy_gradient,
     "sigmoid_op": sigmoid_op,
     "topological_order": topological_order,
