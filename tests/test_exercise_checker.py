@@ -101,3 +101,22 @@ def test_the_header_and_hints():
 def test_the_checker_leaves_no_profiler_behind():
     exercises.check("causal_average", lambda x: x, n_cases=2)
     assert sys.getprofile() is None
+
+
+def test_torchs_python_level_attention_is_refused_too(capsys):
+    """nn.MultiheadAttention with need_weights=True never reaches the fused C kernel: its Python
+    core, F.multi_head_attention_forward, is forbidden by name."""
+    import torch
+    import torch.nn.functional as F
+
+    def through_torch(x, w_q, w_k, w_v, w_o, n_heads):
+        w_qkv = torch.cat([w_q.T, w_k.T, w_v.T])
+        mask = torch.ones(len(x), len(x), dtype=torch.bool).triu(1)
+        out, _ = F.multi_head_attention_forward(
+            *(x[:, None],) * 3, x.shape[-1], n_heads, w_qkv, None, None, None, False, 0.0,
+            w_o.T, None, need_weights=True, attn_mask=mask,
+        )  # fmt: skip
+        return out[:, 0]
+
+    assert not exercises.check("multi_head_attention", through_torch, n_cases=2)
+    assert "your function used `multi_head_attention_forward`" in capsys.readouterr().out

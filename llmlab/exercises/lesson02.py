@@ -13,9 +13,11 @@ from typing import Any
 
 from llmlab.exercises.registry import exercise, wrong_answer
 
+_BUILD_IT = "torch's attention is what you are building; write the scores, the mask and the softmax"
 _FUSED = {
-    "scaled_dot_product_attention": "torch's fused kernel is what you are building; write the "
-    "scores, the mask and the softmax yourself",
+    "scaled_dot_product_attention": _BUILD_IT,
+    "multi_head_attention_forward": _BUILD_IT,  # nn.MultiheadAttention's Python core
+    "_native_multi_head_attention": _BUILD_IT,
 }
 
 

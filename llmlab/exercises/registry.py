@@ -140,8 +140,9 @@ class _Watch:
 
     A call into llmlab's code counts unless its qualified name is ``allowed``; whatever allowed
     code calls in turn is the library's business (a model's forward pass may use any
-    operation). A call to a ``forbidden`` operation counts outside allowed code. The first such
-    call is kept in :attr:`broke` as a sentence for the learner.
+    operation). A call to a ``forbidden`` operation (a C function of torch or NumPy by name, or
+    one of their Python functions by name or qualified name) counts outside allowed code. The
+    first such call is kept in :attr:`broke` as a sentence for the learner.
     """
 
     def __init__(self, allowed: tuple[str, ...], forbidden: Mapping[str, str]) -> None:
@@ -177,6 +178,17 @@ class _Watch:
                 )
         elif event == "c_call" and getattr(arg, "__name__", None) in self.forbidden:
             self.broke = f"your function used `{arg.__name__}`: {self.forbidden[arg.__name__]}"
+        elif event == "call" and _in_a_package(frame):
+            for name in (frame.f_code.co_qualname, frame.f_code.co_name):
+                if name in self.forbidden:
+                    self.broke = f"your function used `{name}`: {self.forbidden[name]}"
+                    break
+
+
+def _in_a_package(frame: FrameType) -> bool:
+    """Code of torch or NumPy written in Python (``F.multi_head_attention_forward``, say): a
+    learner's own function of the same name, in a notebook, is not one."""
+    return frame.f_globals.get("__name__", "").partition(".")[0] in {"torch", "numpy"}
 
 
 def _in_library(filename: str) -> bool:
