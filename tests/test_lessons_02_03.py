@@ -158,13 +158,6 @@ def test_topological_order_exercise_rejects_the_reversed_order_and_duplicates():
     assert not exercises.check("topological_order", tree_walk)
 
 
-def test_momentum_step_exercise_rejects_plain_sgd():
-    def no_momentum(params, grads, velocity, lr, momentum):
-        return [p - lr * g for p, g in zip(params, grads, strict=True)], list(grads)
-
-    assert not exercises.check("momentum_step", no_momentum)
-
-
 # ---------------------------------------------------------------------------------------------
 # Lesson 02: the attention explorer, on a small untrained GPT (the trained one is the lesson's).
 

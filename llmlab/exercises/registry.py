@@ -47,6 +47,10 @@ class Exercise:
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: known wrong answers: the tests prove each one is rejected
     wrong: list[Callable[..., Any]] = field(default_factory=list)
+    #: the piece works by changing its inputs (``backward`` fills ``.grad``) rather than by
+    #: returning: the reference and the learner each get their own copy of a case, and what is
+    #: compared is the inputs after the call
+    mutates: bool = False
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -84,11 +88,13 @@ def exercise(
     hints: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
     forbidden: Mapping[str, str] | None = None,
+    mutates: bool = False,
 ):
     """Register the decorated function as the reference solution of exercise ``name``.
 
     ``builds``, ``difficulty`` (1-3) and ``minutes`` make the exercise's header; ``hints`` come
-    one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches.
+    one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches;
+    ``mutates`` marks a piece that changes its inputs instead of returning (see :class:`Exercise`).
     """
     checks.integer(difficulty, "difficulty", 1, 3)
     checks.integer(minutes, "minutes", 1)
@@ -107,6 +113,7 @@ def exercise(
             tuple(hints),
             tuple(allowed),
             dict(forbidden or {}),
+            mutates=mutates,
         )
         return reference
 
@@ -186,6 +193,26 @@ def _in_library(filename: str) -> bool:
         return False
 
 
+def case(item: Exercise, rng: random.Random) -> tuple[tuple[Any, ...], Any]:
+    """One random case of ``item``: the arguments for the learner, and the reference's result.
+
+    For an exercise that ``mutates`` its inputs the case is drawn twice from one seed, so the
+    reference's run cannot leave anything behind in the learner's copy (a filled ``.grad``)."""
+    if not item.mutates:
+        args = item.cases(rng)
+        return args, item.reference(*args)
+    seed = rng.getrandbits(64)
+    theirs = item.cases(random.Random(seed))
+    item.reference(*theirs)
+    return item.cases(random.Random(seed)), theirs
+
+
+def outcome(item: Exercise, args: tuple[Any, ...], got: Any) -> Any:
+    """What is compared with the reference's result: the return value, or for an exercise that
+    ``mutates`` its inputs, the inputs after the call."""
+    return args if item.mutates else got
+
+
 def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed: int = 0) -> bool:
     """Run ``your_function`` against the reference on ``n_cases`` random cases; print the verdict.
 
@@ -199,11 +226,10 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
     checks.integer(n_cases, "n_cases", 1, hint="no cases would check nothing")
     rng = random.Random(seed)
     for number in range(1, n_cases + 1):
-        args = item.cases(rng)
-        expected = item.reference(*args)
+        args, expected = case(item, rng)
         watch = _Watch(item.allowed, item.forbidden)
         try:
-            got = watch.run(your_function, *args)
+            got = outcome(item, args, watch.run(your_function, *args))
         except NotImplementedError:
             got = NotImplemented
         except Exception as err:  # the learner's bug, shown as a result rather than a crash
