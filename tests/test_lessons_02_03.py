@@ -310,3 +310,36 @@ def test_heatmap_rejects_mismatched_input(args, message):
 
     with pytest.raises(ValueError, match=message):
         viz.heatmap(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 03: the backward exercise.
+
+
+def test_backward_exercise_accepts_a_different_right_answer_on_a_fresh_graph(capsys):
+    """An explicit stack, the seed added with +=: right. The checker hands the learner a graph
+    no reference has touched (every grad 0), or a correct += would count twice."""
+    seen_grads = []
+
+    def with_a_stack(root):
+        order, done, stack = [], set(), [(root, False)]
+        while stack:
+            node, inputs_listed = stack.pop()
+            if inputs_listed:
+                order.append(node)
+            elif id(node) not in done:
+                done.add(id(node))
+                stack.append((node, True))
+                stack.extend((child, False) for child in node._prev)
+        seen_grads.extend(node.grad for node in order)
+        root.grad += 1.0
+        for node in reversed(order):
+            node._backward()
+
+    assert exercises.check("backward", with_a_stack), capsys.readouterr().out
+    assert seen_grads and set(seen_grads) == {0.0}
+
+
+def test_backward_exercise_refuses_the_library_backward(capsys):
+    assert not exercises.check("backward", lambda root: root.backward())
+    assert "called llmlab's own `autograd.Value.backward`" in capsys.readouterr().out

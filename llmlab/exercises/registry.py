@@ -47,10 +47,10 @@ class Exercise:
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: known wrong answers: the tests prove each one is rejected
     wrong: list[Callable[..., Any]] = field(default_factory=list)
-    #: the piece works by changing its inputs (``backward`` fills ``.grad``) rather than by
-    #: returning: the reference and the learner each get their own copy of a case, and what is
-    #: compared is the inputs after the call
-    mutates: bool = False
+    #: for a piece that works by changing its inputs (``backward`` fills ``.grad``) rather than
+    #: by returning: what to compare, read from the inputs after the call. The reference and the
+    #: learner then each get their own copy of a case.
+    after: Callable[[tuple[Any, ...]], Any] | None = None
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -88,13 +88,13 @@ def exercise(
     hints: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
     forbidden: Mapping[str, str] | None = None,
-    mutates: bool = False,
+    after: Callable[[tuple[Any, ...]], Any] | None = None,
 ):
     """Register the decorated function as the reference solution of exercise ``name``.
 
     ``builds``, ``difficulty`` (1-3) and ``minutes`` make the exercise's header; ``hints`` come
     one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches;
-    ``mutates`` marks a piece that changes its inputs instead of returning (see :class:`Exercise`).
+    ``after`` reads the result of a piece that changes its inputs instead of returning.
     """
     checks.integer(difficulty, "difficulty", 1, 3)
     checks.integer(minutes, "minutes", 1)
@@ -113,7 +113,7 @@ def exercise(
             tuple(hints),
             tuple(allowed),
             dict(forbidden or {}),
-            mutates=mutates,
+            after=after,
         )
         return reference
 
@@ -196,21 +196,21 @@ def _in_library(filename: str) -> bool:
 def case(item: Exercise, rng: random.Random) -> tuple[tuple[Any, ...], Any]:
     """One random case of ``item``: the arguments for the learner, and the reference's result.
 
-    For an exercise that ``mutates`` its inputs the case is drawn twice from one seed, so the
-    reference's run cannot leave anything behind in the learner's copy (a filled ``.grad``)."""
-    if not item.mutates:
+    For an exercise that changes its inputs (``after``) the case is drawn twice from one seed, so
+    the reference's run cannot leave anything behind in the learner's copy (a filled ``.grad``)."""
+    if item.after is None:
         args = item.cases(rng)
         return args, item.reference(*args)
     seed = rng.getrandbits(64)
     theirs = item.cases(random.Random(seed))
     item.reference(*theirs)
-    return item.cases(random.Random(seed)), theirs
+    return item.cases(random.Random(seed)), item.after(theirs)
 
 
 def outcome(item: Exercise, args: tuple[Any, ...], got: Any) -> Any:
     """What is compared with the reference's result: the return value, or for an exercise that
-    ``mutates`` its inputs, the inputs after the call."""
-    return args if item.mutates else got
+    changes its inputs, what its ``after`` reads from them after the call."""
+    return got if item.after is None else item.after(args)
 
 
 def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed: int = 0) -> bool:
