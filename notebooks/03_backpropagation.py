@@ -171,10 +171,8 @@ assert engine == by_hand
 # inputs using the local derivative. The pushes *add* (`+=`): a value used twice receives
 # gradient along both paths.
 
+
 # %%
-import math
-
-
 class Scalar:
     """A number that remembers how it was made (the core of llmlab.autograd.Value)."""
 
@@ -210,6 +208,9 @@ class Scalar:
 
 
 # %%
+import math
+
+
 def scalar_tanh(self: Scalar) -> Scalar:
     out = Scalar(math.tanh(self.data), (self,))
 
@@ -421,6 +422,12 @@ def random_program(rng: random.Random, n_inputs: int = 3, n_ops: int = 8) -> lis
     ]
 
 
+# %% [markdown]
+# A program is run by applying its steps in turn; its output, the one number we differentiate,
+# is the sum of every step's result. The first random program:
+
+
+# %%
 def run(program: list[tuple], inputs: list):
     """Evaluate a program on Values or tensors; the output is the sum of every result."""
     values = list(inputs)
@@ -784,8 +791,8 @@ assert torch.allclose(direct, weighted, rtol=1e-5)
 # gradients; each step moves the parameter by `lr` times the first divided by the square root of
 # the second. The division makes the step about `lr` in size whatever the scale of that
 # parameter's gradient: a parameter with tiny gradients (here, the row of a rare character) moves
-# as readily as one with large gradients. `torch.optim.Adam` implements it; lesson 04 builds its
-# variant AdamW by hand.
+# as readily as one with large gradients. `torch.optim.Adam` implements it; lesson 04 trains its GPT
+# with a variant, AdamW.
 
 # %%
 W_full = torch.zeros(V, V, requires_grad=True)
@@ -866,6 +873,12 @@ def logistic_loss(scores: list[Value], labels: list[int]) -> Value:
     return sum(terms) / len(terms)
 
 
+# %% [markdown]
+# Training is the loop of §5 with the engine's gradients; a network's verdict on a point is the
+# sign of its score.
+
+
+# %%
 def fit(model: MLP, steps: int, lr: float) -> list[float]:
     """Full-batch gradient descent with the engine: forward, loss, zero, backward, step."""
     losses = []

@@ -91,7 +91,7 @@ def _valid_order(got: Any, expected: Any) -> bool:
     "topological_order",
     _random_expression,
     same=_valid_order,
-    builds="the order backward() visits nodes in",
+    builds="a topological order: every node of the graph after its inputs",
     difficulty=2,
     minutes=15,
     hints=(
