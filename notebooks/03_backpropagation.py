@@ -244,7 +244,8 @@ assert (a.grad, b.grad, c.grad) == (-3.0, 2.0, 1.0)
 # which each node comes after all of its inputs is a **topological order** (`a, b, e, c, d`
 # here); walked backwards, it reaches every node after all of its uses. Automating that is the
 # whole of `backward()`, and you write it in two steps.
-#
+
+# %% [markdown]
 # ### Exercise: the topological order
 # Given the final node `root` of an expression built from the engine's `Value`s, return a list
 # of every node `root` depends on, `root` included, each listed after all of its inputs
@@ -269,7 +270,8 @@ passed = exercises.check("topological_order", topological_order)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("topological_order")` (then
 # `exercises.hint("topological_order", 2)`), and only then `exercises.solution("topological_order")`.
-#
+
+# %% [markdown]
 # ### Exercise: the backward pass
 # Now fill the gradients: given `root`, set `.grad` of every node it depends on to
 # ∂root/∂node, using each node's `_backward` (the engine's local derivatives) and an order like
@@ -293,7 +295,8 @@ passed = exercises.check("backward", backward)
 # %% [markdown]
 # Stuck? `exercises.hint("backward")`, then `exercises.hint("backward", 2)`, then
 # `exercises.solution("backward")`.
-#
+
+# %% [markdown]
 # The library's `Value.backward()` is this algorithm, with more operations (`**`, `exp`, `log`,
 # `relu`, `-`, `/`), plain numbers mixed in (`2 * x`), and error messages that say what went
 # wrong. From here on we use it. A **neuron** is `tanh(x1·w1 + x2·w2 + b)`: build it with
@@ -320,7 +323,7 @@ assert close([v.grad for v in their_inputs], nudged, 1e-6)
 draw_graph(theirs)
 
 # %% [markdown]
-# In the figure, the `tanh` box passes back `1 - 0.7071² = 0.5` of `out`'s gradient of 1; the
+# In the figure, the `tanh` passes back `1 - 0.7071² = 0.5` of `out`'s gradient of 1; the
 # sums copy that 0.5 to each product, and each product hands it to each factor times the other
 # factor: `w1` gets `x1 · 0.5 = 1`, and `x2`, being 0, gives `w2` nothing.
 #
@@ -383,7 +386,8 @@ passed = exercises.check("sigmoid_op", sigmoid)
 # %% [markdown]
 # Stuck? `exercises.hint("sigmoid_op")`, then `exercises.hint("sigmoid_op", 2)`, then
 # `exercises.solution("sigmoid_op")`.
-#
+
+# %% [markdown]
 # ## 4. Checking gradients on random expressions
 #
 # One worked example is not a proof. We generate random expressions — random operations wired to
@@ -826,7 +830,9 @@ typical = (how_often * row_distance).sum().item()
 by_frequency = how_often.argsort()
 rare, common = row_distance[by_frequency[:10]].mean(), row_distance[by_frequency[-10:]].mean()
 print(f"distance between the tables, averaged as characters occur: {typical:.1%}")
-print(f"the 10 rarest characters' rows: {rare:.1%}; the 10 commonest: {common:.1%}")
+seen = counts.sum(dim=1)[by_frequency[:10]]
+print(f"the 10 rarest characters (seen {seen.min():.0f} to {seen.max():.0f} times each):", end=" ")
+print(f"{rare:.1%}; the 10 commonest: {common:.1%}")
 assert typical < 0.01 and rare > 5 * common
 
 # %% [markdown]
