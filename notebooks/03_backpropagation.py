@@ -11,13 +11,14 @@
 #
 # **What you will build:** the algorithm that trains every neural network. You will measure
 # derivatives by nudging, follow the chain rule backwards through a small expression drawn as a
-# graph, build a tiny autograd engine and check it against finite differences and PyTorch, steer
-# gradient descent in a playground widget, derive the gradient of softmax + cross-entropy,
-# train a character-level language model three ways (by counting, with your engine, with torch),
-# and finally train a small neural network with your engine and watch its hidden layer bend a
-# decision boundary.
+# graph, write the backward pass of a tiny autograd engine yourself (the topological sort and the
+# walk over it) and give the engine a new operation, check the engine against finite differences
+# and PyTorch, steer gradient descent in a playground widget, derive the gradient of softmax +
+# cross-entropy, train a character-level language model three ways (by counting, with the
+# engine, with torch), and finally train a small neural network with the engine and watch its
+# hidden layer bend a decision boundary.
 #
-# **CPU time:** about 30 seconds on a 2-core laptop (budget: 1 minute). No checkpoint needed.
+# **CPU time:** about 40 seconds on a 2-core laptop (budget: 1 minute). No checkpoint needed.
 
 # %%
 import llmlab
@@ -67,9 +68,9 @@ assert errors[13][0] > errors[7][0]  # too small an h: rounding error takes over
 # **gradient**). `llmlab.autograd.numerical_gradient` does exactly that with central differences.
 # It costs two evaluations of the function per input: for a network with ten million parameters,
 # twenty million forward passes per training step. Backpropagation gets every partial derivative
-# in one backward pass, which costs about twice the forward pass (each multiply-add forward
-# becomes two backward: one for each of its inputs; lesson 04 measures this on a GPT). Nudging
-# stays useful as the judge that checks it.
+# in one backward pass that visits each step of the computation once and does a fixed, small
+# amount of work there (a product, for instance, sends one multiplication back to each of its two
+# inputs). Nudging stays useful as the judge that checks it.
 
 # %%
 from llmlab.autograd import numerical_gradient
@@ -144,11 +145,18 @@ assert close(nudged, list(by_hand.values()), 1e-6)
 
 # %% [markdown]
 # `∂L/∂a = 6` says: raise `a` by 0.001 and `L` rises by about 0.006. The engine's `backward()` does
-# the same walk for any expression. The graph shows each value's data and its gradient:
+# the same walk for any expression (in §3 you write it yourself). The graph shows each value's
+# data and its gradient:
 
 # %% tags=["nbval-ignore-output"]
 L.backward()
 draw_graph(L)
+
+# %% [markdown]
+# Read the figure from right to left: each box is a value (label, data, grad), each circle the
+# operation that made it. `L`'s gradient is 1; the `*` before it hands `d` the other factor
+# (`f = -2`) and `f` its own other factor (`d = 4`); the `+` copies `d`'s `-2` to `e` and `c`
+# unchanged. The gradients in the boxes are the ones we computed by hand:
 
 # %%
 engine = {"a": a.grad, "b": b.grad, "c": c.grad, "f": f.grad}
@@ -158,23 +166,20 @@ assert engine == by_hand
 # %% [markdown]
 # ## 3. The engine, built up
 #
-# Here is the heart of `llmlab.autograd` in about 40 lines. Each operation creates a node that
-# remembers its inputs and a small function, `_backward`, that pushes the node's gradient to its
-# inputs using the local derivative. `backward()` sorts the graph so that every node comes after
-# its inputs (a *topological order*) and calls the `_backward`s in reverse: by the time a node
-# pushes its gradient on, every use of it has already reported.
+# Here is the heart of `llmlab.autograd`. Each operation creates a node that remembers its
+# inputs (`_prev`) and a small function, `_backward`, that pushes the node's gradient to its
+# inputs using the local derivative. The pushes *add* (`+=`): a value used twice receives
+# gradient along both paths.
+
 
 # %%
-import math
-
-
 class Scalar:
     """A number that remembers how it was made (the core of llmlab.autograd.Value)."""
 
     def __init__(self, data: float, children: tuple = ()) -> None:
         self.data, self.grad = data, 0.0
-        self._children = children
-        self._backward = lambda: None
+        self._prev = children
+        self._backward = lambda: None  # a leaf has nothing to push
 
     def __add__(self, other: "Scalar") -> "Scalar":
         out = Scalar(self.data + other.data, (self, other))
@@ -196,98 +201,205 @@ class Scalar:
         out._backward = _backward
         return out
 
-    def tanh(self) -> "Scalar":
-        out = Scalar(math.tanh(self.data), (self,))
-
-        def _backward():  # d tanh(x)/dx = 1 - tanh(x)²
-            self.grad += (1 - out.data**2) * out.grad
-
-        out._backward = _backward
-        return out
-
-    def backward(self) -> None:
-        order, seen = [], set()
-
-        def visit(node):  # depth first: a node is listed after all of its inputs
-            if node not in seen:
-                seen.add(node)
-                for child in node._children:
-                    visit(child)
-                order.append(node)
-
-        visit(self)
-        self.grad = 1.0
-        for node in reversed(order):
-            node._backward()
-
 
 # %% [markdown]
-# A **neuron** is `tanh(x1·w1 + x2·w2 + b)`. Build it with our `Scalar` and with the library's
-# `Value`, backpropagate both, and compare every gradient:
+# A one-input operation looks the same. Here is `tanh`, which squashes any number into (-1, 1)
+# and whose slope is `1 - tanh(x)²`, added to the class after the fact:
 
 
 # %%
-def neuron(kind):
-    x1, x2, w1, w2, bias = (kind(v) for v in [2.0, 0.0, -3.0, 1.0, 6.8813735870195432])
-    out = (x1 * w1 + x2 * w2 + bias).tanh()
-    return out, [x1, x2, w1, w2, bias]
+import math
 
 
-ours, our_inputs = neuron(Scalar)
-theirs, their_inputs = neuron(Value)
-ours.backward()
+def scalar_tanh(self: Scalar) -> Scalar:
+    out = Scalar(math.tanh(self.data), (self,))
+
+    def _backward():  # d tanh(x)/dx = 1 - tanh(x)²
+        self.grad += (1 - out.data**2) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+Scalar.tanh = scalar_tanh
+
+# %% [markdown]
+# Nothing computes a gradient yet: each node only knows how to push its own gradient one step
+# back. Calling those pushes by hand, in the right order, already backpropagates
+# `d = a·b + c`:
+
+# %%
+a, b, c = Scalar(2.0), Scalar(-3.0), Scalar(10.0)
+e = a * b
+d = e + c
+d.grad = 1.0  # ∂d/∂d
+d._backward()  # d = e + c: e and c get 1 each
+e._backward()  # e = a·b: a gets b·1, b gets a·1
+print(f"∂d/∂a = {a.grad}, ∂d/∂b = {b.grad}, ∂d/∂c = {c.grad}")
+assert (a.grad, b.grad, c.grad) == (-3.0, 2.0, 1.0)
+
+# %% [markdown]
+# The order matters: `e` may push its gradient on only once every node that *uses* `e` has
+# pushed into it (here just `d`), or it would pass on an incomplete sum. A list of the nodes in
+# which each node comes after all of its inputs is a **topological order** (`a, b, e, c, d`
+# here); walked backwards, it reaches every node after all of its uses. Automating that is the
+# whole of `backward()`, and you write it in two steps.
+
+# %% [markdown]
+# ### Exercise: the topological order
+# Given the final node `root` of an expression built from the engine's `Value`s, return a list
+# of every node `root` depends on, `root` included, each listed after all of its inputs
+# (`node._prev`) and each exactly once, even a value used by several others. The checker builds
+# random expressions with reused values and accepts any valid order.
+
+# %%
+from llmlab import exercises
+
+print(exercises.header("topological_order"))
+
+
+# %%
+def topological_order(root: Value) -> list[Value]:
+    # order: the list you return; some memory of the nodes already listed
+    # visit a node: its inputs first, then the node itself
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("topological_order", topological_order)
+
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("topological_order")` (then
+# `exercises.hint("topological_order", 2)`), and only then `exercises.solution("topological_order")`.
+
+# %% [markdown]
+# ### Exercise: the backward pass
+# Now fill the gradients: given `root`, set `.grad` of every node it depends on to
+# ∂root/∂node, using each node's `_backward` (the engine's local derivatives) and an order like
+# the one above. Return nothing: the result is the `.grad`s. The nodes start at `grad = 0`. You
+# may call your `topological_order`; the library's own `backward()` and its sort are refused.
+
+# %%
+print(exercises.header("backward"))
+
+
+# %%
+def backward(root: Value) -> None:
+    # 1. the nodes, each after its inputs
+    # 2. the gradient of root with respect to itself
+    # 3. every node pushes its gradient to its inputs (node._backward()), uses before inputs
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("backward", backward)
+
+# %% [markdown]
+# Stuck? `exercises.hint("backward")`, then `exercises.hint("backward", 2)`, then
+# `exercises.solution("backward")`.
+
+# %% [markdown]
+# The library's `Value.backward()` is this algorithm, with more operations (`**`, `exp`, `log`,
+# `relu`, `-`, `/`), plain numbers mixed in (`2 * x`), and error messages that say what went
+# wrong. From here on we use it. A **neuron** is `tanh(x1·w1 + x2·w2 + b)`: build it with
+# `Value`, backpropagate, and let nudging judge every gradient:
+
+
+# %%
+def neuron(inputs):
+    x1, x2, w1, w2, bias = inputs
+    return (x1 * w1 + x2 * w2 + bias).tanh()
+
+
+start = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432]
+names = ["x1", "x2", "w1", "w2", "b"]
+their_inputs = [Value(v, label=name) for v, name in zip(start, names, strict=True)]
+theirs = neuron(their_inputs)
+theirs.label = "out"
 theirs.backward()
-print(f"output {ours.data:.4f}; gradients {[round(v.grad, 4) for v in our_inputs]}")
-assert abs(ours.data - theirs.data) < 1e-12
-assert close([s.grad for s in our_inputs], [v.grad for v in their_inputs], 1e-12)
+print(f"output {theirs.data:.4f}; gradients {[round(v.grad, 4) for v in their_inputs]}")
+nudged = numerical_gradient(neuron, start)
+assert close([v.grad for v in their_inputs], nudged, 1e-6)
 
 # %% tags=["nbval-ignore-output"]
-for value, name in zip(their_inputs, ["x1", "x2", "w1", "w2", "b"], strict=True):
-    value.label = name
-theirs.label = "out"
 draw_graph(theirs)
 
 # %% [markdown]
-# **Why `+=` and not `=`.** A value used twice receives gradient along both paths. In `y = x·x`,
-# the product's `_backward` adds `x.data · 1` to `x.grad` twice, giving `2x` — the right answer.
-# With `=`, the second write would overwrite the first and leave `x`, wrongly, at `x.data`:
+# In the figure, the `tanh` passes back `1 - 0.7071² = 0.5` of `out`'s gradient of 1; the
+# sums copy that 0.5 to each product, and each product hands it to each factor times the other
+# factor: `w1` gets `x1 · 0.5 = 1`, and `x2`, being 0, gives `w2` nothing.
+#
+# **Why `+=` and not `=`.** In `y = x·x`, the product's `_backward` adds `x.data · 1` to `x.grad`
+# twice, once per factor, giving `2x`. With `=`, the second write would replace the first and
+# leave `x.grad` at `x.data`, half the truth:
 
 # %%
-x = Scalar(3.0)
+x = Value(3.0)
 y = x * x
 y.backward()
 print("d(x·x)/dx at 3:", x.grad)
 assert x.grad == 6.0
 
 # %% [markdown]
-# `llmlab.autograd.Value` adds what a usable engine needs on top of these lines: more operations
-# (`**`, `exp`, `log`, `relu`, `-`, `/`), plain numbers mixed in (`2 * x`), a topological sort
-# that keeps its own stack (so a sum of ten thousand terms cannot hit Python's recursion limit),
-# and error messages that say what went wrong:
+# The library's sort keeps its own stack instead of calling itself, so a sum of ten thousand
+# terms (a chain ten thousand nodes deep) is no problem. A function that walks the graph by
+# calling itself on each input (here one that measures the chain's depth) needs one nested call
+# per level, and Python refuses to nest that deep:
 
 # %%
-try:
-    Value(1.0) + "one"
-except TypeError as err:
-    print("TypeError:", err)
-
 long_sum = sum(Value(1.0) for _ in range(10_000))
 long_sum.backward()  # the library's sort: no recursion
 print(f"a sum of 10,000 Values backpropagates: {long_sum.data:,.0f}")
+
+
+def depth(node: Value) -> int:  # the longest path down to a leaf, by recursion
+    return 1 + max((depth(child) for child in node._prev), default=0)
+
+
 try:
-    sum((Scalar(1.0) for _ in range(10_000)), Scalar(0.0)).backward()  # our recursive visit()
+    depth(long_sum)
 except RecursionError:
-    print("our Scalar's recursive sort: RecursionError")
+    print("a recursive walk of the same graph: RecursionError")
 else:
-    raise AssertionError("expected our recursive sort to hit the recursion limit")
+    raise AssertionError("expected the recursive walk to hit the recursion limit")
+
+# %% [markdown]
+# ### Exercise: a new operation
+# The **sigmoid**, `σ(x) = 1 / (1 + exp(-x))`, squashes any number into (0, 1). Add it to the
+# engine as **one** new node, the way `tanh` is added above: a `Value` made from `x` alone
+# (`Value(data, (x,), "sigmoid")`) with its own `_backward`. Its local derivative is yours to
+# derive. (Built from `exp`, `+` and `/` it gives the right numbers, but three nodes, not a new
+# operation: the checker looks for a single node on `x`, and it gives `x` a gradient from an
+# earlier use before your node pushes its own.)
+
+# %%
+print(exercises.header("sigmoid_op"))
+
+
+# %%
+def sigmoid(x: Value) -> Value:
+    # the value, from x.data; the node, whose one input is x
+    # its _backward: what x receives, given out.grad
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("sigmoid_op", sigmoid)
+
+# %% [markdown]
+# Stuck? `exercises.hint("sigmoid_op")`, then `exercises.hint("sigmoid_op", 2)`, then
+# `exercises.solution("sigmoid_op")`.
 
 # %% [markdown]
 # ## 4. Checking gradients on random expressions
 #
 # One worked example is not a proof. We generate random expressions — random operations wired to
 # random earlier results, so values get reused — and compare the engine's gradients against
-# finite differences and against `torch.autograd`, PyTorch's engine. The same Python code runs on
-# `Value`s and on torch tensors, because both understand `+`, `*`, `.tanh()`, `.log()`...
+# finite differences and against `torch.autograd`, PyTorch's engine.
+#
+# PyTorch computes with **tensors**: arrays of numbers with any number of dimensions (a single
+# number, a vector, a matrix — a table of rows and columns — or more), all of one type
+# (`float64` here: 16 significant digits, like Python's floats). An operation on a tensor acts on
+# every element at once, and a tensor made with `requires_grad=True` records the operations on
+# it, as our `Value`s do, so that `.backward()` can fill its `.grad`. The same Python code runs
+# on `Value`s and on torch tensors, because both understand `+`, `*`, `.tanh()`, `.log()`...
 
 # %%
 import random
@@ -314,6 +426,12 @@ def random_program(rng: random.Random, n_inputs: int = 3, n_ops: int = 8) -> lis
     ]
 
 
+# %% [markdown]
+# A program is run by applying its steps in turn; its output, the one number we differentiate,
+# is the sum of every step's result. The first random program:
+
+
+# %%
 def run(program: list[tuple], inputs: list):
     """Evaluate a program on Values or tensors; the output is the sum of every result."""
     values = list(inputs)
@@ -409,16 +527,25 @@ print("descent with momentum 0.9 matches torch.optim.SGD at all 50 steps")
 # Along `x` the factor is `1 - lr`: a tiny rate barely moves at all — it **crawls**. The curvature
 # of the steepest direction sets the largest usable learning rate (here `2/10`); the gentlest
 # direction sets how long training takes.
+#
+# `widgets.descent_verdict` names a run by two measured things: did the loss close 99% of its
+# gap to the minimum ("converges", else "crawls"), and did the path reverse direction on most
+# steps ("zig-zagging"; "oscillates" if it also did not converge); "diverges" if the loss grew.
 
 # %%
-verdicts = {}
+verdicts, final = {}, {}
 for rate in [0.005, 0.05, 0.15, 0.25]:
     descent = widgets.descent_path(ravine, lr=rate, steps=50)
-    verdicts[rate] = widgets.descent_verdict(descent)
-    print(
-        f"lr {rate:<5}: {verdicts[rate]:<10} loss {descent.losses[0]:.3g} -> {descent.losses[-1]:.3g}"
-    )
-assert list(verdicts.values()) == ["crawls", "converges", "oscillates", "diverges"]
+    verdicts[rate], final[rate] = widgets.descent_verdict(descent), descent.losses[-1]
+    print(f"lr {rate:<5}: {verdicts[rate]:<22} loss {descent.losses[0]:.3g} -> {final[rate]:.3g}")
+assert list(verdicts.values()) == ["crawls", "converges", "converges, zig-zagging", "diverges"]
+assert final[0.15] < final[0.05] / 1000 < final[0.005]  # the zig-zagging rate ends lowest
+
+# %% [markdown]
+# A zig-zag is not a failure: `lr = 0.15` overshoots along `y` on every step and still ends
+# more than a thousand times lower than `lr = 0.05`, because the slow direction, `x`, shrinks by
+# `1 - lr` per step (0.85 against 0.95). Of these four rates the best is the largest that does
+# not diverge, and it zig-zags.
 
 # %% [markdown]
 # On Rosenbrock's curved "banana" valley the floor is nearly flat and the walls are steep, so a
@@ -451,7 +578,7 @@ playground
 before = playground.image.value
 playground.lr.value = 0.15
 print(playground.verdict())
-assert playground.verdict() == "oscillates" and playground.image.value != before
+assert playground.verdict() == "converges, zig-zagging" and playground.image.value != before
 playground.lr.value = 0.25
 print(playground.verdict())
 assert playground.verdict() == "diverges"
@@ -462,17 +589,28 @@ playground.steps.value = 20
 playground.figure
 
 # %% [markdown]
+# What to see: at `lr = 0.15` the red path jumps across the ravine's floor (`y` changes sign) on
+# every step, by less each time, while it slides along `x` toward the gold star (the minimum).
+# The loss on the right falls on every step all the same, and once the zig-zag has died down it
+# falls along a straight line on this log scale: by a constant factor per step, `0.85²`, set by
+# the slow `x` direction.
+
+# %% [markdown]
 # ## 6. Softmax, cross-entropy and their gradient
 #
-# A language model outputs a score, a **logit** `zᵢ`, for every token of the vocabulary. Softmax
-# turns the scores into probabilities, `pᵢ = exp(zᵢ) / Σⱼ exp(zⱼ)`, and the loss for a correct
-# next token `t` is the **cross-entropy** `L = -log p_t` — small when the model gave the right
-# token high probability. Write it as `L = log Σⱼ exp(zⱼ) - z_t` and differentiate:
+# A language model outputs a score, a **logit** `zᵢ`, for every token of the vocabulary. The
+# **softmax** turns the scores into probabilities, `pᵢ = exp(zᵢ) / Σⱼ exp(zⱼ)` (positive, summing
+# to 1, larger for larger scores), and the loss for a correct next token `t` is the
+# **cross-entropy** `L = -log p_t` — small when the model gave the right token high probability.
+# With the natural logarithm, as everywhere in this course, the loss is measured in **nats**
+# (with log₂ it would be bits; 1 nat ≈ 1.443 bits). Write `L = log Σⱼ exp(zⱼ) - z_t` and
+# differentiate:
 #
 # - `∂/∂zᵢ log Σⱼ exp(zⱼ) = exp(zᵢ) / Σⱼ exp(zⱼ) = pᵢ`,
 # - `∂/∂zᵢ z_t` is 1 for `i = t` and 0 otherwise.
 #
-# So **`∂L/∂z = softmax(z) - onehot(t)`**: push the right token's logit up by `1 - p_t` and every
+# So **`∂L/∂z = softmax(z) - onehot(t)`**, where `onehot(t)` is the vector with a 1 at position
+# `t` and 0 elsewhere: push the right token's logit up by `1 - p_t` and every
 # other logit down by its probability. Three ways to compute it must agree: the formula, our
 # engine (`autograd.softmax_cross_entropy`, built from `exp`, `log`, `+`), and PyTorch.
 
@@ -506,8 +644,10 @@ assert abs(sum(engine)) < 1e-12  # probabilities sum to 1, the one-hot too: the 
 #
 # The simplest neural language model predicts the next character from the current one only: a
 # table `W` of `V × V` logits, row `a` holding the scores of every character that may follow `a`.
-# (As a network: one-hot input times `W` — which just picks row `a`.) We train it on the plays'
-# characters three ways, and all three must land on the same loss.
+# As a network it is a **matrix product**: for a vector `x` of `V` numbers, `x @ W` is the vector
+# whose entry `j` is `Σₖ x[k]·W[k, j]`; when `x` is `onehot(a)` only `k = a` counts, and the
+# product is row `a` of `W`. We train it on the plays' characters three ways, and all three must
+# land on the same loss.
 #
 # ### 7a. By counting
 #
@@ -638,7 +778,7 @@ assert round(len(train_ids) / 1e6, 1) == 4.1  # quoted below
 # one term per pair, and identical pairs give identical terms — so it equals a sum over the `V × V`
 # *distinct* pairs, each weighted by its count: `L = -Σ counts[a,b] · log softmax(W[a])[b] / N`.
 # That makes each full-data step cost `V²` instead of 4.1 million rows. Check the identity on a
-# slice, then train with Adam:
+# slice of 200,000 pairs:
 
 # %%
 chunk = train_ids[:200_001]
@@ -646,8 +786,19 @@ chunk_counts = torch.bincount(chunk[:-1] * V + chunk[1:], minlength=V * V).resha
 W_check = torch.randn(V, V)
 direct = F.cross_entropy(W_check[chunk[:-1]], chunk[1:])
 weighted = -(chunk_counts * W_check.log_softmax(dim=1)).sum() / chunk_counts.sum()
+print(f"one row per pair: {direct:.4f}; distinct pairs weighted by count: {weighted:.4f}")
 assert torch.allclose(direct, weighted, rtol=1e-5)
 
+# %% [markdown]
+# To train on it we use a step rule other than plain gradient descent. **Adam** keeps, for every
+# parameter, two running averages: of its gradients (the momentum of §5) and of its squared
+# gradients; each step moves the parameter by `lr` times the first divided by the square root of
+# the second. The division makes the step about `lr` in size whatever the scale of that
+# parameter's gradient: a parameter with tiny gradients (here, the row of a rare character) moves
+# as readily as one with large gradients. `torch.optim.Adam` implements it; lesson 04 trains its GPT
+# with a variant, AdamW.
+
+# %%
 W_full = torch.zeros(V, V, requires_grad=True)
 adam = torch.optim.Adam([W_full], lr=0.5)
 for _ in range(200):
@@ -667,28 +818,37 @@ assert abs(torch_valid - count_valid) < 0.01
 assert round(best_train, 2) == 2.47 and round(count_valid, 2) == 2.49  # quoted in the recap
 
 # %% [markdown]
-# Gradient descent found the table that counting writes down directly. Row by row, the two
-# tables give the next character nearly the same distribution (they differ most in the rows of
-# rare characters, where smoothing adds the most and the gradient the least):
+# Gradient descent found the table that counting writes down directly. Row by row, we compare
+# the two tables' distributions of the next character by their **total variation distance**
+# (half the summed absolute differences: the probability mass that would have to move), averaged
+# over characters as often as they occur, and separately for the rarest and the commonest:
 
 # %%
-row_distance = (log_probs.exp() - probs).abs().sum(dim=1) / 2  # total variation distance per row
+row_distance = (log_probs.exp() - probs).abs().sum(dim=1) / 2  # total variation, per row
 how_often = counts.sum(dim=1) / counts.sum()
-print(
-    f"distance between the tables, averaged over characters as they occur: {(how_often * row_distance).sum():.1%}"
-)
-assert (how_often * row_distance).sum() < 0.01
+typical = (how_often * row_distance).sum().item()
+by_frequency = how_often.argsort()
+rare, common = row_distance[by_frequency[:10]].mean(), row_distance[by_frequency[-10:]].mean()
+print(f"distance between the tables, averaged as characters occur: {typical:.1%}")
+seen = counts.sum(dim=1)[by_frequency[:10]]
+print(f"the 10 rarest characters (seen {seen.min():.0f} to {seen.max():.0f} times each):", end=" ")
+print(f"{rare:.1%}; the 10 commonest: {common:.1%}")
+assert typical < 0.01 and rare > 5 * common
 
 # %% [markdown]
-# So its samples read alike; with the same seed, they are often the very same draws.
+# The tables differ almost only in the rows of rare characters. There the 1 that smoothing adds
+# to every count outweighs the few real counts and flattens the counted row toward uniform, while
+# descent fits the training pairs with no smoothing (its training loss is the unsmoothed
+# optimum's) and puts the row's probability on the few characters seen after it. Samples from
+# the learned table, with the same seed as the counted table's above:
 
 # %% tags=["nbval-ignore-output"]
 print(sample(log_probs.exp(), 200))
 
 # %% [markdown]
-# Counting only works for this one tiny model. Gradient descent works for any differentiable
-# model: give the next character a longer context, replace the table by a network, and the same
-# loop — loss, `backward()`, step — trains it.
+# Counting gives the best table in closed form only for a model this simple. Gradient descent
+# needs nothing but a loss that can be differentiated: give the next character a longer context,
+# replace the table by a network, and the same loop — loss, `backward()`, step — trains it.
 #
 # ## 8. A neural network, trained with the engine
 #
@@ -719,6 +879,12 @@ def logistic_loss(scores: list[Value], labels: list[int]) -> Value:
     return sum(terms) / len(terms)
 
 
+# %% [markdown]
+# Training is the loop of §5 with the engine's gradients; a network's verdict on a point is the
+# sign of its score.
+
+
+# %%
 def fit(model: MLP, steps: int, lr: float) -> list[float]:
     """Full-batch gradient descent with the engine: forward, loss, zero, backward, step."""
     losses = []
@@ -732,13 +898,16 @@ def fit(model: MLP, steps: int, lr: float) -> list[float]:
     return losses
 
 
-def accuracy(model: MLP) -> float:
-    return sum((model(p)[0].data > 0) == (y == 1) for p, y in zip(points, labels, strict=True)) / 40
+def correct(model: MLP) -> list[float]:
+    """1.0 for each point the model puts in its class (score > 0 means class 1), else 0.0."""
+    return [float((model(p)[0].data > 0) == (y == 1)) for p, y in zip(points, labels, strict=True)]
 
 
 # %% [markdown]
 # First, is the engine's gradient for a whole network right? The same weights in torch, the same
-# loss, one `backward()` each:
+# loss, one `backward()` each. In torch the whole network is two matrix products: `X` holds the
+# 40 points as rows, `W1.T` (`.T` swaps rows and columns) holds each hidden neuron's two weights
+# as a column, so `X @ W1.T` is every point's weighted sum for every neuron at once, 40 × 6:
 
 # %%
 random.seed(0)  # the MLP draws its starting weights from Python's random
@@ -762,106 +931,61 @@ assert close([n.b.grad for n in output.neurons], b2.grad.tolist(), 1e-5)
 
 # %% [markdown]
 # Now train it, and beside it a network with **no hidden layer**, `MLP(2, [1])`: a weighted sum
-# of the two coordinates, whose class boundary can only be a straight line.
+# of the two coordinates, whose class boundary can only be a straight line. Accuracy is measured
+# on the 40 training points (what each network can fit, not how it would do on new points), with
+# its standard error (± SE, from `llmlab.stats`: how much it would vary with another draw of 40
+# points); the gap is paired, both networks scored on the same points.
 
 # %%
+from llmlab import stats
+
 network_losses = fit(network, steps=100, lr=0.5)
 random.seed(0)
 linear = MLP(2, [1])
 linear_losses = fit(linear, steps=100, lr=0.5)
-print(
-    f"hidden layer of 6: loss {network_losses[0]:.2f} -> {network_losses[-1]:.2f}, accuracy {accuracy(network):.0%}"
-)
-print(
-    f"no hidden layer:   loss {linear_losses[0]:.2f} -> {linear_losses[-1]:.2f}, accuracy {accuracy(linear):.0%}"
-)
-assert accuracy(network) >= 0.95 and accuracy(linear) <= 0.75
+deep, flat = correct(network), correct(linear)
+gap = stats.difference(deep, flat, paired=True)
+print(f"hidden layer of 6: loss {network_losses[0]:.2f} -> {network_losses[-1]:.2f}", end=" ")
+print(f"accuracy {stats.mean(deep):.2f}")
+print(f"no hidden layer:   loss {linear_losses[0]:.2f} -> {linear_losses[-1]:.2f}", end=" ")
+print(f"accuracy {stats.mean(flat):.2f}")
+print(f"gap: {gap:.2f}")
+assert stats.mean(deep).value >= 0.95 and gap.beyond_noise(3)
 
 # %% tags=["nbval-ignore-output"]
 from llmlab import viz
 
 viz.decision_boundary(lambda a, b: network([a, b])[0].data, points, labels, title="MLP(2, [6, 1])")
 
+# %% [markdown]
+# What to see: the region the network calls class 0 is a closed, curved patch around the disc's
+# points, with the ring's points outside it. Now the network without a hidden layer:
+
 # %% tags=["nbval-ignore-output"]
 viz.decision_boundary(lambda a, b: linear([a, b])[0].data, points, labels, title="MLP(2, [1])")
 
 # %% [markdown]
-# Each hidden neuron draws one straight line (where its weighted sum crosses zero) and `tanh`
-# bends the plane along it; the output adds six bent planes, and the sum can enclose the disc.
-# Without the bend, six hidden neurons would collapse into one weighted sum — still a straight
-# line. This is the MLP inside every GPT block of lesson 04, 4× wider than its input, and trained
-# by the same loop: loss, `backward()`, step.
+# What to see: its boundary is a straight line, so one side of the plane, whichever way the line
+# is turned, holds points of both classes. Each hidden neuron draws one straight line (where its
+# weighted sum crosses zero) and `tanh` bends the plane along it; the output adds six bent planes,
+# and the sum can enclose the disc. Without the bend, six hidden neurons would collapse into one
+# weighted sum — still a straight line. Every block of the GPT in `llmlab.model` (lesson 04)
+# holds such an MLP, with a hidden layer 4× wider than its input and a different bend, trained by
+# the same loop: loss, `backward()`, step.
 #
 # ## Recap
 #
 # - A derivative is the effect of a nudge; finite differences measure it, slowly and roughly.
 # - Backpropagation applies the chain rule from the output back through the graph: each operation
-#   knows only its local derivative; gradients of reused values add up (`+=`).
-# - Our engine agrees with `torch.autograd` and with finite differences on 200 random expressions.
+#   knows only its local derivative and adds (`+=`) its share to its inputs; `backward()` walks a
+#   topological order in reverse, so a node pushes on only after all its uses have reported. You
+#   wrote that walk, and a new operation for it.
+# - The engine agrees with `torch.autograd` and with finite differences on 200 random expressions.
 # - The learning rate is bounded by the steepest curvature (overshoot, zig-zag, divergence) and
-#   the flattest direction sets the pace; momentum helps along flat valleys.
+#   the flattest direction sets the pace: on the ravine the largest rate that does not diverge
+#   zig-zags and ends lowest; momentum gets through the flat banana valley.
 # - The gradient of softmax + cross-entropy is `softmax(z) - onehot(t)`.
-# - A bigram model trained by gradient descent reaches the loss of counting: ≈ 2.47 nats per
-#   character on the training plays, ≈ 2.49 on held-out plays.
+# - A bigram model trained by gradient descent (with Adam) reaches the loss of counting: ≈ 2.47
+#   nats per character on the training plays, ≈ 2.49 on held-out plays.
 # - A hidden layer with a non-linearity bends the decision boundary: the engine trains an MLP to
 #   separate a disc from a ring, which no straight line can.
-#
-# ## Exercises
-#
-# **Exercise 1.** Return the gradient of the cross-entropy with respect to the logits (a list of
-# floats), without any autograd.
-
-
-# %%
-from llmlab import exercises
-
-
-def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
-    raise NotImplementedError  # your code here
-
-
-passed = exercises.check("cross_entropy_gradient", cross_entropy_gradient)
-
-# %% [markdown]
-# **Exercise 2.** Give the engine a new operation. Write `sigmoid(x)`, `1 / (1 + exp(-x))`, as
-# **one** node, the way `tanh` is written in §3: compute `s` from `x.data`, make
-# `out = Value(s, (x,), "sigmoid")`, and give it a `_backward` that adds the local slope
-# `s·(1 - s)` times `out.grad` to `x.grad`. (Building it from `exp`, `+` and `/` gives the right
-# numbers but not a new operation: the checker looks for a single node on `x`.)
-
-
-# %%
-def sigmoid(x: Value) -> Value:
-    raise NotImplementedError  # your code here
-
-
-passed = exercises.check("sigmoid_op", sigmoid)
-
-# %% [markdown]
-# **Exercise 3.** Write the topological sort that `backward()` relies on: every node `root`
-# depends on (its inputs are `node._prev`), `root` included, each listed after all of its inputs,
-# and each once — even a value used twice. (The checker builds random expressions with reused
-# values and accepts any valid order.)
-
-
-# %%
-def topological_order(root: Value) -> list[Value]:
-    raise NotImplementedError  # your code here
-
-
-passed = exercises.check("topological_order", topological_order)
-
-# %% [markdown]
-# **Exercise 4.** One step of SGD with momentum as `torch.optim.SGD` takes it: given lists of
-# parameters, gradients and velocities, return `(new_params, new_velocity)`.
-
-
-# %%
-def momentum_step(params, grads, velocity, lr: float, momentum: float):
-    raise NotImplementedError  # your code here
-
-
-passed = exercises.check("momentum_step", momentum_step)
-
-# %% [markdown]
-# Stuck? `exercises.solution("sigmoid_op")` (or any exercise's name) prints a worked solution.

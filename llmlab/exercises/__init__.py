@@ -28,12 +28,7 @@ from llmlab.exercises.lesson02 import (
     multi_head_attention,
     rope_rotation,
 )
-from llmlab.exercises.lesson03 import (
-    cross_entropy_gradient,
-    momentum_step,
-    sigmoid_op,
-    topological_order,
-)
+from llmlab.exercises.lesson03 import backward, sigmoid_op, topological_order
 from llmlab.exercises.lesson04 import greedy_until, rms_norm, windows_and_targets
 from llmlab.exercises.lesson05 import (
     bits_per_char,
@@ -64,6 +59,7 @@ __all__ = [
     "Exercise",
     "apply_merge",
     "attention_head",
+    "backward",
     "bits_per_char",
     "bpe_tokenizer",
     "bradley_terry_loss",
@@ -72,7 +68,6 @@ __all__ = [
     "check",
     "chinchilla_split",
     "count_pairs",
-    "cross_entropy_gradient",
     "dpo_loss",
     "encode_word",
     "exercise",
@@ -84,7 +79,6 @@ __all__ = [
     "lora_forward",
     "loss_mask",
     "merged_weight",
-    "momentum_step",
     "multi_head_attention",
     "next_char_table",
     "power_law_exponent",

@@ -1,5 +1,5 @@
-"""Lesson 03's exercises: the cross-entropy gradient, a new engine operation with its own
-``_backward``, the topological sort behind ``backward()``, a momentum step."""
+"""Lesson 03's exercises: the engine's backward pass (the topological sort, then the walk that
+fills every ``.grad``) and a new engine operation with its own ``_backward``."""
 
 from __future__ import annotations
 
@@ -10,33 +10,6 @@ from llmlab.exercises.registry import _all_close, exercise, wrong_answer
 
 if TYPE_CHECKING:
     from llmlab.autograd import Value
-
-
-def _random_logits(rng: random.Random) -> tuple[list[float], int]:
-    n = rng.randint(2, 8)
-    return ([rng.uniform(-5, 5) for _ in range(n)], rng.randrange(n))
-
-
-@exercise(
-    "cross_entropy_gradient",
-    _random_logits,
-    same=_all_close,
-    builds="the gradient of the cross-entropy with respect to the logits",
-    difficulty=2,
-    minutes=15,
-    hints=(
-        "Derive it on paper for two logits first: d/dz_i of -log softmax(z)_target.",
-        "The answer is softmax(z) with 1 taken off at the target.",
-    ),
-)
-def cross_entropy_gradient(logits: list[float], target: int) -> list[float]:
-    """d(cross-entropy)/d(logits) = softmax(logits) - onehot(target)."""
-    import math
-
-    top = max(logits)  # shifting by the largest logit keeps exp from overflowing
-    exps = [math.exp(z - top) for z in logits]
-    total = sum(exps)
-    return [e / total - (i == target) for i, e in enumerate(exps)]
 
 
 def _fresh_input(rng: random.Random) -> tuple:
@@ -118,7 +91,7 @@ def _valid_order(got: Any, expected: Any) -> bool:
     "topological_order",
     _random_expression,
     same=_valid_order,
-    builds="the order backward() visits nodes in",
+    builds="a topological order: every node of the graph after its inputs",
     difficulty=2,
     minutes=15,
     hints=(
@@ -143,49 +116,68 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _random_step(rng: random.Random) -> tuple[list[float], list[float], list[float], float, float]:
-    n = rng.randint(1, 5)
-    params, grads, velocity = ([rng.uniform(-3, 3) for _ in range(n)] for _ in range(3))
-    return params, grads, velocity, rng.choice([0.1, 0.01, 0.5]), rng.choice([0.0, 0.5, 0.9])
+def _reusing_expression(rng: random.Random) -> tuple:
+    """A random expression whose intermediate results are reused, so that a node gets gradient
+    from several places (the case a wrong order or a repeated visit gets wrong)."""
+    from llmlab.autograd import Value
+
+    nodes = [Value(rng.uniform(-1.5, 1.5), label=f"x{i}") for i in range(rng.randint(1, 3))]
+    for _ in range(rng.randint(2, 10)):
+        a, b = rng.choice(nodes[-3:]), rng.choice(nodes)  # recent results, used again
+        nodes.append(rng.choice([a + b, a * b.tanh(), a.tanh(), a - b, a.tanh().exp()]))  # bounded
+    return (nodes[-1],)
+
+
+def _gradients(args: tuple) -> list[float]:
+    """Every node's gradient after the call, the expression's inputs first (each node after its
+    inputs, in the library's order: both copies of a case list their nodes alike)."""
+    from llmlab.autograd import _topological_order
+
+    return [node.grad for node in _topological_order(args[0])]
+
+
+# The local derivatives are the engine's (each node's _backward); the walk over them is yours.
+_LOCAL_DERIVATIVES = tuple(
+    f"Value.{op}.<locals>._backward" for op in ("__add__", "__mul__", "tanh", "exp")
+) + ("Value.__init__.<locals>.<lambda>",)  # a leaf's _backward: nothing to push
 
 
 @exercise(
-    "momentum_step",
-    _random_step,
+    "backward",
+    _reusing_expression,
     same=_all_close,
-    builds="one step of SGD with momentum, torch.optim.SGD's convention",
-    minutes=10,
+    builds="the engine's backward pass: a topological order, then every .grad filled",
+    difficulty=3,
+    minutes=25,
     hints=(
-        "The velocity first: v = momentum * v + g.",
-        "Then every parameter moves by -lr * v (the new v).",
+        "First list the nodes so that each comes after its inputs (node._prev): a depth-first "
+        "visit that appends a node once its inputs are appended, and remembers what it has seen.",
+        "Then root.grad = 1.0 and call node._backward() for every node in that list, reversed: "
+        "a node pushes its gradient on only after all of its uses have added theirs.",
     ),
+    allowed=_LOCAL_DERIVATIVES,
+    after=_gradients,
 )
-def momentum_step(
-    params: list[float], grads: list[float], velocity: list[float], lr: float, momentum: float
-) -> tuple[list[float], list[float]]:
-    """One step of SGD with momentum, as torch.optim.SGD does it: (new params, new velocity)."""
-    velocity = [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
-    params = [p - lr * v for p, v in zip(params, velocity, strict=True)]
-    return params, velocity
+def backward(root: Value) -> None:
+    """Fill ``.grad`` of every node ``root`` depends on with d(root)/d(node): sort the graph so
+    each node comes after its inputs, then push gradients back in the reverse of that order."""
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:  # depth first: a node is listed after all of its inputs
+        if id(node) not in seen:
+            seen.add(id(node))
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0  # d(root)/d(root)
+    for node in reversed(order):  # every use of a node reports before the node pushes on
+        node._backward()
 
 
 # Known wrong answers: the tests prove check() rejects each one.
-
-
-@wrong_answer("cross_entropy_gradient")
-def _softmax_only(logits: list[float], target: int) -> list[float]:
-    import math
-
-    exps = [math.exp(z - max(logits)) for z in logits]
-    return [e / sum(exps) for e in exps]
-
-
-@wrong_answer("cross_entropy_gradient")
-def _sign_flipped(logits: list[float], target: int) -> list[float]:
-    import math
-
-    exps = [math.exp(z - max(logits)) for z in logits]
-    return [(i == target) - e / sum(exps) for i, e in enumerate(exps)]
 
 
 @wrong_answer("sigmoid_op")
@@ -222,9 +214,61 @@ def _repeats_shared_nodes(root: Value) -> list[Value]:
     return order
 
 
-@wrong_answer("momentum_step")
-def _steps_with_the_old_velocity(
-    params: list[float], grads: list[float], velocity: list[float], lr: float, momentum: float
-) -> tuple[list[float], list[float]]:
-    moved = [p - lr * (v + g) for p, v, g in zip(params, velocity, grads, strict=True)]
-    return moved, [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
+@wrong_answer("backward")
+def _walks_forwards(root: Value) -> None:
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+
+    visit(root)
+    root.grad = 1.0
+    for node in order:  # inputs first: the leaves push nothing, nothing reaches them
+        node._backward()
+
+
+@wrong_answer("backward")
+def _visits_shared_nodes_twice(root: Value) -> None:
+    root.grad = 1.0
+
+    def push(node: Value) -> None:  # a tree walk: a reused node pushes its gradient twice
+        node._backward()
+        for child in node._prev:
+            push(child)
+
+    push(root)
+
+
+@wrong_answer("backward")
+def _breadth_first(root: Value) -> None:
+    root.grad = 1.0
+    queue, seen = [root], {id(root)}
+    while queue:  # nearest first: a node may push on before a later use of it has reported
+        node = queue.pop(0)
+        node._backward()
+        for child in node._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append(child)
+
+
+@wrong_answer("backward")
+def _forgets_the_seed(root: Value) -> None:
+    order: list[Value] = []
+    seen: set[int] = set()
+
+    def visit(node: Value) -> None:
+        if id(node) not in seen:
+            seen.add(id(node))
+            for child in node._prev:
+                visit(child)
+            order.append(node)
+
+    visit(root)
+    for node in reversed(order):  # root.grad is still 0: every gradient stays 0
+        node._backward()

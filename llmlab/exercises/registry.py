@@ -47,6 +47,10 @@ class Exercise:
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: known wrong answers: the tests prove each one is rejected
     wrong: list[Callable[..., Any]] = field(default_factory=list)
+    #: for a piece that works by changing its inputs (``backward`` fills ``.grad``) rather than
+    #: by returning: what to compare, read from the inputs after the call. The reference and the
+    #: learner then each get their own copy of a case.
+    after: Callable[[tuple[Any, ...]], Any] | None = None
 
 
 EXERCISES: dict[str, Exercise] = {}
@@ -84,11 +88,13 @@ def exercise(
     hints: tuple[str, ...] = (),
     allowed: tuple[str, ...] = (),
     forbidden: Mapping[str, str] | None = None,
+    after: Callable[[tuple[Any, ...]], Any] | None = None,
 ):
     """Register the decorated function as the reference solution of exercise ``name``.
 
     ``builds``, ``difficulty`` (1-3) and ``minutes`` make the exercise's header; ``hints`` come
-    one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches.
+    one at a time (:func:`hint`); ``allowed`` and ``forbidden`` are what :func:`check` watches;
+    ``after`` reads the result of a piece that changes its inputs instead of returning.
     """
     checks.integer(difficulty, "difficulty", 1, 3)
     checks.integer(minutes, "minutes", 1)
@@ -107,6 +113,7 @@ def exercise(
             tuple(hints),
             tuple(allowed),
             dict(forbidden or {}),
+            after=after,
         )
         return reference
 
@@ -198,6 +205,26 @@ def _in_library(filename: str) -> bool:
         return False
 
 
+def case(item: Exercise, rng: random.Random) -> tuple[tuple[Any, ...], Any]:
+    """One random case of ``item``: the arguments for the learner, and the reference's result.
+
+    For an exercise that changes its inputs (``after``) the case is drawn twice from one seed, so
+    the reference's run cannot leave anything behind in the learner's copy (a filled ``.grad``)."""
+    if item.after is None:
+        args = item.cases(rng)
+        return args, item.reference(*args)
+    seed = rng.getrandbits(64)
+    theirs = item.cases(random.Random(seed))
+    item.reference(*theirs)
+    return item.cases(random.Random(seed)), item.after(theirs)
+
+
+def outcome(item: Exercise, args: tuple[Any, ...], got: Any) -> Any:
+    """What is compared with the reference's result: the return value, or for an exercise that
+    changes its inputs, what its ``after`` reads from them after the call."""
+    return got if item.after is None else item.after(args)
+
+
 def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed: int = 0) -> bool:
     """Run ``your_function`` against the reference on ``n_cases`` random cases; print the verdict.
 
@@ -211,11 +238,10 @@ def check(name: str, your_function: Callable[..., Any], n_cases: int = 25, seed:
     checks.integer(n_cases, "n_cases", 1, hint="no cases would check nothing")
     rng = random.Random(seed)
     for number in range(1, n_cases + 1):
-        args = item.cases(rng)
-        expected = item.reference(*args)
+        args, expected = case(item, rng)
         watch = _Watch(item.allowed, item.forbidden)
         try:
-            got = watch.run(your_function, *args)
+            got = outcome(item, args, watch.run(your_function, *args))
         except NotImplementedError:
             got = NotImplemented
         except Exception as err:  # the learner's bug, shown as a result rather than a crash

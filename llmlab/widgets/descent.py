@@ -90,22 +90,26 @@ def descent_path(surface: Surface, lr: float, steps: int, momentum: float = 0.0)
 
 
 def descent_verdict(path: DescentPath, minimum_loss: float = 0.0) -> str:
-    """One word for what a run did: 'diverges', 'oscillates', 'crawls' or 'converges'.
+    """A few words for what a run did, judged on two measured things: whether the loss closed
+    99% of its gap to the minimum, and whether some coordinate reversed direction on most steps
+    (each step overshooting the valley floor).
 
-    It oscillates when some coordinate reverses direction on most steps (each step overshoots the
-    valley floor); it crawls when the loss has not closed 99% of its gap to the minimum.
+    'diverges' (the loss grew); 'converges' or 'crawls' (gap closed or not), with ', zig-zagging'
+    added to 'converges' when the path overshot on most steps; 'oscillates' when it overshot on
+    most steps and did not close the gap. A zig-zag is about the path's shape, not its speed: on
+    the ravine the fastest rate that still converges zig-zags.
     """
     if path.diverged or path.losses[-1] > path.losses[0]:
         return "diverges"
     moves = [(b[0] - a[0], b[1] - a[1]) for a, b in pairwise(path.points)]
-    if len(moves) > 1:
-        for axis in (0, 1):
-            reversals = sum(m[axis] * n[axis] < 0 for m, n in pairwise(moves))
-            if reversals > (len(moves) - 1) / 2:
-                return "oscillates"
-    if path.losses[-1] - minimum_loss > 0.01 * (path.losses[0] - minimum_loss):
-        return "crawls"
-    return "converges"
+    zig_zags = len(moves) > 1 and any(
+        sum(m[axis] * n[axis] < 0 for m, n in pairwise(moves)) > (len(moves) - 1) / 2
+        for axis in (0, 1)
+    )
+    closed = path.losses[-1] - minimum_loss <= 0.01 * (path.losses[0] - minimum_loss)
+    if zig_zags:
+        return "converges, zig-zagging" if closed else "oscillates"
+    return "converges" if closed else "crawls"
 
 
 class DescentPlayground(LessonWidget):
