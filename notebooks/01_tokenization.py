@@ -17,7 +17,7 @@
 # tokens and the surprises tokenizers hold, and play with tokens in a widget. In the exercises
 # you write BPE yourself: counting pairs, merging, encoding a word, then a whole tokenizer.
 #
-# **CPU time:** about 30 seconds on a 2-core laptop. No checkpoint needed.
+# **CPU time:** about a minute on a 2-core laptop. No checkpoint needed.
 
 # %%
 import llmlab
@@ -47,8 +47,9 @@ from llmlab import corpus
 
 train_text = corpus.text("train")
 validation_text = corpus.text("validation")
-print(f"training text:   {len(train_text):>9,} characters (32 plays)")
-print(f"validation text: {len(validation_text):>9,} characters (6 held-out plays)")
+split = corpus.split_plays()
+print(f"training text:   {len(train_text):>9,} characters ({len(split['train'])} plays)")
+print(f"validation text: {len(validation_text):>9,} characters ({len(split['validation'])} plays)")
 
 # %% [markdown]
 # ## 2. Characters, words or bytes?
@@ -507,7 +508,8 @@ assert hf_tokenizers[4096].encode("a").ids != bpe.encode("a")  # same token, ano
 # %% [markdown]
 # So training with HF does **not** give our ids. To run *our* tokenizer inside HF's library,
 # `to_hf()` exports it: the same vocabulary and merges, in the same order, as a
-# `tokenizers.Tokenizer`. That one gives the very same ids, on the held-out plays and on any text:
+# `tokenizers.Tokenizer`. That one gives the very same ids, on the held-out plays and on a string
+# of accents, other scripts, an emoji, tabs, double spaces and the special token:
 
 # %%
 exported = bpe.to_hf()
@@ -517,10 +519,10 @@ assert exported.encode(odd).ids == bpe.encode(odd)
 print("identical ids on", f"{len(validation_text):,}", "characters and on", repr(odd))
 
 # %% [markdown]
-# Encoding speed. llmlab remembers the tokens of every word it has encoded, and on the plays a
-# few thousand words make up most of the text; HF encodes a batch of lines in compiled code on
-# both cores, and also records where each token starts and ends in the text. Which one is faster
-# depends on the text and the machine (the ids are the same, as checked above):
+# Encoding speed. llmlab remembers the tokens of every word it has encoded, so a word that
+# recurs is split only once; HF encodes a batch of lines in compiled code on both cores, and also
+# records where each token starts and ends in the text. Which one is faster depends on the text
+# and the machine, and this is one run of each (the ids are the same, as checked above):
 
 # %% tags=["nbval-ignore-output"]
 lines = validation_text.splitlines(keepends=True)
@@ -640,7 +642,7 @@ playground
 
 # %% [markdown]
 # Like every widget of the course, it can be driven from code. A larger vocabulary never needs
-# more tokens:
+# more tokens (its extra merges can only join two tokens into one):
 
 # %%
 playground.text.value = "ROMEO:\nBut soft, what light through yonder window breaks?"
