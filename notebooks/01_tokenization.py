@@ -692,9 +692,9 @@ assert playground.view.pieces == [bpe.vocab[i] for i in bpe.encode(playground.te
 # Training does not work on one long list of ids: it reduces the text to its distinct pre-tokens
 # ("words"), each with its current tokens and how often it occurs, for example
 # `{(b"t", b"h", b"e"): 3, (b" ", b"t", b"h", b"e"): 5}`. The first two exercises work on that
-# form; together they are a BPE trainer. Each check runs your function on 25 random cases from
-# the held-out plays and compares it with a reference, and it fails if your function hands the
-# work to llmlab's own tokenizer code.
+# form; together they are a BPE trainer. Each check runs your function on 25 random cases (most
+# drawn from the held-out plays) and compares it with a reference, and it fails if your function
+# hands the work to llmlab's own tokenizer code.
 
 # %% [markdown]
 # ### Exercise: count the pairs
