@@ -150,7 +150,16 @@ def encode_word(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
 
 
 def _random_training(rng: random.Random) -> tuple[str, int, str]:
-    """A passage to train on, a vocabulary size, and a text to encode (seen, unseen or odd)."""
+    """A passage to train on, a vocabulary size, and a text to encode (seen, unseen or odd).
+
+    One case in three is a single short line, where many pairs tie at the top count: only the
+    stated rule (the greatest pair wins) gives the reference's merges there, not the pair seen
+    first or the smallest one.
+    """
+    if rng.random() < 1 / 3:
+        lines = [line for line in _random_passage(rng, 3).splitlines() if len(line) > 20]
+        line = rng.choice(lines) if lines else "Good morrow, good my lord."
+        return line, 256 + rng.randint(2, 12), line
     passage = _random_passage(rng, rng.randint(2, 15))
     probe = rng.choice([passage[: rng.randint(1, 200)], "MACBETH:\nIs this a dagger?", "naïve 😀!"])
     return passage, 256 + rng.randint(0, 40), probe
@@ -376,6 +385,59 @@ def _ties_to_the_smallest_pair(
 
 
 @wrong_answer("bpe_tokenizer")
+def _ties_to_the_pair_seen_first(
+    train_text: str, vocab_size: int, text: str
+) -> tuple[list[int], str]:
+    from llmlab.tokenization import pretokenize
+
+    words: dict[tuple[bytes, ...], int] = {}
+    for word in pretokenize(train_text):
+        tokens = tuple(bytes([b]) for b in word.encode("utf-8"))
+        words[tokens] = words.get(tokens, 0) + 1
+    merges: list[tuple[bytes, bytes]] = []
+    while 256 + len(merges) < vocab_size:
+        counts: dict[tuple[bytes, bytes], int] = {}
+        for tokens, n in words.items():
+            for pair in zip(tokens, tokens[1:], strict=False):
+                counts[pair] = counts.get(pair, 0) + n
+        if not counts:
+            break
+        best = max(counts, key=counts.get)  # ties: whichever pair was counted first (wrong)
+        merges.append(best)
+        new_words: dict[tuple[bytes, ...], int] = {}
+        for tokens, n in words.items():
+            out, i = [], 0
+            while i < len(tokens):
+                if tokens[i : i + 2] == best:
+                    out.append(best[0] + best[1])
+                    i += 2
+                else:
+                    out.append(tokens[i])
+                    i += 1
+            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
+        words = new_words
+    vocab = {i: bytes([i]) for i in range(256)} | {
+        256 + k: a + b for k, (a, b) in enumerate(merges)
+    }
+    id_of = {token: i for i, token in vocab.items()}
+    ids = []
+    for word in pretokenize(text):
+        tokens = [bytes([b]) for b in word.encode("utf-8")]
+        for a, b in merges:  # applying the merges in learned order is BPE's encoding
+            out, i = [], 0
+            while i < len(tokens):
+                if i + 1 < len(tokens) and (tokens[i], tokens[i + 1]) == (a, b):
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(tokens[i])
+                    i += 1
+            tokens = out
+        ids += [id_of[t] for t in tokens]
+    return ids, b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
+@wrong_answer("bpe_tokenizer")
 def _merges_across_words(train_text: str, vocab_size: int, text: str) -> tuple[list[int], str]:
     # no pre-tokenization: the whole text is one sequence, so merges cross word boundaries
     tokens = [bytes([b]) for b in train_text.encode("utf-8")]
@@ -412,3 +474,15 @@ def _merges_across_words(train_text: str, vocab_size: int, text: str) -> tuple[l
         encoded = out
     ids = [id_of[t] for t in encoded]
     return ids, b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
+@wrong_answer("encode_word")
+def _leftmost_learned_pair_first(word: str, merges: list[tuple[bytes, bytes]]) -> list[bytes]:
+    # merges the leftmost pair that is a learned merge, whatever its rank
+    learned = set(merges)
+    tokens = [bytes([b]) for b in word.encode("utf-8")]
+    while True:
+        at = next((i for i in range(len(tokens) - 1) if tuple(tokens[i : i + 2]) in learned), None)
+        if at is None:
+            return tokens
+        tokens[at : at + 2] = [tokens[at] + tokens[at + 1]]
