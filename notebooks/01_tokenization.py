@@ -141,14 +141,15 @@ print("unit        vocabulary  tokens for the validation text  unknown")
 print(f"characters  {chars.vocab_size:>10,}  {len(validation_text):>30,}  0 here (any é fails)")
 print(f"words       {len(word_vocab):>10,}  {len(validation_words):>30,}  {unknown.total():,}")
 print(f"bytes       {256:>10,}  {validation_bytes:>30,}  0, ever")
-assert len(validation_words) < len(validation_text) <= validation_bytes
+assert len(validation_words) < len(validation_text) == validation_bytes  # one byte each
 assert set(validation_text) <= set(chars.chars)  # the held-out plays: no new character
 
 # %% [markdown]
-# Bytes are the only choice that can never fail, but their sequences are the longest. **Byte-pair
-# encoding** keeps that guarantee and fixes the length: start from the 256 bytes, then repeatedly
-# take the pair of adjacent tokens that occurs most often in the training text and make it a new
-# token. Frequent words end up as single tokens, rare ones as a few pieces, and anything else
+# Bytes are the only choice that can never fail, but their sequences are the longest (here exactly
+# as long as the characters', since the held-out plays use only one-byte characters; longer on
+# any text with accents, other scripts or emoji). **Byte-pair encoding** keeps that guarantee and
+# fixes the length: start from the 256 bytes, then repeatedly take the pair of adjacent tokens
+# that occurs most often in the training text and make it a new token. Frequent words end up as single tokens, rare ones as a few pieces, and anything else
 # falls back to bytes. GPT-2, GPT-4 and Llama 3 all use a variant of it.
 #
 # ## 3. BPE by hand
