@@ -34,7 +34,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Tokenization",
         "characters, words, bytes; byte-level BPE from scratch; HF tokenizers; token playground",
         ("corpus", "tokenization"),
-        0.5,
+        1.0,
     ),
     Lesson(
         2,

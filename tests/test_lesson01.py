@@ -1,6 +1,8 @@
 """Lesson 01: the token playground (driven through its controls), its helpers and the exercises."""
 
+import json
 import random
+import re
 from collections import Counter
 from itertools import pairwise
 
@@ -11,6 +13,7 @@ from llmlab import corpus, exercises, viz, widgets
 from llmlab.tokenization import (
     BPETokenizer,
     CharTokenizer,
+    bytes_to_unicode,
     merge,
     pretokenize,
     train_bpe,
@@ -260,16 +263,27 @@ def test_exercise_checks_catch_typical_mistakes(capsys):
             out[tuple(merged)] = n
         return out
 
+    def merged(tokens, pair):  # the learner's own merge_by_hand, for words
+        out, i = [], 0
+        while i < len(tokens):
+            if tuple(tokens[i : i + 2]) == pair:
+                out.append(pair[0] + pair[1])
+                i += 2
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
     def latest_first(word, merges):  # applies the merges in the wrong order
         tokens = [bytes([b]) for b in word.encode()]
         for pair in reversed(merges):
-            tokens = merge(tokens, pair, pair[0] + pair[1])
+            tokens = merged(tokens, pair)
         return tokens
 
     def in_order(word, merges):  # each merge once, earliest first: a correct alternative
         tokens = [bytes([b]) for b in word.encode()]
         for pair in merges:
-            tokens = merge(tokens, pair, pair[0] + pair[1])
+            tokens = merged(tokens, pair)
         return tokens
 
     assert not exercises.check("count_pairs", uncounted)
@@ -278,3 +292,60 @@ def test_exercise_checks_catch_typical_mistakes(capsys):
     assert exercises.check("encode_word", in_order)
     out = capsys.readouterr().out
     assert out.count("differs") == 3 and "all 25 cases match" in out
+
+
+def test_a_tokenizer_built_on_the_librarys_pieces_is_refused(capsys):
+    """bpe_tokenizer allows only the given pre-tokenizer: the library's own merge, encoder or the
+    reference answers to exercises 1-3 are the work the learner must do."""
+
+    def on_reference_pieces(train_text, vocab_size, text):
+        words = Counter(tuple(bytes([b]) for b in w.encode()) for w in pretokenize(train_text))
+        merges = []
+        while 256 + len(merges) < vocab_size and (counts := exercises.count_pairs(words)):
+            merges.append(max(counts, key=lambda p: (counts[p], p)))
+            words = exercises.apply_merge(words, merges[-1])
+        id_of = {bytes([i]): i for i in range(256)} | {
+            a + b: 256 + k for k, (a, b) in enumerate(merges)
+        }
+        ids = [id_of[t] for w in pretokenize(text) for t in exercises.encode_word(w, merges)]
+        return ids, b"".join(next(t for t, j in id_of.items() if j == i) for i in ids).decode()
+
+    def on_the_tokenizer(train_text, vocab_size, text):
+        tokenizer = BPETokenizer.train(train_text, vocab_size)
+        ids = tokenizer.encode(text)
+        return ids, tokenizer.decode(ids)
+
+    assert not exercises.check("bpe_tokenizer", on_reference_pieces, n_cases=2)
+    assert "called llmlab's own `lesson01.count_pairs`" in capsys.readouterr().out
+    assert not exercises.check("bpe_tokenizer", on_the_tokenizer, n_cases=2)
+    assert "called llmlab's own `tokenization." in capsys.readouterr().out
+    assert not exercises.check("encode_word", lambda w, m: merge(list(w.encode()), m[0], 0))
+    assert "called llmlab's own `tokenization.merge`" in capsys.readouterr().out
+
+
+# -- the lesson's numbers (the lesson asserts its claims; these pin what it prints) ---------------
+
+
+def test_the_word_vocabulary_misses_3_5_percent_of_the_held_out_words():
+    def words_of(text):
+        return re.findall(r"\w+|[^\w\s]", text)
+
+    vocab = set(words_of(corpus.text("train")))
+    held_out = words_of(corpus.text("validation"))
+    unknown = [w for w in held_out if w not in vocab]
+    assert len(vocab) == 26_554 and round(len(unknown) / len(held_out), 3) == 0.035
+    assert round(sum(w.isupper() for w in unknown) / len(unknown), 2) == 0.53
+
+
+@pytest.mark.once
+def test_llmlab_and_hf_part_at_a_tie_and_share_97_percent_of_4096_tokens():
+    text = corpus.text("train")
+    ours = BPETokenizer.train(text, 4096, [EOT])
+    theirs = train_hf_bpe(text, 4096, [EOT])
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    shared = {bytes(byte_of[c] for c in t) for t in theirs.get_vocab()} & set(ours.vocab.values())
+    assert round(len(shared) / 4096, 2) == 0.97
+    assert ours.merges[185] == (b" a", b"m") and ours.merges[:185] == [
+        tuple(bytes(byte_of[c] for c in t) for t in (m.split(" ") if isinstance(m, str) else m))
+        for m in json.loads(theirs.to_str())["model"]["merges"][:185]
+    ]
