@@ -110,21 +110,24 @@ in_capitals = sum(n for word, n in unknown.items() if word.isupper())
 print(f"unknown words written in capitals: {in_capitals:,} ({in_capitals / unknown.total():.0%})")
 assert len(word_vocab) > 26_000 and 0.03 < unknown_share < 0.04
 assert in_capitals > unknown.total() / 2
+name_words = {w for speech in corpus.speeches("validation") for w in words_of(speech.speaker)}
+in_names = sum(n for word, n in unknown.items() if word.isupper() and word in name_words)
+assert in_names > 0.95 * in_capitals  # nearly all of them are words of speakers' names
 
 # %% [markdown]
 # Over 26,000 ids, and still 3.5% of the words of these six plays are unknown. Just over half of
-# them (53%) are written in capitals: speakers' names, which the plays print in capitals, of people
-# who appear only in those plays (a model could not even read `MACBETH`). The rest are rare words
-# and forms.
+# them (53%) are written in capitals, and nearly all of those are words of speakers' names, which
+# the plays print in capitals, of people who appear only in those plays (a model could not even
+# read `MACBETH`). The rest are rare words and forms.
 #
 # ### Bytes
 #
 # A computer stores every text as a sequence of **bytes**, numbers from 0 to 255. **UTF-8** is the
 # standard way to write characters as bytes: an English letter, digit or space is one byte (its
-# ASCII code), an accented letter two, a Chinese or Japanese character three, an emoji four. A
-# byte has only 256 possible values, so 256 ids cover **all** text, in any language: nothing is
-# ever unknown. The price: every token carries little, and a character outside plain English costs
-# two to four of them.
+# code in ASCII, the older 128-character table that UTF-8 extends), an accented letter two, a
+# Chinese or Japanese character three, an emoji four. A byte has only 256 possible values, so 256
+# ids cover **all** text, in any language: nothing is ever unknown. The price: every token carries
+# little, and a character outside plain English costs two to four of them.
 
 # %%
 for character in ["a", "é", "日", "😀"]:
@@ -149,8 +152,9 @@ assert set(validation_text) <= set(chars.chars)  # the held-out plays: no new ch
 # as long as the characters', since the held-out plays use only one-byte characters; longer on
 # any text with accents, other scripts or emoji). **Byte-pair encoding** keeps that guarantee and
 # fixes the length: start from the 256 bytes, then repeatedly take the pair of adjacent tokens
-# that occurs most often in the training text and make it a new token. Frequent words end up as single tokens, rare ones as a few pieces, and anything else
-# falls back to bytes. GPT-2, GPT-4 and Llama 3 all use a variant of it.
+# that occurs most often in the training text and make it a new token. Frequent words end up as
+# single tokens, rare ones as a few pieces, and anything else falls back to bytes. GPT-2, GPT-4
+# and Llama 3 all use a variant of it.
 #
 # ## 3. BPE by hand
 #
@@ -308,8 +312,9 @@ assert bpe.decode(ids) == line
 assert bpe.decode(bpe.encode(validation_text)) == validation_text
 
 # %% [markdown]
-# A tokenizer is saved as readable JSON: the vocabulary and the merges in order, written as in
-# GPT-2's files, where `Ġ` stands for a space (GPT-2 gives every byte a printable character).
+# A tokenizer is saved as readable JSON (a plain-text format for lists and tables): the vocabulary
+# and the merges in order, written as in GPT-2's files, where `Ġ` stands for a space (GPT-2 gives
+# every byte a printable character).
 
 # %%
 import json
@@ -408,30 +413,35 @@ viz.line_chart(
 # %% [markdown]
 # What to see: the curve rises at every step but flattens; each doubling of the vocabulary buys
 # fewer bytes per token than the one before (every gain and every shrinking above lies more than
-# three SEs from zero). A larger vocabulary also costs. The embedding table and the output layer
-# have one row per token, and the new tokens are rare ones, seen too seldom in training to learn
-# them well. How often does each of the 4,096 tokens occur in the 4.1 million training characters?
+# three SEs from zero). A larger vocabulary also costs. The embedding table has one row per token
+# and the model outputs one score per token (section 1), so every new token adds a row to learn;
+# and the new tokens are rare ones, so the model sees few examples of each. How often does each of
+# the 3,839 learned tokens occur in the 4.1 million training characters?
 
 # %%
+from llmlab.pretrained import RECIPES
+
 uses = Counter(bpe.encode(train_text))
 rare = sum(uses[i] < 100 for i in range(257, 4096))  # the learned tokens (not bytes, not EOT)
 print(f"learned tokens used fewer than 100 times in the training text: {rare:,} of 3,839")
-print(
-    f"median uses of the last 1,024 tokens learned: {np.median([uses[i] for i in range(3072, 4096)]):.0f}"
-)
-print(f"one table of 4,096 rows of 128 numbers: {4096 * 128:,} numbers")
-assert rare > 3839 / 2
+newest = np.median([uses[i] for i in range(3072, 4096)])
+print(f"median uses of the last 1,024 tokens learned: {newest:.0f}")
+width = RECIPES["bpe"]["model"]["n_embd"]  # numbers per token in the course's models
+print(f"one table of 4,096 rows of {width} numbers: {4096 * width:,} numbers")
+assert rare > 3839 / 2 and 50 < newest < 70
+assert RECIPES["bpe"]["tokenizer"]["vocab_size"] == 1024
 
 # %% [markdown]
 # More than half of the learned tokens occur fewer than 100 times in all the training text: a
 # model reading it sees each of them that seldom per pass, and the newest ones (the last 1,024
-# learned) typically about 60 times. GPT-2 has 50,257 tokens and GPT-4's
-# tokenizer about 100,000, learned from far more text in many languages; the course's BPE model
-# in `llmlab.pretrained` uses 1,024.
+# learned) typically about 60 times (their median). With 128 numbers per token, the width of the
+# course's models (lesson 00), an embedding table of 4,096 rows holds half a million numbers.
+# GPT-2 has 50,257 tokens and GPT-4's tokenizer about 100,000, learned from far more text in many
+# languages; the course's BPE model in `llmlab.pretrained` uses 1,024 (its recipe, checked above).
 #
 # ## 6. The same with Hugging Face `tokenizers`
 #
-# Production tokenizers are written in Rust, in libraries such as Hugging Face `tokenizers`.
+# Production tokenizers are written in Rust, in libraries such as Hugging Face (HF) `tokenizers`.
 # `train_hf_bpe` trains one with exactly our setup (byte alphabet, GPT-2 pre-tokenizer, the same
 # special token). Time and compression side by side (HF's trainer is compiled Rust and may use
 # every CPU core; llmlab's is plain Python on one):
@@ -459,16 +469,18 @@ for size, hf in hf_tokenizers.items():
     differences[size] = stats.difference(per_scene[size], hf_scenes)
     print(f"{size:>10,}  {llmlab_bpt[size]:>22.3f}  {hf_bpt:.3f}   {differences[size]:.4f}")
     assert abs(hf_bpt - llmlab_bpt[size]) < 0.005 * llmlab_bpt[size]
+assert differences[512].value == differences[512].se == 0  # the same count on every scene
 assert not differences[1024].beyond_noise(2)
 assert all(differences[n].value < 0 and differences[n].beyond_noise(3) for n in (2048, 4096))
 
 # %% [markdown]
-# The compression agrees within half a percent at every size. Up to 1,024 tokens the scene-by-scene
-# difference is zero or within its noise; at 2,048 and 4,096, HF's tokenizer compresses these
-# scenes slightly better (by about 0.1% and 0.2%, more than three SEs from zero): real,
-# and too small to matter. Why do they differ at all? The two trainers learn the same merges until
-# the first step where two pairs are equally frequent, and there each breaks the tie its own way.
-# Find that step, and count the pairs at it:
+# The compression agrees within half a percent at every size. At 512 tokens the two give every
+# scene the same number of tokens; at 1,024 the scene-by-scene difference is within its noise; at
+# 2,048 and 4,096, HF's tokenizer compresses these scenes slightly better (by about 0.1% and 0.2%,
+# more than three SEs from zero): real, and a fifth of a percent at most. Why do they differ at
+# all? Both trainers merge the most frequent pair, so they can only part at a step where two pairs
+# are equally frequent, where each breaks the tie by its own rule. Find the first merge where they
+# differ, and count the pairs at it:
 
 # %%
 from llmlab.tokenization import bytes_to_unicode
@@ -521,9 +533,9 @@ print("identical ids on", f"{len(validation_text):,}", "characters and on", repr
 
 # %% [markdown]
 # Encoding speed. llmlab remembers the tokens of every word it has encoded, so a word that
-# recurs is split only once; HF encodes a batch of lines in compiled code on both cores, and also
-# records where each token starts and ends in the text. Which one is faster depends on the text
-# and the machine, and this is one run of each (the ids are the same, as checked above):
+# recurs is split only once; HF encodes a batch of lines in compiled code, possibly on several
+# cores, and also records where each token starts and ends in the text. This is one run of each,
+# on this machine, so it ranks neither (the ids are the same, as checked above):
 
 # %% tags=["nbval-ignore-output"]
 lines = validation_text.splitlines(keepends=True)
@@ -557,7 +569,8 @@ assert eot_id not in almost and len(almost) > 1
 
 # %% [markdown]
 # Why it must be declared: train on documents joined by the marker *without* telling the trainer,
-# and it learns the marker as ordinary text, merged with whatever comes before it:
+# and it learns the marker as ordinary text, glued to the punctuation before it (here the full
+# stop that ends a speech):
 
 # %%
 documents = EOT.join(s.text for s in corpus.speeches("train")[:2000])
@@ -598,23 +611,27 @@ assert all(len(found[t]) == 1 for t in spellings if t != "THE") and len(found["T
 assert "\nFIRST LORD:\n" in train_text
 
 # %% [markdown]
-# **Numbers.** The plays contain hardly any digits, so no digit was ever merged: a number costs
-# one token per digit, while the word for it is a single token. (Tokenizers trained on web text
-# differ: GPT-2's splits numbers into chunks of varying length, so the same digits can be cut
-# differently in two numbers; Llama's splits every number into single digits.)
+# **Numbers.** The plays contain hardly any digits, so no learned token holds a digit: a number
+# costs one token per digit (here plus one for the space before it), while the word for it is a
+# single token. (Tokenizers trained on web text differ: GPT-2's splits numbers into chunks of
+# varying length, so the same digits can be cut differently in two numbers; the first Llama
+# models split every number into single digits, Llama 3 into chunks of up to three.)
 
 # %%
 print("digits in the training text:", sum(c.isdigit() for c in train_text))
+assert not any(digit in a + b for a, b in bpe.merges for digit in b"0123456789")
 assert len(show(" 1000")) == 5 and len(show(" thousand")) == 1
 
 # %% [markdown]
-# **Rare words** become many short pieces. `honorificabilitudinitatibus` occurs once in the plays,
-# far too seldom to earn a token; words from our century were never seen at all.
+# **Rare words** become many short pieces. `honorificabilitudinitatibus` occurs once in the
+# training plays, far too seldom to earn a token; words from our century, like `smartphone`, were
+# never seen at all.
 
 # %%
 assert train_text.count("honorificabilitudinitatibus") == 1
 assert len(show(" honorificabilitudinitatibus")) > 10
 assert len(show(" smartphone")) > 2 and len(show(" lord")) == 1
+assert "smartphone" not in train_text.lower()
 
 # %% [markdown]
 # **Other scripts** fall back to bytes: each Japanese character here is three tokens. A
@@ -681,7 +698,7 @@ assert playground.view.pieces == [bpe.vocab[i] for i in bpe.encode(playground.te
 #   again, inside pre-tokens; ties go to the greatest pair. Encoding applies the merges in order.
 # - A larger vocabulary compresses better, by less at each doubling (measured per scene, every
 #   step beyond its noise), and its newest tokens are rare. llmlab and HF `tokenizers` train
-#   nearly the same tokenizer (they part at the first tied pair; 97% shared tokens, other ids);
+#   nearly the same tokenizer (they part at a tied pair; 97% shared tokens, other ids);
 #   only `to_hf()`, which exports ours, gives identical ids.
 # - Special tokens are cut out first: one id each, never merged.
 # - Spaces, case, digits, rare words and other scripts all change how text is split.
@@ -714,9 +731,7 @@ Words = dict[tuple[bytes, ...], int]
 
 
 def count_pairs(words: Words) -> dict[tuple[bytes, bytes], int]:
-    # counts: pair -> how often it occurs, filled by:
-    # for each word and how often it occurs:
-    #     for each adjacent pair of its tokens: add to that pair's count
+    # the result: {(left, right): occurrences of that adjacent pair in the whole text}
     raise NotImplementedError  # your code here
 
 
@@ -729,7 +744,8 @@ passed = exercises.check("count_pairs", count_pairs)
 # ### Exercise: apply one merge
 # Given the words and the chosen `pair`, return the words with every occurrence of `pair` replaced
 # by the merged token (`pair[0] + pair[1]`), scanning left to right without overlaps (in `o o o`,
-# the pair `(o, o)` gives `oo o`). The counts stay with their words. This is the second half of a
+# the pair `(o, o)` gives `oo o`). Each word keeps its count; two words that end up as the same
+# tokens are one word from then on, with the sum of their counts. This is the second half of a
 # training step: the section 3 `merge_by_hand`, for a whole text of counted words.
 
 # %%
@@ -738,10 +754,7 @@ print(exercises.header("apply_merge"))
 
 # %%
 def apply_merge(words: Words, pair: tuple[bytes, bytes]) -> Words:
-    # the result: a new Words dict, filled by:
-    # for each word and its count:
-    #     walk its tokens, emitting the merged token where the pair starts (and skipping past it)
-    #     store the new tuple of tokens with the count (two words may now be the same tuple)
+    # the result: a new Words dict, {merged tokens of a word: its count}
     raise NotImplementedError  # your code here
 
 
@@ -781,7 +794,8 @@ passed = exercises.check("encode_word", encode_word)
 # `encode(text)` and `decode(ids)`. Byte-level, with GPT-2's pre-tokenization (`pretokenize`,
 # given), ties going to the greatest pair, and merge `k` getting id `256 + k` (no special tokens).
 # Build it from *your* `count_pairs`, `apply_merge` and `encode_word` above. The check trains it
-# on a passage and compares the ids and the decoded text of another one with the reference's.
+# on a passage and compares the ids and the decoded text of a probe (the passage itself, part of
+# it, or new text) with the reference's.
 
 # %%
 print(exercises.header("bpe_tokenizer"))
@@ -790,16 +804,15 @@ print(exercises.header("bpe_tokenizer"))
 # %%
 class Tokenizer:
     def train(self, text: str, vocab_size: int) -> None:
-        # the words of the text (pretokenize, then each as a tuple of single bytes, counted);
-        # then, until the vocabulary is full: count pairs, pick the best, apply the merge
+        # learn the merges from `text`, until the vocabulary holds `vocab_size` tokens
         raise NotImplementedError  # your code here
 
     def encode(self, text: str) -> list[int]:
-        # pre-tokenize, encode each word, turn each token into its id
+        # text -> ids, with the learned merges
         raise NotImplementedError  # your code here
 
     def decode(self, ids: list[int]) -> str:
-        # the ids' bytes, joined, as UTF-8 text
+        # ids -> text
         raise NotImplementedError  # your code here
 
 
