@@ -458,9 +458,12 @@ print(f"training to 4,096 tokens: llmlab {llmlab_seconds:.1f} s, HF {hf_seconds[
 print("(one run each: timings vary from run to run and from machine to machine)")
 
 # %% [markdown]
-# Compression of the whole held-out text, and the paired difference per scene (llmlab − HF):
+# Compression of the whole held-out text, and the paired difference per scene (llmlab − HF).
+# These numbers come from HF's trainer, whose version is not pinned (`tokenizers>=0.15`): a
+# version that breaks ties another way prints other digits, so the cell is not compared, and its
+# asserts hold only what any version must give.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 print("vocabulary  bytes per token: llmlab    HF   llmlab - HF per scene")
 differences = {}
 for size, hf in hf_tokenizers.items():
@@ -469,20 +472,18 @@ for size, hf in hf_tokenizers.items():
     differences[size] = stats.difference(per_scene[size], hf_scenes)
     print(f"{size:>10,}  {llmlab_bpt[size]:>22.3f}  {hf_bpt:.3f}   {differences[size]:.4f}")
     assert abs(hf_bpt - llmlab_bpt[size]) < 0.005 * llmlab_bpt[size]
-assert differences[512].value == differences[512].se == 0  # the same count on every scene
-assert not differences[1024].beyond_noise(2)
-assert all(differences[n].value < 0 and differences[n].beyond_noise(3) for n in (2048, 4096))
+    assert abs(differences[size].value) < 0.005 * llmlab_bpt[size]
 
 # %% [markdown]
-# The compression agrees within half a percent at every size. At 512 tokens the two give every
-# scene the same number of tokens; at 1,024 the scene-by-scene difference is within its noise; at
-# 2,048 and 4,096, HF's tokenizer compresses these scenes slightly better (by about 0.1% and 0.2%,
-# more than three SEs from zero): real, and a fifth of a percent at most. Why do they differ at
-# all? Both trainers merge the most frequent pair, so they can only part at a step where two pairs
+# The compression agrees within half a percent at every size, on the whole text and scene by
+# scene. (With the `tokenizers` version that built this page, the two gave every scene the same
+# number of tokens at 512; at 1,024 the difference was within its noise; at 2,048 and 4,096 HF's
+# tokenizer compressed these scenes slightly better, by about 0.1% and 0.2%, more than three SEs
+# from zero: real, and a fifth of a percent at most.) Why do they differ at all? Both trainers merge the most frequent pair, so they can only part at a step where two pairs
 # are equally frequent, where each breaks the tie by its own rule. Find the first merge where they
 # differ, and count the pairs at it:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 from llmlab.tokenization import bytes_to_unicode
 
 byte_of = {c: b for b, c in bytes_to_unicode().items()}  # HF spells bytes as GPT-2 does
@@ -494,7 +495,7 @@ def hf_bytes(token: str) -> bytes:
 
 hf_merges = json.loads(hf_tokenizers[4096].to_str())["model"]["merges"]
 hf_merges = [tuple(map(hf_bytes, m.split(" ") if isinstance(m, str) else m)) for m in hf_merges]
-k = next(i for i, pair in enumerate(bpe.merges) if pair != hf_merges[i])
+k = next(i for i, pair in enumerate(bpe.merges) if pair != hf_merges[i])  # (HF's version decides)
 before = bpe.truncated(257 + k)  # the state after the k merges both learned
 pair_totals = Counter()
 for word, n in Counter(pretokenize(train_text)).items():
@@ -511,7 +512,7 @@ assert pair_totals[ours] == pair_totals[theirs] == max(pair_totals.values())
 # apart a little. They still share almost all their tokens, but HF numbers them its own way, so its
 # ids are not ours:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 hf_tokens = {hf_bytes(t) for t in hf_tokenizers[4096].get_vocab()}
 shared = len(hf_tokens & set(bpe.vocab.values()))
 print(f"tokens in both vocabularies: {shared:,} of 4,096 ({shared / 4096:.0%})")
@@ -698,7 +699,7 @@ assert playground.view.pieces == [bpe.vocab[i] for i in bpe.encode(playground.te
 #   again, inside pre-tokens; ties go to the greatest pair. Encoding applies the merges in order.
 # - A larger vocabulary compresses better, by less at each doubling (measured per scene, every
 #   step beyond its noise), and its newest tokens are rare. llmlab and HF `tokenizers` train
-#   nearly the same tokenizer (they part at a tied pair; 97% shared tokens, other ids);
+#   nearly the same tokenizer (they part at a tied pair; over 95% shared tokens, other ids);
 #   only `to_hf()`, which exports ours, gives identical ids.
 # - Special tokens are cut out first: one id each, never merged.
 # - Spaces, case, digits, rare words and other scripts all change how text is split.

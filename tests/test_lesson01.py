@@ -338,14 +338,16 @@ def test_the_word_vocabulary_misses_3_5_percent_of_the_held_out_words():
 
 
 @pytest.mark.once
-def test_llmlab_and_hf_part_at_a_tie_and_share_97_percent_of_4096_tokens():
+def test_llmlab_and_hf_train_nearly_the_same_4096_tokens():
+    """What any `tokenizers` version must give (the lesson prints the rest, not compared): the
+    two trainers agree on the early merges and share over 95% of the tokens."""
     text = corpus.text("train")
     ours = BPETokenizer.train(text, 4096, [EOT])
     theirs = train_hf_bpe(text, 4096, [EOT])
     byte_of = {c: b for b, c in bytes_to_unicode().items()}
     shared = {bytes(byte_of[c] for c in t) for t in theirs.get_vocab()} & set(ours.vocab.values())
-    assert round(len(shared) / 4096, 2) == 0.97
-    assert ours.merges[185] == (b" a", b"m") and ours.merges[:185] == [
+    assert len(shared) / 4096 > 0.95
+    assert ours.merges[185] == (b" a", b"m") and ours.merges[:100] == [
         tuple(bytes(byte_of[c] for c in t) for t in (m.split(" ") if isinstance(m, str) else m))
-        for m in json.loads(theirs.to_str())["model"]["merges"][:185]
+        for m in json.loads(theirs.to_str())["model"]["merges"][:100]
     ]
