@@ -43,7 +43,7 @@ class Exercise:
     hints: tuple[str, ...] = ()
     #: llmlab code the answer may call, by qualified name ("Value.__init__", "GPT.forward")
     allowed: tuple[str, ...] = ()
-    #: operations the answer must not use (torch/NumPy/builtin names) -> why not
+    #: operations the answer must not use (C function names, Python qualified names) -> why not
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: known wrong answers: the tests prove each one is rejected
     wrong: list[Callable[..., Any]] = field(default_factory=list)
@@ -141,7 +141,8 @@ class _Watch:
     A call into llmlab's code counts unless its qualified name is ``allowed``; whatever allowed
     code calls in turn is the library's business (a model's forward pass may use any
     operation). A call to a ``forbidden`` operation counts outside allowed code. The first such
-    call is kept in :attr:`broke` as a sentence for the learner.
+    call is kept in :attr:`broke` as a sentence for the learner. Forbidden names match C functions
+    by name and Python functions by qualified name (``"clip_grad_norm_"``, ``"AdamW.step"``).
     """
 
     def __init__(self, allowed: tuple[str, ...], forbidden: Mapping[str, str]) -> None:
@@ -175,6 +176,10 @@ class _Watch:
                     f"code without the library's version of what you are building, so write it "
                     f"yourself"
                 )
+        elif event == "call" and frame.f_code.co_qualname in self.forbidden:
+            # a Python function ruled out (torch's optimizers and clipping are Python code)
+            name = frame.f_code.co_qualname
+            self.broke = f"your function used `{name}`: {self.forbidden[name]}"
         elif event == "c_call" and getattr(arg, "__name__", None) in self.forbidden:
             self.broke = f"your function used `{arg.__name__}`: {self.forbidden[arg.__name__]}"
 
