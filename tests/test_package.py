@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 import llmlab
 from llmlab import chat, course, exercises, policy, rankings, reward_model, scaling
