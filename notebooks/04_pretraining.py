@@ -81,8 +81,9 @@ for t in range(8):
 # ## 2. A first model with context: an MLP over the last 8 characters
 #
 # Lesson 03's bigram predicts the next character from the current one alone. The smallest step
-# towards a GPT is a model that reads a fixed window of the last `K = 8` characters (Bengio et al.,
-# 2003): look up a learned vector of 16 numbers for each of the 8 characters (an *embedding*),
+# towards a GPT is a model that reads a fixed window of the last `K = 8` characters with an
+# **MLP** (a multi-layer perceptron: weighted sums, a non-linearity, weighted sums again), as
+# Bengio et al. did for words in 2003: look up a learned vector of 16 numbers for each of the 8 characters (an *embedding*),
 # lay the 8 vectors end to end (128 numbers), and pass them through one hidden layer of 256
 # `tanh` units to 76 scores, one per possible next character.
 #
@@ -608,10 +609,9 @@ def sample(model: GPT, prompt: str = "ROMEO:\n", length: int = 240, seed: int = 
 known_words = set(re.findall(r"[a-z']+", train_text.lower()))
 
 
-def real_word_share(text: str) -> float:
-    """The share of the words of 3+ letters in ``text`` that occur in the training plays."""
-    words = [w for w in re.findall(r"[a-z']+", text.lower()) if len(w) >= 3]
-    return sum(w in known_words for w in words) / max(1, len(words))
+def real_words(text: str) -> list[int]:
+    """For each word of 3+ letters in ``text``: 1 if it occurs in the training plays, else 0."""
+    return [int(w in known_words) for w in re.findall(r"[a-z']+", text.lower()) if len(w) >= 3]
 
 
 # %% [markdown]
@@ -659,6 +659,7 @@ def callback(record: dict) -> None:
         print(during[record["step"]])
 
 
+# %% tags=["nbval-ignore-output"]
 result = train(
     model,
     train_ids,
@@ -679,17 +680,20 @@ print(f"{result.step} steps, {result.tokens:,} tokens in {result.seconds:.0f} s"
 after = sample(model)
 print(after)
 for name, text in [("before", before), *during.items(), ("after", after)]:
-    print(f"{name!s:>6}: {real_word_share(text):.0%} of the words are real words")
+    share = stats.mean(real_words(text))  # a share of words, with its SE
+    print(f"{name!s:>6}: {share:.2f} of its {share.n} words are real words")
 
 # %% [markdown]
 # Speaker names in capitals, line breaks, real words, even a little grammar — from 128
 # characters of context and a couple of minutes of CPU. We check what the eye sees with the share of
-# generated words found in the plays, and the losses:
+# generated words found in the plays (its SE is large: a sample has a few dozen words, yet the
+# gain is many times it), and the losses:
 
 # %%
 last = result.history[-1]
 assert loss_at_init.item() > 4 > 2.1 > last["val_loss"]  # from about ln(76) = 4.3 to below 2.1
-assert real_word_share(after) > real_word_share(before) + 0.3
+word_gain = stats.difference(real_words(after), real_words(before), paired=False)
+assert word_gain.value > 0.3 and word_gain.beyond_noise(3)
 
 # %% [markdown]
 # ## 10. Perplexity, bits per character, and a fair comparison
@@ -790,6 +794,9 @@ BLEND = min(tuned, key=tuned.get)
 print(f"BLEND = {BLEND}, chosen on 64 other windows")
 
 
+# %%
+
+
 def model_window_losses(gpt: GPT) -> torch.Tensor:
     windows = val_ids[starts[:, None] + torch.arange(T + 1)]
     with torch.no_grad():
@@ -865,15 +872,19 @@ real = [n for n in names if n in speakers]
 
 # %% tags=["nbval-ignore-output"]
 print(f"{len(speakers)} speakers in the training plays")
-print(f"{len(real)} of {len(names)} names written are real: {real[:8]}")
+print(
+    f"{len(real)} of {len(names)} names written are real ({stats.proportion(len(real), len(names)):.2f}): {real[:8]}"
+)
 print("invented:", sorted(set(names) - speakers))
 
 # %%
-assert len(names) >= 8 and len(real) / len(names) > 0.5
+assert len(names) >= 8 and stats.proportion(len(real), len(names)).value > 0.5
 
 # %% [markdown]
-# More than half of the names are real, and the invented ones are plausible blends of real
-# ones: a name is a short, often-repeated string, cheap to store. A whole line is not. Can the model recite famous lines it read during training? We give it the start and
+# Most of the names in these samples are real ones — though with a dozen or two names the share's
+# SE is above 0.1 — and the invented ones are plausible blends of real ones: a name is a short,
+# often-repeated string, cheap to store. A whole line is not. Can the model recite famous lines
+# it read during training? We give it the start and
 # read what it writes next with `T = 0` (always its favourite), and how many nats per character
 # the real continuation costs it — a memorised line would cost close to zero:
 
