@@ -255,7 +255,7 @@ passed = exercises.check("block_forward", block_forward)
 # position's vector (this model *learns* one vector per position, 0 to 127); run the blocks;
 # normalise once more; score every vocabulary entry by a dot product with the **same** token
 # table used at the input (*weight tying*: a character's input vector and its output scorer are
-# one vector, which saves `V × C` parameters). The result, the **logits**, holds one score per
+# one vector, which saves a vocabulary × width table: 76 × 64 = 4,864 numbers here). The result, the **logits**, holds one score per
 # possible next token at every position:
 
 # %%
