@@ -836,6 +836,7 @@ for name, gap in versus.items():
 
 # %%
 assert 0.8 < (uniform - unigram).mean() < 1.2 and math.exp(ours.mean()) < 10
+assert (unigram - ours).mean() > 1  # knowing the context: more than another nat
 assert versus["our model - table"].value > 0.3 and versus["our model - table"].beyond_noise(3)
 assert not versus["standard - table"].beyond_noise(2)  # a tie, within the noise
 assert versus["our model - standard"].value > 0.3 and versus["our model - standard"].beyond_noise(3)
@@ -918,13 +919,15 @@ for start, rest in famous.items():
 
 # %%
 assert min(line_cost.values()) > 0.5  # none is recited: far from zero cost
+times_read = [train_text.count(start.split("\n")[1] + rest) for start, rest in famous.items()]
+assert times_read == [1, 2, 1]  # each line occurs once or twice in the training plays
 
 # %% [markdown]
 # It does not recite them. Seen once or twice among four million characters, a line leaves no
 # trace a model this small can replay; what it stores is what repeats — spelling, names, the
-# shape of a speech. Big models do recite famous text (it repeats across the web), and their
-# invented "facts" are the same thing as these invented names: a likely-looking continuation, not
-# a looked-up one.
+# shape of a speech. (Much larger models do reproduce text that repeats many times in their
+# training data: Carlini et al., 2021, extracted memorised passages from GPT-2.) An invented
+# name here is a likely-looking continuation, not a looked-up one.
 
 # %% [markdown]
 # ## 12. Checkpoints: save, load, resume
