@@ -18,9 +18,9 @@
 # comparison with lesson 00's counting table and with the course's standard `char` model, what
 # the model knows and does not, and checkpoints — save, load, interrupt and resume.
 #
-# **CPU time:** about 3 minutes on a 2-core laptop (budget: 3.5 minutes), with the course's character
-# model in the cache. Without it, the first run trains it (`llmlab prepare` does that ahead of
-# time).
+# **CPU time:** about 3 minutes on a 2-core laptop (budget: 3.5 minutes), with the course's
+# character model in the cache. Without it, the first run trains it (`llmlab prepare` does that
+# ahead of time).
 
 # %%
 import llmlab
@@ -83,9 +83,9 @@ for t in range(8):
 # Lesson 03's bigram predicts the next character from the current one alone. The smallest step
 # towards a GPT is a model that reads a fixed window of the last `K = 8` characters with an
 # **MLP** (a multi-layer perceptron: weighted sums, a non-linearity, weighted sums again), as
-# Bengio et al. did for words in 2003: look up a learned vector of 16 numbers for each of the 8 characters (an *embedding*),
-# lay the 8 vectors end to end (128 numbers), and pass them through one hidden layer of 256
-# `tanh` units to 76 scores, one per possible next character.
+# Bengio et al. did for words in 2003: look up a learned vector of 16 numbers for each of the 8
+# characters (an *embedding*), lay the 8 vectors end to end (128 numbers), and pass them through
+# one hidden layer of 256 `tanh` units to 76 scores, one per possible next character.
 #
 # The **loss** measures a prediction: the cross-entropy, the average over positions of
 # `-ln p(the character that came)`. It is in **nats** (natural logarithms; one nat is
@@ -247,7 +247,7 @@ passed = exercises.check("block_forward", block_forward)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("block_forward")` (then
 # `exercises.hint("block_forward", 2)`), and only then `exercises.solution("block_forward")`.
-#
+
 # %% [markdown]
 # ## 4. From blocks to a GPT
 #
@@ -255,8 +255,8 @@ passed = exercises.check("block_forward", block_forward)
 # position's vector (this model *learns* one vector per position, 0 to 127); run the blocks;
 # normalise once more; score every vocabulary entry by a dot product with the **same** token
 # table used at the input (*weight tying*: a character's input vector and its output scorer are
-# one vector, which saves a vocabulary × width table: 76 × 64 = 4,864 numbers here). The result, the **logits**, holds one score per
-# possible next token at every position:
+# one vector, which saves a vocabulary × width table: 76 × 64 = 4,864 numbers here). The
+# result, the **logits**, holds one score per possible next token at every position:
 
 # %%
 torch.manual_seed(1337)
@@ -587,7 +587,6 @@ passed = exercises.check("sample_with_temperature", sample_with_temperature)
 # `exercises.hint("sample_with_temperature", 2)`), and only then
 # `exercises.solution("sample_with_temperature")`.
 #
-# %% [markdown]
 # `GPT.generate` is this loop plus input checks, a greedy path for `T = 0`, optional top-k, and
 # a *KV cache* that avoids recomputing the past at every step (lesson 08 builds sampling
 # strategies and the cache on this loop; with `use_cache=False` it draws exactly the tokens of the
