@@ -56,7 +56,7 @@ LESSONS: tuple[Lesson, ...] = (
         4,
         "04_pretraining",
         "Pretraining",
-        "a context MLP; the GPT block; the training step and sampling loop; checkpoints; perplexity",
+        "a context MLP; the GPT block; training step; sampling loop; checkpoints; perplexity",
         ("model", "train"),
         3.5,
     ),

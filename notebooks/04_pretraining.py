@@ -505,12 +505,12 @@ assert all(
 # tensor), the step number `step` (1 for the first), `lr`, `weight_decay` and `max_norm`. First
 # clip: the overall norm is the length of *all* the gradients taken as one long vector; if it
 # exceeds `max_norm`, every gradient is scaled by `max_norm / (norm + 1e-6)`. Then AdamW with
-# `BETA1, BETA2, EPS = 0.9, 0.99, 1e-8`, for each tensor:
+# `beta1, beta2, eps = 0.9, 0.99, 1e-8`, for each tensor:
 #
-# - running averages: `m ← BETA1·m + (1 − BETA1)·g` and `v ← BETA2·v + (1 − BETA2)·g²`;
+# - running averages: `m ← beta1·m + (1 − beta1)·g` and `v ← beta2·v + (1 − beta2)·g²`;
 # - bias correction (both averages start at 0, so early on they are too small):
-#   `m̂ = m / (1 − BETA1^step)`, `v̂ = v / (1 − BETA2^step)`;
-# - decoupled weight decay, then the step: `p ← p·(1 − lr·weight_decay) − lr·m̂ / (√v̂ + EPS)`.
+#   `m̂ = m / (1 − beta1^step)`, `v̂ = v / (1 − beta2^step)`;
+# - decoupled weight decay, then the step: `p ← p·(1 − lr·weight_decay) − lr·m̂ / (√v̂ + eps)`.
 #
 # Return the new `(params, m, v)` as three lists; torch's optimizer and clipping are off limits.
 # The check compares you with `torch.optim.AdamW` after `clip_grad_norm_`.
@@ -521,7 +521,7 @@ print(exercises.header("adamw_step"))
 
 # %%
 def adamw_step(params, grads, m, v, step: int, lr: float, weight_decay: float, max_norm: float):
-    # the constants: BETA1, BETA2, EPS = 0.9, 0.99, 1e-8
+    beta1, beta2, eps = 0.9, 0.99, 1e-8  # noqa: F841 (yours to use)
     # 1. the overall gradient norm, and one scale for every gradient
     # 2. for each tensor: update m and v, correct their bias, decay the weight, take the step
     raise NotImplementedError  # your code here: return new_params, new_m, new_v

@@ -224,10 +224,10 @@ _NO_OPTIMIZER = "the update is what you are writing: no torch optimizer, no torc
     hints=(
         "Clipping: the overall norm is sqrt(sum over every tensor of (g**2).sum()); if it exceeds "
         "max_norm, every gradient is multiplied by max_norm / (norm + 1e-6). One scale for all.",
-        "Then per tensor: m = BETA1 m + (1 - BETA1) g, v = BETA2 v + (1 - BETA2) g², "
-        "divide them by (1 - BETA1**step) and (1 - BETA2**step) (bias correction).",
+        "Then per tensor: m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g², "
+        "divide them by (1 - beta1**step) and (1 - beta2**step) (bias correction).",
         "Decoupled weight decay: p * (1 - lr * weight_decay), then subtract "
-        "lr * m_hat / (sqrt(v_hat) + EPS). Return new lists; leave the inputs alone.",
+        "lr * m_hat / (sqrt(v_hat) + eps). Return new lists; leave the inputs alone.",
     ),
     forbidden={
         name: _NO_OPTIMIZER
@@ -261,16 +261,17 @@ def adamw_step(
     with ``BETA1, BETA2, EPS``: returns the new ``(params, m, v)``."""
     import math
 
+    beta1, beta2, eps = 0.9, 0.99, 1e-8  # = BETA1, BETA2, EPS
     norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
     scale = min(1.0, max_norm / (norm + 1e-6))  # one scale for all: the direction is kept
     new_params, new_m, new_v = [], [], []
     for p, g, m_i, v_i in zip(params, grads, m, v, strict=True):
         g = g * scale
-        m_i = BETA1 * m_i + (1 - BETA1) * g  # running average of the gradient
-        v_i = BETA2 * v_i + (1 - BETA2) * g**2  # ... and of its square
-        m_hat, v_hat = m_i / (1 - BETA1**step), v_i / (1 - BETA2**step)  # early averages: too small
+        m_i = beta1 * m_i + (1 - beta1) * g  # running average of the gradient
+        v_i = beta2 * v_i + (1 - beta2) * g**2  # ... and of its square
+        m_hat, v_hat = m_i / (1 - beta1**step), v_i / (1 - beta2**step)  # early averages: too small
         p = p * (1 - lr * weight_decay)  # decoupled weight decay
-        new_params.append(p - lr * m_hat / (v_hat.sqrt() + EPS))
+        new_params.append(p - lr * m_hat / (v_hat.sqrt() + eps))
         new_m.append(m_i)
         new_v.append(v_i)
     return new_params, new_m, new_v
