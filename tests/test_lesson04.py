@@ -48,3 +48,34 @@ def test_sampling_cases_cover_prompts_longer_than_the_context_and_every_temperat
     cases = [lesson04._random_sampling(rng) for _ in range(40)]
     assert any(idx.shape[1] + n > model.config.block_size for model, idx, n, _, _ in cases)
     assert {t for *_, t, _ in cases} == {0.5, 1.0, 2.0}
+
+
+def test_torchs_adamw_alone_is_refused_by_name(capsys):
+    def optimizer_only(params, grads, m, v, step, lr, weight_decay, max_norm):
+        weights = [p.clone().requires_grad_(True) for p in params]
+        for w, g in zip(weights, grads, strict=True):
+            w.grad = g.clone()
+        torch.optim.AdamW(weights, lr=lr, weight_decay=weight_decay).step()
+        return [w.detach() for w in weights], m, v
+
+    assert not exercises.check("adamw_step", optimizer_only)
+    assert "no torch optimizer" in capsys.readouterr().out
+
+
+def test_eps_inside_the_square_root_is_caught(capsys):
+    def eps_inside(params, grads, m, v, step, lr, weight_decay, max_norm):
+        norm = sum(float((g**2).sum()) for g in grads) ** 0.5
+        scale = min(1.0, max_norm / (norm + 1e-6))
+        out = ([], [], [])
+        for p, g, m_i, v_i in zip(params, grads, m, v, strict=True):
+            g = g * scale
+            m_i = 0.9 * m_i + 0.1 * g
+            v_i = 0.99 * v_i + 0.01 * g**2
+            m_hat, v_hat = m_i / (1 - 0.9**step), v_i / (1 - 0.99**step)
+            p = p * (1 - lr * weight_decay) - lr * m_hat / (v_hat + 1e-8).sqrt()
+            for kept, value in zip(out, (p, m_i, v_i), strict=True):
+                kept.append(value)
+        return out
+
+    assert not exercises.check("adamw_step", eps_inside)
+    assert "differs" in capsys.readouterr().out

@@ -184,7 +184,8 @@ def _random_step(rng: random.Random) -> tuple[Any, ...]:
         tuple(rng.randint(1, 4) for _ in range(rng.randint(1, 2))) for _ in range(rng.randint(1, 3))
     ]
     step = rng.choice([1, 2, 3, 10, 100])
-    grad_scale = rng.choice([0.01, 0.3, 3.0])  # overall norms below and above max_norm
+    # overall norms below and above max_norm; tiny ones, where eps matters (sqrt(v) + eps)
+    grad_scale = rng.choice([1e-5, 0.01, 0.3, 3.0])
 
     def tensors(scale: float, positive: bool = False) -> list[Any]:
         made = [scale * torch.randn(s, generator=generator, dtype=torch.float64) for s in shapes]
