@@ -225,7 +225,7 @@ viz.gpt_diagram(n_layer=4, n_embd=64, n_head=4)
 # `block.mlp.proj`; `block.attn.n_head` heads) and a stream `x [B, T, C]`, return the block's
 # output `[B, T, C]`: causal multi-head attention on `ln_1(x)` added to `x`, then the MLP on
 # `ln_2` of that, added again. Call the block's torch layers, but not the block itself, its
-# attention or its MLP (the checker runs your function without them).
+# attention or its MLP (the checker refuses those calls).
 
 # %%
 from llmlab import exercises
@@ -513,7 +513,8 @@ assert all(
 # - decoupled weight decay, then the step: `p ← p·(1 − lr·weight_decay) − lr·m̂ / (√v̂ + eps)`.
 #
 # Return the new `(params, m, v)` as three lists; torch's optimizer and clipping are off limits.
-# The check compares you with `torch.optim.AdamW` after `clip_grad_norm_`.
+# The reference the check compares you with is tested against `torch.optim.AdamW` after
+# `clip_grad_norm_`.
 
 # %%
 print(exercises.header("adamw_step"))
@@ -844,15 +845,15 @@ assert versus["our model - standard"].value > 0.3 and versus["our model - standa
 # Knowing which characters are common saves about one nat over a uniform guess; knowing the
 # context saves more than another nat. Our model's perplexity is below 10: at a typical position
 # it hesitates between a handful of characters, not 76. But it **loses to the counting table**,
-# by more than 0.3 nats per character, many times the paired SE. The standard model, four times
-# bigger and trained on twice the characters, **ties** the table: their difference is within its
-# standard error. So on 4 MB of text, the best next-character prediction this course's GPTs reach
-# is no better than counting 7-character strings with back-off (lesson 05 measures how a GPT's
-# loss falls as it grows). Between our model and the
-# standard one more than 0.3 nats separate them too — but they differ in size, positions, length
-# of training, batch, biases and precision all at once, so this table cannot say which of those
-# pays; lesson 05 changes one thing at a time. (Lower held-out loss is also, exactly, better
-# compression: lesson 05 races these models against gzip.)
+# by more than 0.3 nats per character, many times the paired SE. The standard model, about four
+# times bigger and trained on twice the characters, **ties** the table: their difference is
+# less than two paired standard errors. So on 4 MB of text, the best next-character prediction of the
+# course's character GPTs is no better than counting 7-character strings with back-off (lesson
+# 05 measures how a GPT's loss falls as it grows). More than 0.3 nats also separate our model from
+# the standard one — but they differ in size, positions, length of training, batch, biases and
+# precision all at once, so this table cannot say which of those pays; lesson 05 changes one
+# thing at a time. (Lower held-out loss is also, exactly, better compression: lesson 05 races
+# these models against gzip.)
 #
 # ## 11. What the model knows, and what it does not
 #
