@@ -56,9 +56,9 @@ LESSONS: tuple[Lesson, ...] = (
         4,
         "04_pretraining",
         "Pretraining",
-        "the GPT block, the training loop, generation by hand, checkpoints and resume, perplexity",
+        "a context MLP; the GPT block; training step; sampling loop; checkpoints; perplexity",
         ("model", "train"),
-        3.0,
+        3.5,
     ),
     Lesson(
         5,

@@ -159,6 +159,43 @@ def greedy_until(model: GPT, prompt, max_new_tokens: int, stop_id: int) -> list[
     return new[: new.index(stop_id) + 1] if stop_id in new else new
 
 
+def block_forward(block, x):
+    return block(x)[0]  # llmlab.model.Block itself
+
+
+def adamw_step(params, grads, m, v, step, lr, weight_decay, max_norm):
+    """torch's own: clip_grad_norm_ and AdamW, started from the given moments at ``step - 1``."""
+    from llmlab.exercises.lesson04 import BETA1, BETA2, EPS
+
+    weights = [p.clone().requires_grad_(True) for p in params]
+    for w, g in zip(weights, grads, strict=True):
+        w.grad = g.clone()
+    optimizer = torch.optim.AdamW(
+        weights, lr=lr, betas=(BETA1, BETA2), eps=EPS, weight_decay=weight_decay
+    )
+    for w, m_i, v_i in zip(weights, m, v, strict=True):
+        optimizer.state[w] = {
+            "step": torch.tensor(float(step - 1)),
+            "exp_avg": m_i.clone(),
+            "exp_avg_sq": v_i.clone(),
+        }
+    torch.nn.utils.clip_grad_norm_(weights, max_norm)
+    optimizer.step()
+    states = [optimizer.state[w] for w in weights]
+    return (
+        [w.detach() for w in weights],
+        [s["exp_avg"] for s in states],
+        [s["exp_avg_sq"] for s in states],
+    )
+
+
+def sample_with_temperature(model, idx, max_new_tokens, temperature, seed):
+    generator = torch.Generator().manual_seed(seed)
+    return model.generate(
+        idx, max_new_tokens, temperature=temperature, generator=generator, use_cache=False
+    )
+
+
 def chinchilla_split(flops: float) -> tuple[float, float]:
     n_params = math.sqrt(flops / scaling.training_flops(1, 20))  # C = 6 N (20 N) = (6 * 20) N^2
     return n_params, 20 * n_params
@@ -238,7 +275,9 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "backward": backward,
     "windows_and_targets": windows_and_targets,
     "greedy_until": greedy_until,
-    "rms_norm": lambda x, weight, eps: F.rms_norm(x, (x.shape[-1],), weight, eps),
+    "block_forward": block_forward,
+    "adamw_step": adamw_step,
+    "sample_with_temperature": sample_with_temperature,
     "power_law_exponent": lambda x, y: scaling.fit_power_law(x, y).exponent,
     "bits_per_char": lambda loss, n_tokens, n_chars: loss * n_tokens * math.log2(math.e) / n_chars,
     "chinchilla_split": chinchilla_split,

@@ -29,7 +29,13 @@ from llmlab.exercises.lesson02 import (
     rope_rotation,
 )
 from llmlab.exercises.lesson03 import backward, sigmoid_op, topological_order
-from llmlab.exercises.lesson04 import greedy_until, rms_norm, windows_and_targets
+from llmlab.exercises.lesson04 import (
+    adamw_step,
+    block_forward,
+    greedy_until,
+    sample_with_temperature,
+    windows_and_targets,
+)
 from llmlab.exercises.lesson05 import (
     bits_per_char,
     chinchilla_split,
@@ -57,10 +63,12 @@ from llmlab.exercises.registry import (
 __all__ = [
     "EXERCISES",
     "Exercise",
+    "adamw_step",
     "apply_merge",
     "attention_head",
     "backward",
     "bits_per_char",
+    "block_forward",
     "bpe_tokenizer",
     "bradley_terry_loss",
     "cached_attention_step",
@@ -84,8 +92,8 @@ __all__ = [
     "power_law_exponent",
     "repetition_penalty",
     "ranking_to_pairs",
-    "rms_norm",
     "rope_rotation",
+    "sample_with_temperature",
     "sigmoid_op",
     "solution",
     "solution_source",

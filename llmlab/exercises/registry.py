@@ -43,7 +43,7 @@ class Exercise:
     hints: tuple[str, ...] = ()
     #: llmlab code the answer may call, by qualified name ("Value.__init__", "GPT.forward")
     allowed: tuple[str, ...] = ()
-    #: operations the answer must not use (torch/NumPy/builtin names) -> why not
+    #: operations the answer must not use (C function names, Python qualified names) -> why not
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: known wrong answers: the tests prove each one is rejected
     wrong: list[Callable[..., Any]] = field(default_factory=list)
