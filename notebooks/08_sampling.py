@@ -33,9 +33,12 @@ llmlab.setup(threads=1)  # one thread: fastest for models this small, and the sa
 
 # %% [markdown]
 # This lesson's model is the course's `bpe` model: the GPT of lesson 04 (4 layers, 4 heads,
-# 128-wide vectors, a 128-token window) over the 1,024-token byte-level BPE vocabulary of lesson
-# 01 (the recipe trains its own, with lesson 01's algorithm), trained on the training plays by `llmlab.pretrained`'s fixed recipe. Its size and its loss
-# on the held-out plays (nats per token; lower is better), as recorded in its checkpoint:
+# 128-wide vectors, a 128-token window) over a 1,024-token byte-level BPE vocabulary (lesson
+# 01's algorithm; the recipe trains its own), trained on the training plays by
+# `llmlab.pretrained`'s fixed recipe. The corpus is split by play: six plays are **held out**,
+# never trained on, and the model's loss on them (the mean of `-log p` of each next token, in
+# natural-log units, *nats*; lower is better) measures text it has not seen. Its size and that
+# loss, as recorded in its checkpoint:
 
 # %%
 from llmlab import pretrained
@@ -216,10 +219,9 @@ playground
 # %% [markdown]
 # ## 4. Diversity against quality, over 32 prompts
 
-# %% [markdown]
-# One text proves little: measure many. Each setting continues the same 32 prompts (the
-# first 60 characters of 32 speeches spread evenly through the held-out plays) by 96 tokens, and each
-# continuation gets two numbers:
+# %% [markdown] One text proves little: measure many. Each setting continues the same 32 prompts
+# (the first 60 characters of 32 speeches spread evenly through the held-out plays) by 96 tokens,
+# and each continuation gets two numbers:
 #
 # - **diversity**: its distinct-2 (section 2);
 # - **quality**, one way to put a number on it: how likely *another* model finds the text. The
@@ -297,17 +299,17 @@ cooler = stats.difference(diversity["T=0.7"], diversity["T=0.4"])
 print(f"T=0.7 - T=0.4: distinct-2 {cooler:.3f}")
 assert cooler.value > 0 and cooler.beyond_noise(3)
 
-# %% [markdown]
-# Every step hotter makes the text less like the plays by the char model's measure, each step
-# by more than three standard errors. Diversity within a 96-token text is another story: it
-# rises from T=0.4 to T=0.7 (beyond noise) and then has nowhere to go, because by T=0.7 almost
-# no word pair comes twice. Greedy text is by far the most repetitive (distinct-2 0.47 ± 0.04
-# in the table), and the repetition penalty removes that loop (distinct-2 up by 0.53 ± 0.04)
-# while its bits per character move by −0.02 ± 0.03, within noise and within the 0.15 the cell
-# asserts: the repeated lines were not what made greedy text likely to the judge. Neither number alone is quality: at the coldest settings the text is
-# likely because it says the same safe things again, at the hottest it is diverse because it is
-# noise. Useful settings sit at the bend; top-p and min-p try to get there from the hot side, by
-# cutting the tail of unlikely tokens before the draw (section 8 measures one).
+# %% [markdown] Every step hotter makes the text less like the plays by the char model's measure,
+# each step by more than three standard errors. Diversity within a 96-token text is another story:
+# it rises from T=0.4 to T=0.7 (beyond noise) and then has nowhere to go, because by T=0.7 almost
+# no word pair comes twice. Greedy text is by far the most repetitive (distinct-2 0.47 ± 0.04 in
+# the table), and the repetition penalty removes that loop (distinct-2 up by 0.53 ± 0.04) while
+# its bits per character move by −0.02 ± 0.03, within noise and within the 0.15 the cell asserts:
+# the repeated lines were not what made greedy text likely to the judge. Neither number alone is
+# quality: at the coldest settings the text is likely because it says the same safe things again,
+# at the hottest it is diverse because it is noise. Useful settings sit at the bend; top-p and
+# min-p try to get there from the hot side, by cutting the tail of unlikely tokens before the draw
+# (section 8 measures one).
 
 # %% [markdown]
 # ## 5. Beam search
@@ -563,10 +565,10 @@ assert not fewer_names.beyond_noise(3)  # too few names in 32 texts to tell
 # *plausible-sounding* piece: the model invents characters (and, hotter still, words) in the
 # same form as the real ones. The share of invented words grows at every step, each by more
 # than three SEs, and the intervals of invented names at T=0.4 and T=1.3 do not overlap (at
-# T=1.6 almost no speech ends, so there are too few names to count). Cutting the tail with min-p, at the same
-# temperature: the share of invented words falls far beyond its noise. Invented names fall
-# too, but 32 texts hold too few names to tell (the difference is within three SEs). Nothing in
-# sampling checks a fact.
+# T=1.6 almost no speech ends, so there are too few names to count). Cutting the tail with
+# min-p, at the same temperature, lowers the share of invented words far beyond its noise
+# (by 0.160 ± 0.016). For invented names, 32 texts hold too few names to tell: the difference
+# is within three SEs. Nothing in sampling checks a fact.
 
 # %% [markdown]
 # ### Wrong answers, against chance and a stock answer
@@ -719,16 +721,16 @@ assert names[0].value < names[2]  # main characters: below a blind guess
 # their SEs of 0.16 and 0.14. On the training plays it does little better: 0.045 ± 0.034 more
 # questions right than answering every one with the stock answer, within noise.
 #
-# Nor is it *confidently* wrong. On `character_play`, the mean probability of its wrong answer
-# is about 2.4 times a blind guess among 38 titles (0.063 ± 0.002 against 0.026: beyond three
-# SEs) yet far below 25%; on genres it is within noise of what a blind guess gets; on main characters it is below a blind guess among
-# the play's characters. What it does with confidence is put almost nothing on
-# the right answer when the play is held out: less than a tenth of a blind guess, because it
-# never saw those titles as answers. (That the greedy answer is rated above the right one is
-# almost automatic: greedy decoding picks the likeliest token at every step, so it is no
-# evidence of anything.) Hallucination here is not a bug in decoding; it is the model's
-# distribution, read faithfully: a plausible *form* of answer with nothing behind it. Decoding
-# can only choose how much of the tail to trust.
+# Nor is it *confidently* wrong. On `character_play`, the mean probability of its wrong answer is
+# about 2.4 times a blind guess among 38 titles (0.063 ± 0.002 against 0.026: beyond three SEs)
+# yet far below 25%; on genres it is within noise of what a blind guess gets; on main characters
+# it is below a blind guess among the play's characters. What it does with confidence is put
+# almost nothing on the right answer when the play is held out: less than a tenth of a blind
+# guess, because it never saw those titles as answers. (That the greedy answer is rated above the
+# right one is almost automatic: greedy decoding picks the likeliest token at every step, so it is
+# no evidence of anything.) Hallucination here is not a bug in decoding; it is the model's
+# distribution, read faithfully: a plausible *form* of answer with nothing behind it. Decoding can
+# only choose how much of the tail to trust.
 
 # %% [markdown]
 # ## Recap
