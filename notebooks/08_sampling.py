@@ -740,8 +740,8 @@ assert names[0].value < names[2]  # main characters: below a blind guess
 #   transformers' semantics and order (`sampling.SamplingConfig`); greedy or a seeded draw
 #   picks; `llmlab.decoding` is the one loop around it.
 # - Over 32 prompts, each with its SE: every step hotter costs bits per character beyond the
-#   noise; within a text, repetition is gone by T=0.7; greedy loops, and a repetition penalty
-#   removes the loop at no cost the char model can see.
+#   noise; within a text, repetition is almost gone by T=0.7; greedy loops, and a repetition
+#   penalty removes the loop at no cost the char model can see.
 # - Beam search finds likelier text than greedy, beyond the noise; among searches likelier is
 #   not more repetitive (the wider beams repeat no more than greedy), but searched text repeats
 #   far more than sampled text.
