@@ -135,19 +135,31 @@ def test_a_model_of_another_kind_is_refused(tokenizer):
 # The exercises' references agree with llmlab.sampling, the library the lesson builds on.
 
 
-def test_top_p_reference_is_sampling_top_p():
-    rng = random.Random(1)
-    for _ in range(100):
-        logits, p = exercises.EXERCISES["top_p"].cases(rng)
-        assert torch.equal(exercises.top_p(logits, p), sampling.top_p(logits, p))
+def test_top_p_sample_draws_each_kept_token_with_its_nucleus_probability():
+    """Walking u over a fine grid, each token comes out as often as softmax(sampling.top_p(...))
+    says: the sampler is sampling.top_p followed by a draw."""
+    rng, grid = random.Random(1), 4000
+    for _ in range(40):
+        logits, p, _ = exercises.EXERCISES["top_p_sample"].cases(rng)
+        counts = torch.zeros(len(logits))
+        for k in range(grid):
+            counts[exercises.top_p_sample(logits, p, (k + 0.5) / grid)] += 1
+        expected = sampling.top_p(logits[None], p)[0].softmax(dim=-1)
+        assert torch.allclose(counts / grid, expected, atol=2 / grid)
 
 
-def test_repetition_penalty_reference_is_samplings():
-    rng = random.Random(2)
-    for _ in range(100):
-        logits, previous, penalty = exercises.EXERCISES["repetition_penalty"].cases(rng)
-        ours = exercises.repetition_penalty(logits, previous, penalty)
-        assert torch.allclose(ours, sampling.repetition_penalty(logits, previous, penalty))
+def test_beam_step_repeated_is_beam_search():
+    """Without stop tokens, beam_search keeps exactly beam_step's beams at every step and
+    returns the best one of the last step."""
+    model = tiny(5, vocab_size=11).eval()
+    for prompt, width, n in (([1, 2], 1, 6), ([3], 2, 5), ([4, 0, 7], 3, 8), ([9], 4, 4)):
+        beams, scores = [[]], torch.zeros(1)
+        for _ in range(n):
+            with torch.no_grad():
+                logits = model(torch.tensor([prompt + b for b in beams]))[0][:, -1]
+            beams, scores = exercises.beam_step(beams, scores, logits.log_softmax(-1), width)
+        assert beams[0] == sampling.beam_search(model, prompt, width, n)
+        assert scores.tolist() == sorted(scores.tolist(), reverse=True)
 
 
 def test_cached_attention_step_is_the_last_row_of_causal_attention():

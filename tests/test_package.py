@@ -228,10 +228,29 @@ def merged_weight(W, A, B, alpha: float, rank: int):
     return layer.base.weight.detach()
 
 
-def top_p(logits, p: float):
+def top_p_sample(logits, p: float, u: float) -> int:
+    # transformers' nucleus cut, then the inverse CDF of what is left, in vocabulary order
+    # sorted by probability (the order the exercise walks).
     from transformers.generation.logits_process import TopPLogitsWarper
 
-    return TopPLogitsWarper(p)(None, logits.clone())
+    kept = TopPLogitsWarper(p)(None, logits[None].clone())[0].softmax(dim=-1)
+    order = sorted(range(len(kept)), key=lambda i: (-kept[i].item(), i))
+    total = 0.0
+    for i in order:
+        total += kept[i].item()
+        if total > u and kept[i] > 0:
+            return i
+    return max(i for i in order if kept[i] > 0)
+
+
+def beam_step(beams, scores, log_probs, num_beams: int):
+    candidates = [
+        (scores[b].item() + log_probs[b, t].item(), beams[b] + [t])
+        for b in range(len(beams))
+        for t in range(log_probs.shape[1])
+    ]
+    best = sorted(candidates, key=lambda c: -c[0])[:num_beams]
+    return [new for _, new in best], torch.tensor([score for score, _ in best])
 
 
 def multi_head_attention(x, w_q, w_k, w_v, w_o, n_heads):
@@ -240,13 +259,6 @@ def multi_head_attention(x, w_q, w_k, w_v, w_o, n_heads):
         layer.qkv.weight.copy_(torch.cat([w_q, w_k, w_v], dim=1).T)
         layer.proj.weight.copy_(w_o.T)
         return layer(x[None])[0]
-
-
-def repetition_penalty(logits, previous_ids: list[int], penalty: float):
-    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
-
-    seen = torch.tensor(previous_ids, dtype=torch.long).expand(len(logits), -1)
-    return RepetitionPenaltyLogitsProcessor(penalty)(seen, logits.clone())
 
 
 def cached_attention_step(q, k, v, keys, values):
@@ -284,8 +296,8 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "loss_mask": loss_mask,
     "lora_forward": lora_forward,
     "merged_weight": merged_weight,
-    "top_p": top_p,
-    "repetition_penalty": repetition_penalty,
+    "top_p_sample": top_p_sample,
+    "beam_step": beam_step,
     "cached_attention_step": cached_attention_step,
     "ranking_to_pairs": lambda responses, ranking: rankings.ranking_to_pairs(
         rankings.Ranking((("user", "Speak."),), tuple(responses), tuple(ranking), "human")

@@ -43,11 +43,7 @@ from llmlab.exercises.lesson05 import (
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
 from llmlab.exercises.lesson07 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
-from llmlab.exercises.lesson08 import (
-    cached_attention_step,
-    repetition_penalty,
-    top_p,
-)
+from llmlab.exercises.lesson08 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
     Exercise,
@@ -70,6 +66,7 @@ __all__ = [
     "bits_per_char",
     "block_forward",
     "bpe_tokenizer",
+    "beam_step",
     "bradley_terry_loss",
     "cached_attention_step",
     "causal_average",
@@ -90,14 +87,13 @@ __all__ = [
     "multi_head_attention",
     "next_char_table",
     "power_law_exponent",
-    "repetition_penalty",
     "ranking_to_pairs",
     "rope_rotation",
     "sample_with_temperature",
     "sigmoid_op",
     "solution",
     "solution_source",
-    "top_p",
+    "top_p_sample",
     "top_speakers",
     "topological_order",
     "windows_and_targets",
