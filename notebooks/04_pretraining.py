@@ -1078,30 +1078,6 @@ assert all(torch.equal(p, q) for p, q in zip(run_a.parameters(), run_c.parameter
 #
 # ## More exercises
 #
-# ### Exercise: inputs and their targets
-# Cut the training examples yourself: given token ids `ids [N]`, the start of each window
-# `starts` (a list of ints) and `block_size`, return `(x, y)`, both `[len(starts), block_size]`:
-# `x[b]` the `block_size` tokens from `starts[b]`, and `y[b, t]` the token that follows
-# `x[b, t]` in `ids`. `get_batch` is this, with the starts drawn at random.
-
-# %%
-print(exercises.header("windows_and_targets"))
-
-
-# %%
-def windows_and_targets(ids: torch.Tensor, starts: list[int], block_size: int):
-    # x: one slice of ids per start, stacked into a batch
-    # y: for each start, the slice whose t-th token follows x's t-th token
-    raise NotImplementedError  # your code here: return x, y
-
-
-passed = exercises.check("windows_and_targets", windows_and_targets)
-
-# %% [markdown]
-# Stuck? In a cell of your own: `exercises.hint("windows_and_targets")` (then
-# `exercises.hint("windows_and_targets", 2)`), and only then
-# `exercises.solution("windows_and_targets")`.
-#
 # ### Exercise: greedy generation that stops
 # The loop of §8, greedy and with a stop: each step, crop to the context, take the last
 # position's logits and append the most likely token (`argmax`); stop after `max_new_tokens`

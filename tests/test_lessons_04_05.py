@@ -388,14 +388,6 @@ def test_bits_per_char_and_chinchilla_references():
     assert scaling.training_flops(n_params, tokens) == pytest.approx(1.2e21)
 
 
-def test_windows_and_targets_exercise_rejects_targets_that_are_not_shifted():
-    def unshifted(ids, starts, block_size):
-        x, _ = exercises.windows_and_targets(ids, starts, block_size)
-        return x, x.clone()
-
-    assert not exercises.check("windows_and_targets", unshifted)
-
-
 def test_greedy_until_exercise_rejects_a_loop_that_ignores_the_stop_or_the_context():
     def no_stop(model, prompt, max_new_tokens, stop_id):
         return exercises.greedy_until(model, prompt, max_new_tokens, stop_id=-1)

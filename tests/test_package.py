@@ -148,11 +148,6 @@ def backward(root: Value) -> None:
         nodes[key]._backward()
 
 
-def windows_and_targets(ids, starts: list[int], block_size: int):
-    windows = ids.unfold(0, block_size + 1, 1)[starts]  # every window of T + 1, then the chosen
-    return windows[:, :-1], windows[:, 1:]
-
-
 def greedy_until(model: GPT, prompt, max_new_tokens: int, stop_id: int) -> list[int]:
     new = model.generate(prompt, max_new_tokens, temperature=0, use_cache=False)[len(prompt) :]
     new = new.tolist()
@@ -285,7 +280,6 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "sigmoid_op": sigmoid_op,
     "topological_order": topological_order,
     "backward": backward,
-    "windows_and_targets": windows_and_targets,
     "greedy_until": greedy_until,
     "block_forward": block_forward,
     "adamw_step": adamw_step,

@@ -34,7 +34,6 @@ from llmlab.exercises.lesson04 import (
     block_forward,
     greedy_until,
     sample_with_temperature,
-    windows_and_targets,
 )
 from llmlab.exercises.lesson05 import (
     bits_per_char,
@@ -96,6 +95,5 @@ __all__ = [
     "top_p_sample",
     "top_speakers",
     "topological_order",
-    "windows_and_targets",
     "wrong_answer",
 ]

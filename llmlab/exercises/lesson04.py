@@ -1,6 +1,6 @@
-"""Lesson 04's exercises: inputs and shifted targets, a transformer block's forward pass, a
-training step's update (clipping and AdamW), the sampling loop with a temperature, and the greedy
-loop with a stop token."""
+"""Lesson 04's exercises: a transformer block's forward pass, a training step's update
+(clipping and AdamW), the sampling loop with a temperature, and the greedy loop with a stop
+token."""
 
 from __future__ import annotations
 
@@ -8,49 +8,6 @@ import random
 from typing import Any
 
 from llmlab.exercises.registry import exercise, wrong_answer
-
-
-def _random_windows(rng: random.Random) -> tuple[Any, list[int], int]:
-    import torch
-
-    block_size = rng.randint(1, 16)
-    ids = torch.tensor([rng.randrange(80) for _ in range(block_size + rng.randint(1, 40))])
-    starts = [rng.randrange(len(ids) - block_size) for _ in range(rng.randint(1, 6))]
-    return ids, starts, block_size
-
-
-def _same_pair(got: Any, expected: Any) -> bool:
-    import torch
-
-    return (
-        isinstance(got, tuple | list)
-        and len(got) == 2
-        and all(
-            isinstance(g, torch.Tensor) and torch.equal(g, e)
-            for g, e in zip(got, expected, strict=True)
-        )
-    )
-
-
-@exercise(
-    "windows_and_targets",
-    _random_windows,
-    same=_same_pair,
-    builds="a batch of inputs and their next-token targets",
-    minutes=10,
-    hints=(
-        "x[b] is ids[s : s + block_size] for the b-th start s; torch.stack makes the batch.",
-        "y is the same slice one token later.",
-    ),
-)
-def windows_and_targets(ids: Any, starts: list[int], block_size: int) -> tuple[Any, Any]:
-    """Inputs ``x [B, T]``: the ``block_size`` tokens from each start; targets ``y``: the same
-    windows one token later, so ``y[b, t]`` is the token that follows ``x[b, t]``."""
-    import torch
-
-    x = torch.stack([ids[s : s + block_size] for s in starts])
-    y = torch.stack([ids[s + 1 : s + 1 + block_size] for s in starts])
-    return x, y
 
 
 def _random_model_and_prompt(rng: random.Random) -> tuple[Any, Any, int, int]:
@@ -320,14 +277,6 @@ def sample_with_temperature(
 
 
 # Known wrong answers: the tests prove check() rejects each one.
-
-
-@wrong_answer("windows_and_targets")
-def _targets_not_shifted(ids: Any, starts: list[int], block_size: int) -> tuple[Any, Any]:
-    import torch
-
-    x = torch.stack([ids[s : s + block_size] for s in starts])
-    return x, x.clone()
 
 
 @wrong_answer("greedy_until")
