@@ -10,14 +10,14 @@
 # # 08 · Sampling and decoding
 #
 # **What you will build:** text from a model, on purpose. A model gives one score per token for
-# what comes next; *decoding* turns those scores into a choice, and it changes the text as much
-# as the weights do. You will look at a real next-token distribution, run the generation loop
-# with each strategy (greedy, temperature, top-k, top-p, min-p, a repetition penalty, beam
-# search), play with them in a widget, measure over 32 prompts what temperature and beam width
+# what comes next; *decoding* turns those scores into a choice, and it changes the text as much as
+# the weights do. You will look at a real next-token distribution, run the generation loop with
+# each strategy (greedy, temperature, top-k, top-p, min-p, a repetition penalty, beam search), play
+# with them in a widget, measure over 32 prompts (16 for beams) what temperature and beam width
 # trade (each number with its standard error), count what the **KV cache** saves, run the model
-# from its parameter file with NumPy alone, and measure **where hallucination comes from**
-# against chance and a stock answer. Three exercises have you build a top-p sampler, one step of
-# beam search and one cached step of attention.
+# from its parameter file with NumPy alone, and measure **where hallucination comes from** against
+# chance and a stock answer. Three exercises have you build a top-p sampler, one step of beam
+# search and one cached step of attention.
 #
 # **CPU time:** about 1 minute on a 2-core laptop (budget: 2 minutes), with the course's
 # `char`, `bpe` and `sft` models in the cache. Without them, the first run trains them
@@ -48,6 +48,7 @@ model, tokenizer = pretrained.load("bpe")
 print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
 print(f"trained {recipe.step:,} steps; held-out loss {recipe.extra['val_loss']:.2f} nats/token")
 assert model.config.vocab_size == 1024 and model.config.n_layer == 4
+assert model.config.n_head == 4 and model.config.n_embd == 128 and model.config.block_size == 128
 
 # %% [markdown]
 # It reads a prompt and gives, at its last position, one score (a **logit**) per token of its
@@ -84,6 +85,7 @@ half = int((probs.sort(descending=True).values.cumsum(0) < 0.5).sum()) + 1
 print(f"{len(me)} token for ' me', Shakespeare's next word; the model ranks it {rank[me[0]]}")
 print(f"tokens needed to cover half the probability: {half}")
 assert len(me) == 1 and 1 < rank[me[0]] <= 10
+assert half > 1  # no token holds half the probability on its own
 
 # %% [markdown]
 # The model does not know the next word; it holds a bet spread over many tokens. Shakespeare's
@@ -98,7 +100,8 @@ assert len(me) == 1 and 1 < rank[me[0]] <= 10
 # tokens), take the last position's logits, choose a token, append it, repeat. `llmlab.decoding`
 # is that loop written once for the whole course, and `llmlab.sampling` gives it the choice in
 # two parts: **logits processors** reshape the logits (each a function `logits [B, V] -> logits
-# [B, V]` that sets removed tokens to `-inf`, with Hugging Face transformers' exact semantics),
+# [B, V]` that sets removed tokens to `-inf`, written to follow the semantics of Hugging Face
+# *transformers*, a widely used Python library for running such models),
 # then **greedy** takes the best token or **sampling** draws one from `softmax`. The settings
 # travel together as one checked `sampling.SamplingConfig`. One step by hand, against the
 # library's first token:
@@ -207,8 +210,8 @@ assert batch == one_by_one
 # likeliest next tokens after the penalty and temperature: blue if every cut keeps them, grey if
 # one removes them. A slider at its neutral value switches its processor off (top-k 0, top-p 1,
 # min-p 0, penalty 1). *sample* streams a continuation drawn with exactly these settings. Try:
-# temperature 0.3, then 1.8; top-p 0.5 at temperature 1.5; min-p 0.2 on a prompt where the
-# model is sure (`"KING LEAR:\nHow now, my"`) and on one where it is not.
+# temperature 0.3, then 1.8; top-p 0.5 at temperature 1.5; min-p 0.2 on `"KING LEAR:\nHow now,
+# my"` and on the dagger prompt, and see on which one the model's bet is more concentrated.
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import SamplingPlayground
@@ -219,7 +222,8 @@ playground
 # %% [markdown]
 # ## 4. Diversity against quality, over 32 prompts
 
-# %% [markdown] One text proves little: measure many. Each setting continues the same 32 prompts
+# %% [markdown]
+# One text proves little: measure many. Each setting continues the same 32 prompts
 # (the first 60 characters of 32 speeches spread evenly through the held-out plays) by 96 tokens,
 # and each continuation gets two numbers:
 #
@@ -281,8 +285,9 @@ ax.set(xlabel="bits per character (char model): worse →", ylabel="distinct-2: 
 plt.show()
 
 # %% [markdown]
-# What to see: the points climb from greedy (low, left: repetitive and likely) to the top, and
-# then move right only: once the text stops repeating, hotter sampling buys no more diversity
+# What to see: greedy sits low and left (repetitive and likely); the penalty's point is straight
+# above it (no loop, the same bits); the temperatures run from T=0.4, a little below the top, to
+# the right along the top: once the text stops repeating, hotter sampling buys no more diversity
 # and costs bits per character at every step. The bars are ± 2 SE.
 
 # %% tags=["nbval-ignore-output"]
@@ -299,17 +304,19 @@ cooler = stats.difference(diversity["T=0.7"], diversity["T=0.4"])
 print(f"T=0.7 - T=0.4: distinct-2 {cooler:.3f}")
 assert cooler.value > 0 and cooler.beyond_noise(3)
 
-# %% [markdown] Every step hotter makes the text less like the plays by the char model's measure,
-# each step by more than three standard errors. Diversity within a 96-token text is another story:
-# it rises from T=0.4 to T=0.7 (beyond noise) and then has nowhere to go, because by T=0.7 almost
-# no word pair comes twice. Greedy text is by far the most repetitive (distinct-2 0.47 ± 0.04 in
-# the table), and the repetition penalty removes that loop (distinct-2 up by 0.53 ± 0.04) while
-# its bits per character move by −0.02 ± 0.03, within noise and within the 0.15 the cell asserts:
-# the repeated lines were not what made greedy text likely to the judge. Neither number alone is
-# quality: at the coldest settings the text is likely because it says the same safe things again,
-# at the hottest it is diverse because it is noise. Useful settings sit at the bend; top-p and
-# min-p try to get there from the hot side, by cutting the tail of unlikely tokens before the draw
-# (section 8 measures one).
+# %% [markdown]
+# Every step hotter, from T=0.4 to T=1.6, makes the text less like the plays by the char model's
+# measure, each step by more than three standard errors. Diversity within a 96-token text is
+# another story: it rises from T=0.4 to T=0.7 (beyond noise) and then has nowhere to go, because by
+# T=0.7 almost no word pair comes twice. Greedy text is by far the most repetitive (distinct-2 0.47
+# ± 0.04 in the table), and the repetition penalty removes that loop (distinct-2 up by 0.53 ± 0.04)
+# while its bits per character move by −0.02 ± 0.03, within noise and within the 0.15 the cell
+# asserts. (The judge reads only the first 128 characters of each text, so this says the penalty
+# costs nothing there; it does not say how likely the judge would find the looping lines.) Neither
+# number alone is quality: at the coldest settings the text is likely because it says the same safe
+# things again, at the hottest it is diverse because it is noise. Useful settings sit at the bend;
+# top-p and min-p try to get there from the hot side, by cutting the tail of unlikely tokens before
+# the draw (section 8 measures what min-p's cut does to invented words).
 
 # %% [markdown]
 # ## 5. Beam search
@@ -319,8 +326,10 @@ assert cooler.value > 0 and cooler.beyond_noise(3)
 # but continues with very likely ones is never seen. **Beam search** keeps the `num_beams` best
 # partial continuations (the **beams**) by total log-probability (the sum of their tokens'
 # log-probabilities, the log of the product of their probabilities), extends each by every
-# token and keeps the best again (transformers' semantics, with its length penalty). You build
-# that step in the first exercises below. With one beam it is greedy:
+# token and keeps the best again (transformers' semantics, with its **length penalty**: a
+# finished beam's score is its total log-probability divided by its length, so a longer beam is
+# not ranked lower only for having more tokens). You build that step in the second exercise
+# below. With one beam it is greedy:
 
 # %%
 assert sampling.beam_search(model, prompt_ids, 1, 48) == sampling.generate(
@@ -373,7 +382,9 @@ assert all(
 )
 assert versus["sample, T=1"][0].value < 0 and versus["sample, T=1"][0].beyond_noise(3)
 assert versus["sample, T=1"][1].value > 0 and versus["sample, T=1"][1].beyond_noise(3)
-assert all(versus[f"beam {w}"][1].value > -0.1 for w in (2, 4))  # wider: not more repetitive
+assert all(versus[f"beam {w}"][1].value > 0 for w in (2, 4))  # wider: not more repetitive
+for w in (2, 4):  # searched text repeats more than sampled text, beyond three SEs
+    assert stats.difference(found["sample, T=1"][1], found[f"beam {w}"][1]).beyond_noise(3)
 
 # %% [markdown]
 # Beam search does what it promises: each wider beam finds text the model rates likelier, token
@@ -381,10 +392,11 @@ assert all(versus[f"beam {w}"][1].value > -0.1 for w in (2, 4))  # wider: not mo
 # either. But "the likelier the text, the more it repeats" does not hold among these searches:
 # the wider beams' text is likelier than greedy's and not more repetitive (their distinct-2 is,
 # if anything, higher: by 0.13 ± 0.06 and 0.11 ± 0.08, about two SEs or less, too close to
-# rank). What does hold, far beyond noise, is that searched text, greedy or beam, repeats much
-# more than sampled text. A search for the likeliest text finds the model's safe, looping
-# phrases; open-ended generation samples, and beam search is kept for tasks with one right
-# output (translation, a short answer).
+# rank). What does hold, beyond three SEs for greedy and for each beam (the cell asserts it), is
+# that searched text repeats much more than sampled text: a search for the likeliest text finds
+# the model's safe, looping phrases. That is why open-ended generation samples; beam search is
+# usually kept for tasks with one right output, such as translation or a short answer (common
+# practice, not something this lesson measures).
 
 # %% [markdown]
 # ## 6. The KV cache
@@ -560,15 +572,15 @@ assert fewer_words.value < 0 and fewer_words.beyond_noise(3)
 assert not fewer_names.beyond_noise(3)  # too few names in 32 texts to tell
 
 # %% [markdown]
-# At low temperature almost every name and word is real: their pieces follow each other with
-# high probability. Each step hotter, more draws come from the tail, and the tail of a name is a
-# *plausible-sounding* piece: the model invents characters (and, hotter still, words) in the
-# same form as the real ones. The share of invented words grows at every step, each by more
-# than three SEs, and the intervals of invented names at T=0.4 and T=1.3 do not overlap (at
-# T=1.6 almost no speech ends, so there are too few names to count). Cutting the tail with
-# min-p, at the same temperature, lowers the share of invented words far beyond its noise
-# (by 0.160 ± 0.016). For invented names, 32 texts hold too few names to tell: the difference
-# is within three SEs. Nothing in sampling checks a fact.
+# At low temperature almost every name and word is real: their pieces follow each other with high
+# probability. Each step hotter, more draws come from the tail, and the tail of a name is a
+# *plausible-sounding* piece: the model invents characters and words in the same form as the real
+# ones. The share of invented words grows at every step, each by more than three SEs, and the
+# intervals of invented names at T=0.4 and T=1.3 do not overlap (at T=1.6 the 32 texts hold only 2
+# speaker names, too few to count). Cutting the tail with min-p, at the same temperature, lowers
+# the share of invented words far beyond its noise (by 0.160 ± 0.016). For invented names, 32 texts
+# hold too few names to tell: the difference is within three SEs. Nothing in sampling checks a
+# fact.
 
 # %% [markdown]
 # ### Wrong answers, against chance and a stock answer
@@ -678,9 +690,10 @@ print(f"answers ending in a full stop: {ends} of {sum(map(len, scored.values()))
 assert ends == sum(map(len, scored.values()))  # every answer in the trained form
 held = [r for r in scored["held-out"] if r["kind"] == "character_play"]
 assert sum(r["right"] for r in held) == 0  # not one held-out play named
-assert not edge.beyond_noise(3)  # the model is not shown to beat the stock answer
+assert not edge.beyond_noise(2)  # the model is not shown to beat the stock answer
 genre = [r for r in scored["held-out"] if r["kind"] == "play_genre"]
 genre_edge = stats.difference([r["right"] for r in genre], [r["stock"] for r in genre])
+print(f"held-out genres, model - stock answer (paired, {len(genre)} questions): {genre_edge:.2f}")
 assert not genre_edge.beyond_noise(2)  # held-out genres: no better than the stock answer
 
 # %% [markdown]
@@ -709,26 +722,33 @@ assert plays[0].value > plays[2] and stats.Estimate(
 ).beyond_noise(3)
 assert plays[0].value < 0.25  # and far from sure
 names = sureness["held-out", "main_character"]
-assert names[0].value < names[2]  # main characters: below a blind guess
+assert names[0].value < names[2] and stats.Estimate(
+    names[0].value - names[2], names[0].se, names[0].n
+).beyond_noise(3)  # main characters: below a blind guess
+assert names[1].value < names[2] / 10  # the right (unseen) name: far below a blind guess
+genres = sureness["held-out", "play_genre"]
+assert not stats.Estimate(genres[0].value - genres[2], genres[0].se, genres[0].n).beyond_noise(2)
 
 # %% [markdown]
 # On plays it never read, the model cannot know the answer, and it never says so: not one of
 # the 78 held-out `character_play` questions is answered right, and its answers have the form
-# it was trained on (a title, a genre or a name, then a full stop: the count is printed). Its
-# titles come from a few training plays (the commonest are printed above), and its genre answers
-# are "A history." 7 times of 9, right on Richard II's two questions, plus "A roman play." twice,
-# right on Julius Caesar: 3 of 9, against the stock answer's 2 of 9, a difference far inside
-# their SEs of 0.16 and 0.14. On the training plays it does little better: 0.045 ± 0.034 more
-# questions right than answering every one with the stock answer, within noise.
+# it was trained on (every answer ends in a full stop, as the trained ones do: the count is
+# printed). Its commonest titles are printed above, and its genre answers are "A history." 7
+# times of 9, right on Richard II's two questions, plus "A roman play." twice, right once (on
+# Julius Caesar): 3 of 9, against the stock answer's 2 of 9, a paired difference of
+# 0.11 ± 0.11, within noise. On the training plays it is not shown to beat the stock answer
+# either: it answers a share of the questions right 0.045 ± 0.034 higher, within two SEs.
 #
 # Nor is it *confidently* wrong. On `character_play`, the mean probability of its wrong answer is
-# about 2.4 times a blind guess among 38 titles (0.063 ± 0.002 against 0.026: beyond three SEs)
-# yet far below 25%; on genres it is within noise of what a blind guess gets; on main characters
-# it is below a blind guess among the play's characters. What it does with confidence is put
-# almost nothing on the right answer when the play is held out: less than a tenth of a blind
-# guess, because it never saw those titles as answers. (That the greedy answer is rated above the
-# right one is almost automatic: greedy decoding picks the likeliest token at every step, so it is
-# no evidence of anything.) Hallucination here is not a bug in decoding; it is the model's
+# about 2.4 times a blind guess among 38 titles (0.063 ± 0.002 against 0.026: beyond three SEs) yet
+# far below 25%; on genres it is within noise of what a blind guess gets (0.263 ± 0.044 against
+# 0.222); on main characters it is below a blind guess among the play's characters (0.014 ± 0.001
+# against 0.055). What it does with confidence is put almost nothing on the right title or name
+# when the play is held out: less than a tenth of a blind guess, as it never saw those plays'
+# titles and names as answers. (On the held-out genres, answers it did see in training, the right
+# answer gets 0.133 ± 0.051, within two SEs of a guess's 0.222.) That the greedy answer is rated
+# above the right one is almost automatic: greedy decoding picks the likeliest token at every step,
+# so it is no evidence of anything. Hallucination here is not a bug in decoding; it is the model's
 # distribution, read faithfully: a plausible *form* of answer with nothing behind it. Decoding can
 # only choose how much of the tail to trust.
 
@@ -741,16 +761,18 @@ assert names[0].value < names[2]  # main characters: below a blind guess
 #   picks; `llmlab.decoding` is the one loop around it.
 # - Over 32 prompts, each with its SE: every step hotter costs bits per character beyond the
 #   noise; within a text, repetition is almost gone by T=0.7; greedy loops, and a repetition
-#   penalty removes the loop at no cost the char model can see.
+#   penalty removes the loop at no cost the char model can see in the 128 characters it scores.
 # - Beam search finds likelier text than greedy, beyond the noise; among searches likelier is
 #   not more repetitive (the wider beams repeat no more than greedy), but searched text repeats
 #   far more than sampled text.
-# - The KV cache computes each position once and gives identical tokens; for a model this small
-#   the gain is bounded by per-step overhead, not arithmetic (time it on your machine).
+# - The KV cache computes each position once (64 times fewer positions for 127 tokens) and gives
+#   identical tokens; for a model this small, expect a far smaller speed-up, as per-step overhead
+#   remains (time it on your machine).
 # - A model is a parameter file and a few hundred lines: NumPy alone ran ours, to the same text.
-# - Hallucination, measured: invented names and words grow with temperature and min-p cuts
-#   them; the fine-tuned model answers what it cannot know, in the right form, no better than
-#   a stock answer, and puts almost nothing on the truth.
+# - Hallucination, measured: invented words grow with every step of temperature, invented names
+#   from T=0.4 to T=1.3, and min-p cuts the invented words (for names, too few to tell); the
+#   fine-tuned model answers what it cannot know, in the right form, no better than a stock
+#   answer, and puts almost nothing on the right held-out title or name.
 
 # %% [markdown]
 # ## Exercises
