@@ -24,3 +24,11 @@ def pytest_collection_modifyitems(config, items):
 
     minutes = {f"{lesson.slug}.ipynb": lesson.cpu_minutes for lesson in LESSONS}
     items.sort(key=lambda item: -minutes.get(item.path.name, 0.0))  # stable: ties keep order
+
+
+@pytest.fixture(scope="session")
+def tok():
+    """The shipped sft model's chat tokenizer (the preference tests render replies with it)."""
+    from llmlab import pretrained
+
+    return pretrained.load("sft", train=False, progress=False)[1]

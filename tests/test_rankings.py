@@ -7,32 +7,13 @@ import json
 
 import pytest
 import torch
-from tiny_gpt import tiny
+from preference_data import PROMPT, pairs_for, small
 
-from llmlab import labeler, pretrained
+from llmlab import labeler
 from llmlab import rankings as R
 
-PROMPT = (("user", "To HAMLET: My lord, how fares your grace this morning?"),)
 GOOD = "My grace is well, and I thank thee for the morning.\nCome, let us walk along the shore."
 RUDE = "Away, thou knave and villain!"
-VOCAB = 1027  # the sft tokenizer's
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return pretrained.load("sft", train=False, progress=False)[1]
-
-
-def small(seed: int = 0):
-    return tiny(seed, vocab_size=VOCAB, block_size=64)
-
-
-def pairs_for(n: int = 6) -> list[R.Pair]:
-    """Pairs where the chosen reply is courteous verse and the rejected one an insult."""
-    prompts = [(("user", f"To HAMLET: Speak of the {w}."),) for w in ("sea", "king", "ghost")]
-    good = [f"The {w} is fair and gentle as the morning sun." for w in ("sea", "king", "ghost")]
-    bad = ["Thou knave!", "Villain, rogue!", "Out, slave!"]
-    return [R.Pair(prompts[i % 3], good[i % 3], bad[i % 3]) for i in range(n)]
 
 
 # ----------------------------------------------------------------------------- rankings and pairs
