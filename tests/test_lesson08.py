@@ -1,175 +1,193 @@
-"""Lesson 08: the sampling playground (driven by setting ``.value`` and clicking) on a tiny model,
-and the exercises' references against llmlab.sampling."""
+"""Lesson 07's new pieces: the ranking widget (driven as clicks drive it), its file, batched
+sampling of replies, the KL of a policy's replies and the report the lesson prints."""
 
-import html
-import random
+from __future__ import annotations
+
+import json
 
 import pytest
 import torch
+from tiny_gpt import tiny
 
-from llmlab import exercises, sampling
-from llmlab.tokenization import CharTokenizer
-from llmlab.widgets import SamplingPlayground, next_token_distribution
-from tests.tiny_gpt import tiny
+from llmlab import labeler, pretrained
+from llmlab import policy as P
+from llmlab import rankings as R
+from llmlab import reward_model as RM
+from llmlab.train import evaluate
+from llmlab.widgets import RankingBox, ranking_html
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-TEXT = "to be or not to be, that is the question: whether 'tis nobler\n"
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> CharTokenizer:
-    return CharTokenizer(TEXT)
-
-
-@pytest.fixture
-def playground(tokenizer) -> SamplingPlayground:
-    model = tiny(3, vocab_size=tokenizer.vocab_size).eval()
-    return SamplingPlayground(model, tokenizer, prompt="to be or", max_new_tokens=12, pause=0)
-
-
-SETTINGS = [
-    {"temperature": 1.0},
-    {"temperature": 0.0},
-    {"temperature": 0.7, "top_k": 3},
-    {"temperature": 1.3, "top_p": 0.5},
-    {"temperature": 1.0, "min_p": 0.2},
-    {"temperature": 0.9, "top_k": 10, "top_p": 0.8, "min_p": 0.05, "repetition_penalty": 1.5},
+PROMPTS = [
+    (("user", "To HAMLET: How fares your grace?"),),
+    (("user", "To OPHELIA: What news, fair lady?"),),
+]
+SAMPLES = [
+    [
+        ("I am well, my lord.", True),
+        ("Away, thou knave!", True),
+        ("I am well, my lord.", True),
+        ("The king is gone to bed", False),
+    ],
+    [("No news, my lord.", True), ("The ship is come.", True)],
 ]
 
 
-@pytest.mark.parametrize("settings", SETTINGS)
-def test_kept_set_is_what_process_keeps(settings):
-    logits = 2 * torch.randn(30, generator=torch.Generator().manual_seed(0))
-    previous = [1, 4, 4, 7]
-    shown = next_token_distribution(logits, previous, **settings)
-    processed = sampling.process(logits[None], previous, **settings)[0]
-    assert torch.equal(shown.kept, processed.isfinite())
-    assert torch.allclose(shown.sampled(), processed.softmax(-1), atol=1e-6)
-    assert torch.isclose(shown.probs.sum(), torch.tensor(1.0))
+@pytest.fixture(scope="module")
+def tok():
+    return pretrained.load("sft", train=False, progress=False)[1]
 
 
-@pytest.mark.parametrize("settings", SETTINGS)
-def test_the_sliders_give_the_kept_set_of_process(playground, settings):
-    off = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "repetition_penalty": 1.0}
-    for name, slider in playground.sliders.items():
-        slider.value = settings.get(name, off[name])
-    with torch.no_grad():
-        logits = playground.model(torch.tensor([playground.ids]))[0][0, -1]
-    expected = sampling.process(logits[None], playground.ids, **settings)[0].isfinite()
-    assert torch.equal(playground.distribution().kept, expected)
-    assert f"kept {int(expected.sum()):,} of" in playground.caption.value
-
-
-def test_moving_temperature_changes_the_picture_and_the_prompt_rereads(playground):
-    picture, caption = playground.image.value, playground.caption.value
-    playground.sliders["temperature"].value = 0.3
-    assert playground.image.value != picture and playground.caption.value != caption
-    before = playground.logits.clone()
-    playground.prompt.value = "whether 'tis"
-    assert playground.ids == playground.tokenizer.encode("whether 'tis")
-    assert not torch.equal(playground.logits, before)
-
-
-def test_sample_streams_what_stream_gives(playground):
-    playground.sliders["top_k"].value = 5
-    text = playground.stream()
-    expected = sampling.generate(
-        playground.model,
-        playground.ids,
-        12,
-        temperature=1.0,
-        top_k=5,
-        generator=torch.Generator().manual_seed(0),
+def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
+    path = tmp_path / "mine.json"
+    box = RankingBox(PROMPTS, SAMPLES, path)
+    assert len(box.replies[0]) == 3  # the repeated reply is shown once
+    assert len(box.buttons) == 3
+    box.buttons[2].click()  # "pick reply 3": best
+    assert "#1" in box.cards.value and box.buttons[2].disabled and not path.exists()
+    box.buttons[0].click()  # second; the last one left takes third place by itself
+    assert box.picked[0] == [2, 0, 1] and "this prompt: ranked" in box.status.value
+    saved = R.load_rankings(path)
+    assert [r.ranking for r in saved] == [(2, 0, 1)] and saved[0].source == "human"
+    assert saved[0].ended == (True, True, False)
+    box.next.click()
+    box.rank_rest(labeler.rank)  # the first prompt's ranking is kept, the second one is filled
+    saved = R.load_rankings(path)
+    assert [r.ranking for r in saved][0] == (2, 0, 1) and len(saved) == 2
+    by_labeler = R.label(PROMPTS, SAMPLES)
+    assert saved[1] == R.Ranking(
+        *[getattr(by_labeler[1], f) for f in ("prompt", "responses", "ranking")],
+        "human",
+        by_labeler[1].ended,
+        "prompt-1",
     )
-    assert text == playground.tokenizer.decode(expected)
-    assert text and html.escape(text) in playground.text.value
+    assert all(type(r) is type(by_labeler[0]) for r in saved)
+    box.show(0)
+    box.restart.click()  # start over: the ranking leaves the file
+    assert [r.prompt_id for r in R.load_rankings(path)] == ["prompt-1"]
+    assert json.loads(path.read_text())["format"] == "llmlab-rankings"
 
 
-def test_typing_redraws_after_a_pause_or_a_flush(tokenizer):
-    model = tiny(3, vocab_size=tokenizer.vocab_size).eval()
-    waiting = SamplingPlayground(model, tokenizer, prompt="to be", pause=5)
-    picture = waiting.image.value
-    waiting.prompt.value = "whether"
-    assert waiting.ids == tokenizer.encode("whether")  # read at once
-    assert waiting.image.value == picture  # drawn only when the typing pauses
-    waiting.flush()
-    assert waiting.image.value != picture
-    assert waiting.still()["text/html"].startswith("<div><b>kept")
-
-
-def test_an_unencodable_prompt_is_shown_not_raised(playground):
-    playground.prompt.value = "zzz§"
-    assert "color:#b00" in playground.caption.value
+def test_a_picked_reply_cannot_be_picked_twice_and_the_ends_are_clamped(tmp_path):
+    box = RankingBox(PROMPTS, SAMPLES, tmp_path / "r.json")
+    box.pick(1)
+    box.pick(1)
+    assert box.picked[0] == [1]
+    box.show(-5)
+    assert box.current == 0
+    box.show(99)
+    assert box.current == 1 and "prompt 2 of 2" in box.header.value
+    assert box.buttons[2].layout.display == "none"  # the second prompt has two replies
+    with pytest.raises(ValueError, match=r"i must be an int in 0..1 \(a reply index\)"):
+        box.pick(2)
 
 
 @pytest.mark.parametrize(
-    ("setting", "value", "error", "match"),
+    "prompts, samples, match",
     [
-        ("temperature", -0.1, ValueError, "temperature must be in"),
-        ("temperature", float("nan"), ValueError, "temperature must be in"),
-        ("temperature", 2.5, ValueError, "temperature must be in"),
-        ("top_k", 101, ValueError, "top_k must be in"),
-        ("top_k", 2.5, TypeError, "top_k must be"),
-        ("top_p", 0.0, ValueError, "top_p must be in"),
-        ("top_p", 1.5, ValueError, "top_p must be in"),
-        ("min_p", -0.1, ValueError, "min_p must be in"),
-        ("repetition_penalty", 0.5, ValueError, "repetition_penalty must be in"),
-        ("max_new_tokens", 0, ValueError, "max_new_tokens must be"),
-        ("pause", -1, ValueError, "pause must be"),
-        ("prompt", "", ValueError, "prompt must be a non-empty str"),
+        ([], [], "non-empty and of one length"),
+        (PROMPTS, SAMPLES[:1], "non-empty and of one length"),
+        (PROMPTS[:1], [[("same", True), ("same", True)]], "fewer than 2 distinct replies"),
+        ([(("assistant", "hi"),)], SAMPLES[:1], "user"),
     ],
 )
-def test_bad_settings_are_refused_naming_the_argument(tokenizer, setting, value, error, match):
-    model = tiny(3, vocab_size=tokenizer.vocab_size)
-    with pytest.raises(error, match=match):
-        SamplingPlayground(model, tokenizer, **{setting: value})
+def test_bad_widget_input_is_refused(tmp_path, prompts, samples, match):
+    with pytest.raises(ValueError, match=match):
+        RankingBox(prompts, samples, tmp_path / "r.json")
 
 
-def test_a_model_of_another_kind_is_refused(tokenizer):
-    with pytest.raises(TypeError, match="model must be an llmlab.model.GPT"):
-        SamplingPlayground(torch.nn.Linear(2, 2), tokenizer)
+def test_ranking_html_escapes_and_marks_cut_replies():
+    shown = ranking_html(PROMPTS[0], [("<b>bold</b>", True), ("cut", False)], [1])
+    assert "&lt;b&gt;" in shown and "cut off" in shown and "#1" in shown and "not ranked" in shown
 
 
-# ---------------------------------------------------------------------------------------------
-# The exercises' references agree with llmlab.sampling, the library the lesson builds on.
+def test_dialogue_prompts_spread_and_bad_n():
+    found = R.dialogue_prompts("validation", 5)
+    assert len(found) == len(set(found)) == 5
+    assert all(len(p) == 1 and p[0][0] == "user" and p[0][1].startswith("To ") for p in found)
+    for bad in (0, -1, 2.0, True, 10**9):
+        with pytest.raises(ValueError, match="n must be"):
+            R.dialogue_prompts("train", bad)
 
 
-def test_top_p_sample_draws_each_kept_token_with_its_nucleus_probability():
-    """Walking u over a fine grid, each token comes out as often as softmax(sampling.top_p(...))
-    says: the sampler is sampling.top_p followed by a draw."""
-    rng, grid = random.Random(1), 4000
-    for _ in range(40):
-        logits, p, _ = exercises.EXERCISES["top_p_sample"].cases(rng)
-        counts = torch.zeros(len(logits))
-        for k in range(grid):
-            counts[exercises.top_p_sample(logits, p, (k + 0.5) / grid)] += 1
-        expected = sampling.top_p(logits[None], p)[0].softmax(dim=-1)
-        assert torch.allclose(counts / grid, expected, atol=2 / grid)
+def test_sample_rows_batches_prompts_of_any_length_within_the_context():
+    model = tiny(0, vocab_size=40, block_size=16)
+    prompts = [[1, 2, 3], [4] * 14, [5, 6]]
+    outs = R.sample_rows(
+        model,
+        prompts,
+        8,
+        stop_id=None,
+        pad=0,
+        rows_per_batch=2,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert [len(o) for o in outs] == [8, 2, 8]  # the long prompt leaves room for 2 tokens
+    greedy = R.sample_rows(model, prompts, 5, stop_id=None, pad=0, temperature=0)
+    one_by_one = [
+        R.sample_rows(model, [p], 5, stop_id=None, pad=0, temperature=0)[0] for p in prompts
+    ]
+    assert greedy == one_by_one
+    with pytest.raises(ValueError, match=r"prompts\[0\] has 16 tokens"):
+        R.sample_rows(model, [[1] * 16], 4, stop_id=None, pad=0)
 
 
-def test_beam_step_repeated_is_beam_search():
-    """Without stop tokens, beam_search keeps exactly beam_step's beams at every step and
-    returns the best one of the last step."""
-    model = tiny(5, vocab_size=11).eval()
-    for prompt, width, n in (([1, 2], 1, 6), ([3], 2, 5), ([4, 0, 7], 3, 8), ([9], 4, 4)):
-        beams, scores = [[]], torch.zeros(1)
-        for _ in range(n):
-            with torch.no_grad():
-                logits = model(torch.tensor([prompt + b for b in beams]))[0][:, -1]
-            beams, scores = exercises.beam_step(beams, scores, logits.log_softmax(-1), width)
-        assert beams[0] == sampling.beam_search(model, prompt, width, n)
-        assert scores.tolist() == sorted(scores.tolist(), reverse=True)
+def test_reply_kl_is_zero_for_the_reference_and_k3_never_negative(tok):
+    model = tiny(0, vocab_size=1027, block_size=64)
+    reference = P.frozen(model)
+    replies = [("I am well, my lord.", True), ("Away!", False)]
+    same = P.reply_kl(model, reference, tok, PROMPTS, replies)
+    assert same == {"k1": 0.0, "k2": 0.0, "k3": 0.0}
+    other = tiny(1, vocab_size=1027, block_size=64)
+    moved = P.reply_kl(other, reference, tok, PROMPTS, replies)
+    assert moved["k3"] > 0 and moved["k2"] > 0
+    with pytest.raises(ValueError, match="one length"):
+        P.reply_kl(model, reference, tok, PROMPTS, replies[:1])
+    with pytest.raises(ValueError, match="one vocabulary"):
+        P.reply_kl(tiny(0, vocab_size=50, block_size=64), reference, tok, PROMPTS, replies)
 
 
-def test_cached_attention_step_is_the_last_row_of_causal_attention():
-    rng = random.Random(3)
-    for _ in range(50):
-        q, k, v, keys, values = exercises.EXERCISES["cached_attention_step"].cases(rng)
-        out, all_keys, all_values = exercises.cached_attention_step(q, k, v, keys, values)
-        queries = torch.cat([torch.randn_like(keys), q], dim=1)  # earlier queries do not matter
-        full = torch.nn.functional.scaled_dot_product_attention(
-            queries, all_keys, all_values, is_causal=True
+def test_report_of_the_reference_against_itself(tok):
+    model = tiny(0, vocab_size=1027, block_size=64)
+    reward = RM.reward_model(model)
+    baseline = [
+        r[0]
+        for r in R.sample_responses(
+            model, tok, PROMPTS, 1, max_new_tokens=8, generator=torch.Generator().manual_seed(1)
         )
-        assert torch.allclose(out, full[:, -1:], atol=1e-5)
-        assert all_keys.shape[1] == keys.shape[1] + 1 and torch.equal(all_values[:, -1:], v)
+    ]
+    plain = torch.arange(200) % 1000  # any token ids longer than the context
+    found = P.report(
+        model,
+        P.frozen(model),
+        reward,
+        tok,
+        PROMPTS,
+        baseline,
+        plain,
+        max_new_tokens=8,
+        generator=torch.Generator().manual_seed(1),
+    )
+    assert found["win_rate"] == 0.5 and found["replies"] == baseline  # the same draws
+    assert found["kl"] == 0.0 and found["kl_k3"] == 0.0
+    assert found["plain_loss"] == evaluate(model, plain, windows=64)
+    assert set(found) == {
+        "win_rate",
+        "score",
+        "reward",
+        "kl",
+        "kl_k3",
+        "distinct_2",
+        "plain_loss",
+        "replies",
+    }
+    for bad in (torch.arange(64), torch.arange(400).view(2, 200), [1, 2, 3]):
+        with pytest.raises(ValueError, match="plain must be a 1-D tensor of more than block_size"):
+            P.report(
+                model,
+                P.frozen(model),
+                reward,
+                tok,
+                PROMPTS,
+                baseline,
+                bad,
+                generator=torch.Generator().manual_seed(1),
+            )

@@ -6,7 +6,7 @@ first mismatch (inputs, expected, got) instead of a bare "wrong". ``solution("na
 the worked solution: the reference's own source, so the solution shown is the one that is tested.
 
 The registry is :mod:`llmlab.exercises.registry`; the exercises live one module per lesson
-(``lesson00`` ... ``lesson08``), each holding that lesson's references and case generators and
+(``lesson00`` ... ``lesson10``), each holding that lesson's references and case generators and
 importing the registry, never this package, so the imports below hold in any order. Imports of
 heavier modules stay inside their functions, so that importing this package stays cheap.
 """
@@ -41,8 +41,8 @@ from llmlab.exercises.lesson05 import (
     power_law_exponent,
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
-from llmlab.exercises.lesson07 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
-from llmlab.exercises.lesson08 import beam_step, cached_attention_step, top_p_sample
+from llmlab.exercises.lesson08 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
+from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
     Exercise,

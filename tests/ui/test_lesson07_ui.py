@@ -1,43 +1,39 @@
-"""Lesson 07 in real JupyterLab: run it up to the ranking box, then rank replies by clicking."""
+"""Lesson 06 in real JupyterLab: talk to a character by typing and clicking.
+
+The chat box needs only the lesson's shipped models, so the test runs the set-up cell, the cell
+that loads them and the chat box's cell, not the fine-tuning in between."""
 
 import pytest
 
 pytestmark = pytest.mark.ui
 
 
-def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
-    page = run_notebook_through("07_rlhf_ranking.ipynb", "box = RankingBox(", timeout_s=300)
-    box = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="start over"))
-    box = box.first
-    box.scroll_into_view_if_needed()
-    status = box.locator(".widget-html-content").last
-    assert "prompt 1 of 3" in box.inner_text() and "0 of 3 prompts ranked" in status.inner_text()
+def _send(page, chat, line: str, who: str) -> str:
+    """Type ``line`` into the chat box, press Send, wait for the reply; return the conversation."""
+    box = chat.locator("input[type='text']").first
+    box.click()
+    box.fill("")
+    page.keyboard.type(line, delay=20)  # key by key, as a learner types
+    chat.get_by_role("button", name="Send").click()
+    output = chat.locator(".widget-html-content").last
+    page.wait_for_function(
+        "([el, line, who]) => el.innerText.includes(line) && el.innerText.includes(who)",
+        arg=[output.element_handle(), line, f"answered by {who}"],
+        timeout=60_000,
+    )
+    return output.inner_text()
 
-    picks = box.get_by_role("button", name="pick reply")
-    n = picks.count()
-    assert n >= 2
-    for i in range(n - 1, 0, -1):  # the last reply best, and so on; reply 1 places itself
-        picks.nth(i).click()
-    page.wait_for_function(
-        "el => el.innerText.includes('1 of 3 prompts ranked')",
-        arg=status.element_handle(),
-        timeout=20_000,
-    )
-    shown = box.inner_text()
-    assert all(f"#{place}" in shown for place in range(1, n + 1))  # every reply has its place
-    assert "my_rankings.json" in status.inner_text()
-    for i in range(n):
-        assert picks.nth(i).is_disabled()
 
-    box.get_by_role("button", name="next prompt").click()
-    page.wait_for_function(
-        "el => el.innerText.includes('prompt 2 of 3')", arg=box.element_handle(), timeout=20_000
-    )
-    assert not picks.first.is_disabled()  # a fresh prompt to rank
-    box.get_by_role("button", name="previous prompt").click()
-    box.get_by_role("button", name="start over").click()
-    page.wait_for_function(
-        "el => el.innerText.includes('0 of 3 prompts ranked')",
-        arg=status.element_handle(),
-        timeout=20_000,
-    )
+def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook_cells):
+    cells = ["llmlab.setup(", 'pretrained.load("sft")', "chat_box = ChatBox("]
+    page = run_notebook_cells("07_lora_and_classifiers.ipynb", cells, timeout_s=300)
+    chat = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="Send")).first
+    chat.scroll_into_view_if_needed()
+    assert "how fares your grace" in chat.inner_text()  # the lesson's own cell sent one line
+
+    shown = _send(page, chat, "Good night, sweet prince.", "the fine-tuned model")
+    assert "To HAMLET: Good night, sweet prince." in shown  # addressed to the chosen character
+
+    chat.get_by_role("button", name="answer with the base model").click()
+    shown = _send(page, chat, "What news from the court?", "the base model")
+    assert "sweet prince" not in shown  # switching models started a new conversation

@@ -1,68 +1,43 @@
-"""Lesson 08 in real JupyterLab: run it, move the playground's temperature, press "sample", type."""
-
-import re
+"""Lesson 07 in real JupyterLab: run it up to the ranking box, then rank replies by clicking."""
 
 import pytest
 
 pytestmark = pytest.mark.ui
 
 
-def _temperature(caption) -> float:
-    """The temperature the playground's caption says the bars are drawn at."""
-    return float(re.search(r"after temperature (\d+\.\d+)", caption.inner_text()).group(1))
+def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
+    page = run_notebook_through("08_rewards_and_dpo.ipynb", "box = RankingBox(", timeout_s=300)
+    box = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="start over"))
+    box = box.first
+    box.scroll_into_view_if_needed()
+    status = box.locator(".widget-html-content").last
+    assert "prompt 1 of 3" in box.inner_text() and "0 of 3 prompts ranked" in status.inner_text()
 
-
-def test_playground_follows_temperature_and_streams_a_sample(run_notebook):
-    page = run_notebook("08_sampling.ipynb")
-    sample = page.get_by_role("button", name="sample")
-    playground = page.locator(".widget-vbox").filter(has=sample).first
-    playground.scroll_into_view_if_needed()
-    caption = playground.locator(".widget-html-content").first
-    picture = playground.locator("img").first
-    assert "kept" in caption.inner_text() and _temperature(caption) == 0.8  # set by the lesson
-    # Every control fits in the output area, the file browser open, in a 1280-pixel window.
-    area = page.locator(".jp-OutputArea-output").filter(has=sample).first.bounding_box()
-    for control in playground.locator(".widget-slider, .widget-textarea, button").all():
-        box = control.bounding_box()
-        assert area["x"] <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"]
-
-    # Two key presses on the temperature slider: 0.80 -> 0.90; the bars and caption follow.
-    old_caption, old_src = caption.inner_text(), picture.get_attribute("src")
-    slider = playground.locator(".widget-slider").filter(has_text="temperature")
-    slider.locator(".ui-slider-handle, .noUi-handle").first.focus()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
+    picks = box.get_by_role("button", name="pick reply")
+    n = picks.count()
+    assert n >= 2
+    for i in range(n - 1, 0, -1):  # the last reply best, and so on; reply 1 places itself
+        picks.nth(i).click()
     page.wait_for_function(
-        "([el, img, text, src]) => el.innerText !== text && img.src !== src",
-        arg=[caption.element_handle(), picture.element_handle(), old_caption, old_src],
+        "el => el.innerText.includes('1 of 3 prompts ranked')",
+        arg=status.element_handle(),
         timeout=20_000,
     )
-    assert _temperature(caption) > 0.8
-    # A hotter distribution: the likeliest token's share shrinks.
-    share = re.compile(r"at (\d+\.\d)%")
-    assert float(share.search(caption.inner_text()).group(1)) < float(
-        share.search(old_caption).group(1)
-    )
+    shown = box.inner_text()
+    assert all(f"#{place}" in shown for place in range(1, n + 1))  # every reply has its place
+    assert "my_rankings.json" in status.inner_text()
+    for i in range(n):
+        assert picks.nth(i).is_disabled()
 
-    # "sample" streams a continuation under the prompt.
-    text = playground.locator(".widget-html-content").last
-    assert "MACBETH" not in text.inner_text()
-    sample.click()
+    box.get_by_role("button", name="next prompt").click()
     page.wait_for_function(
-        "(el) => el.innerText.startsWith('MACBETH') && el.innerText.length > 80",
-        arg=text.element_handle(),
-        timeout=30_000,
+        "el => el.innerText.includes('prompt 2 of 3')", arg=box.element_handle(), timeout=20_000
     )
-    assert "Is this a dagger which I see before" in text.inner_text()
-
-    # Typing in the prompt: the bars follow once the typing pauses.
-    old_src = picture.get_attribute("src")
-    prompt = playground.locator("textarea").first
-    prompt.click()
-    page.keyboard.press("Control+End")
-    page.keyboard.type(" thee", delay=30)
+    assert not picks.first.is_disabled()  # a fresh prompt to rank
+    box.get_by_role("button", name="previous prompt").click()
+    box.get_by_role("button", name="start over").click()
     page.wait_for_function(
-        "([img, src]) => img.src !== src",
-        arg=[picture.element_handle(), old_src],
+        "el => el.innerText.includes('0 of 3 prompts ranked')",
+        arg=status.element_handle(),
         timeout=20_000,
     )

@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · Sampling and decoding
+# # 10 · Sampling and decoding
 #
 # **What you will build:** text from a model, on purpose. A model gives one score per token for
 # what comes next; *decoding* turns those scores into a choice, and it changes the text as much as
