@@ -15,7 +15,7 @@ else goes as JSON in the file's header under the key ``"llmlab"``:
 
 Files are written to a temporary name and renamed (:func:`llmlab.files.write_atomically`), so a
 crash mid-write leaves the old file or the new one, never half of one. :func:`read_numpy` reads a
-checkpoint without importing torch (lesson 08's NumPy-only runner uses it); :func:`load_checkpoint`
+checkpoint without importing torch (lesson 10's NumPy-only runner uses it); :func:`load_checkpoint`
 is the same read into torch tensors.
 """
 

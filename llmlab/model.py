@@ -14,7 +14,7 @@ shifted by one (see :mod:`llmlab.train`).
 The model is a *trunk* and a *head*. :meth:`GPT.hidden` runs the trunk: ``[B, T]`` ids to
 ``[B, T, n_embd]`` vectors after the final layer norm. The tied LM head turns those into logits;
 :class:`SequenceHead` reads the same vectors at each row's last real token to score a whole text
-(a class for lesson 06, a reward for lesson 07). A :class:`KVCache` keeps the keys and values of
+(a class for lesson 07, a reward for lesson 08). A :class:`KVCache` keeps the keys and values of
 positions already seen, so generating one more token computes one position, not the whole window.
 """
 
@@ -525,8 +525,8 @@ def last_real_positions(attention_mask: Tensor) -> Tensor:
 class SequenceHead(nn.Module):
     """A GPT trunk plus a linear read-out of each row's last real token: one score vector per text.
 
-    ``n_outputs`` classes make a classifier (lesson 06); ``n_outputs=1`` makes a reward model
-    (lesson 07). The layout is transformers' ``GPT2ForSequenceClassification``: the trunk's
+    ``n_outputs`` classes make a classifier (lesson 07); ``n_outputs=1`` makes a reward model
+    (lesson 08). The layout is transformers' ``GPT2ForSequenceClassification``: the trunk's
     vector at the last real position goes through ``score`` (a bias-free linear layer).
     """
 

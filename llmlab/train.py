@@ -4,7 +4,7 @@
 function ``(generator, n) -> Batch`` that draws ``n`` rows using only ``generator`` for its
 randomness (so saving that generator's state is enough to resume the very same batches), and a
 loss is a function ``(model, batch) -> scalar``. Everything else is shared by pretraining (here),
-fine-tuning (lesson 06) and preference learning (lesson 07): AdamW over the trainable
+fine-tuning (lessons 06–07) and preference learning (lessons 08–09): AdamW over the trainable
 parameters, the schedule, clipping, evaluation, the progress bar, checkpoints and exact resume.
 
 Pretraining (:func:`train`): show the model windows of text and nudge it to predict each next token.

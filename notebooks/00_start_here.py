@@ -63,7 +63,7 @@ assert next_char_probabilities("FALSTAF")[0] == ("F", 1.0)
 
 # %% [markdown]
 # The table is sure that `FALSTAF` goes on with `F`. Generation is just repeating that step.
-# We pick the most likely character each time (*greedy* decoding; lesson 08 shows better ways).
+# We pick the most likely character each time (*greedy* decoding; lesson 10 shows better ways).
 
 
 # %%
@@ -223,6 +223,24 @@ def backoff_probability(context: str, char: str, blend: float) -> float:
 
 
 # %% [markdown]
+# The same table is `llmlab.ngram.BackoffTable` (lesson 04 races its networks against it). Built
+# from our counts, it holds the same numbers and gives the same probabilities, to the last bit;
+# from here on we use it:
+
+# %%
+from llmlab import ngram
+
+table = ngram.BackoffTable(counts, vocab_size=len(alphabet))
+assert table.counts == orders and len(table) == n_counts
+probe = train_text[5000:5300]
+assert all(
+    table.probability(probe[:t], probe[t], b) == backoff_probability(probe[:t], probe[t], b)
+    for t in range(1, len(probe))
+    for b in (4, 64)
+)
+
+
+# %% [markdown]
 # ### A fair comparison
 #
 # To be fair to both, we cut the held-out plays into windows of 129 characters that do not
@@ -252,14 +270,9 @@ random.Random(0).shuffle(cut)
 tune, test = cut[:256], cut[256 : 256 + 1024]
 
 
-def table_losses(window: str, blend: float) -> list[float]:
-    """-log p of each of the window's last T characters, by the table with back-off."""
-    return [-math.log(backoff_probability(window[:t], window[t], blend)) for t in range(1, T + 1)]
-
-
 print(f"held-out windows: {len(cut):,}; tuning {len(tune)}, test {len(test):,}")
 print("table's loss on the tuning windows (nats per character):")
-per_window = {b: [sum(table_losses(w, b)) / T for w in tune] for b in [4, 16, 64, 256]}
+per_window = {b: [table.window_loss(w, b) for w in tune] for b in [4, 16, 64, 256]}
 tuned = {b: stats.mean(losses) for b, losses in per_window.items()}
 best_blend = min(tuned, key=lambda b: tuned[b].value)
 for blend, loss in tuned.items():
@@ -290,7 +303,7 @@ with torch.no_grad():
     y = torch.tensor([tokenizer.encode(w[1:]) for w in test])
     logits = model(x)[0]
     model_nll = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").double()
-table_nll = torch.tensor([table_losses(w, best_blend) for w in test], dtype=torch.float64)
+table_nll = torch.tensor([table.losses(w, best_blend) for w in test], dtype=torch.float64)
 print(f"x {list(x.shape)} -> logits {list(logits.shape)}")
 
 table_loss, model_loss = stats.mean(table_nll.mean(1)), stats.mean(model_nll.mean(1))

@@ -597,7 +597,7 @@ passed = exercises.check("sample_with_temperature", sample_with_temperature)
 #
 # `GPT.generate` is this loop plus input checks, a greedy path for `T = 0`, optional *top-k*
 # (drawing only among the `k` most likely tokens), and a *KV cache* that avoids recomputing the
-# past at every step (lesson 08 builds sampling strategies and the cache on this loop). With
+# past at every step (lesson 10 builds sampling strategies and the cache on this loop). With
 # `use_cache=False` it draws exactly the tokens of the exercise's reference loop, with the same
 # seed (the cell checks it on 200 tokens, past the 128-token context). From here on we use it,
 # through `sample`:
@@ -781,32 +781,10 @@ print(
 # the table is not tuned on the text it is scored on.
 
 # %%
-from collections import Counter
+from llmlab import ngram
 
 ORDER = 6  # characters of context the table reads
-orders = [Counter() for _ in range(ORDER + 2)]  # orders[n]: counts of n-character strings
-orders[ORDER + 1] = Counter(train_text[i : i + ORDER + 1] for i in range(len(train_text) - ORDER))
-for n in range(ORDER + 1, 0, -1):
-    for gram, count in orders[n].items():
-        orders[n - 1][gram[1:]] += count
-
-
-def table_probability(context: str, char: str, blend: float) -> float:
-    """Lesson 00's back-off: from no context up to the last ORDER characters, each order's
-    counts blended with the shorter order's prediction."""
-    p = 1 / V
-    context = context[-ORDER:]
-    for k in range(len(context) + 1):
-        recent = context[len(context) - k :]
-        if orders[k][recent] == 0:  # never seen: longer contexts were not seen either
-            break
-        p = (orders[k + 1][recent + char] + blend * p) / (orders[k][recent] + blend)
-    return p
-
-
-def table_window_loss(window: str, blend: float) -> float:
-    nll = [-math.log(table_probability(window[:t], window[t], blend)) for t in range(1, T + 1)]
-    return sum(nll) / T
+table = ngram.BackoffTable.from_text(train_text, order=ORDER, vocab_size=V)  # lesson 00's table
 
 
 # %%
@@ -816,7 +794,7 @@ apart = (drawn[:, None] - starts[None, :]).abs().min(dim=1).values > T  # no cha
 tuning = drawn[apart][:64]
 assert len(tuning) == 64
 tuned = {
-    blend: sum(table_window_loss(val_text[s : s + T + 1], blend) for s in tuning.tolist())
+    blend: sum(table.window_loss(val_text[s : s + T + 1], blend) for s in tuning.tolist())
     for blend in (1, 8, 64, 512)
 }
 BLEND = min(tuned, key=tuned.get)
@@ -842,7 +820,7 @@ per_window = {
     .mean(dim=1)
     .float(),
     f"counting table (BLEND {BLEND})": torch.tensor(
-        [table_window_loss(val_text[s : s + T + 1], BLEND) for s in starts.tolist()]
+        [table.window_loss(val_text[s : s + T + 1], BLEND) for s in starts.tolist()]
     ),
     "our model": model_window_losses(model),
     "standard 'char'": model_window_losses(standard),

@@ -1,4 +1,4 @@
-"""Lesson 08: the sampling playground (driven by setting ``.value`` and clicking) on a tiny model,
+"""Lesson 10: the sampling playground (driven by setting ``.value`` and clicking) on a tiny model,
 and the exercises' references against llmlab.sampling."""
 
 import html

@@ -1,7 +1,7 @@
-"""Lesson 08's exercises: a top-p sampler, one step of beam search, one cached step of attention.
+"""Lesson 10's exercises: a top-p sampler, one step of beam search, one cached step of attention.
 
 Each reference is plain torch (no llmlab call), so a learner who types the worked solution
-passes; tests/test_lesson08.py checks each against the library the lesson uses
+passes; tests/test_lesson10.py checks each against the library the lesson uses
 (``sampling.top_p``, ``sampling.beam_search``, causal attention).
 """
 

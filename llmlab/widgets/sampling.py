@@ -1,4 +1,4 @@
-"""Lesson 08's sampling playground: the next-token distribution under your decoding settings.
+"""Lesson 10's sampling playground: the next-token distribution under your decoding settings.
 
 Three layers, as every widget here:
 
@@ -77,7 +77,7 @@ def _token_label(text: str) -> str:
 
 
 class SamplingPlayground(LessonWidget):
-    """Lesson 08's widget: how each decoding setting reshapes one next-token distribution.
+    """Lesson 10's widget: how each decoding setting reshapes one next-token distribution.
 
     Type a prompt (the model reads it as you type; the bars follow once you pause for ``pause``
     seconds, so typing never waits for a drawing; ``pause=0`` redraws at once, what code and
