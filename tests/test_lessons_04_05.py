@@ -381,13 +381,6 @@ def test_bar_chart_formats_its_labels():
 # Exercises: worked numbers (each reference's agreement with the library: tests/test_package.py).
 
 
-def test_bits_per_char_and_chinchilla_references():
-    assert exercises.bits_per_char(math.log(2), 10, 20) == pytest.approx(0.5)
-    n_params, tokens = exercises.chinchilla_split(1.2e21)
-    assert n_params == pytest.approx(math.sqrt(1e19)) and tokens == pytest.approx(20 * n_params)
-    assert scaling.training_flops(n_params, tokens) == pytest.approx(1.2e21)
-
-
 def test_greedy_until_exercise_rejects_a_loop_that_ignores_the_stop_or_the_context():
     def no_stop(model, prompt, max_new_tokens, stop_id):
         return exercises.greedy_until(model, prompt, max_new_tokens, stop_id=-1)
