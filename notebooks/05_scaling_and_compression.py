@@ -414,9 +414,8 @@ assert best_width[1e10] < best_width[4e10]
 # %% [markdown]
 # Both budgets bracket their minimum, and the best size differs between them: width 8 at 1e10
 # FLOPs (width 4 worse by about 0.08, width 16 by about 0.14), width 16 at 4e10 (width 8 worse
-# by about 0.05, width 32 by about 0.11), each gap some fifty or more SEs of 0.001.
-
-# %% [markdown]
+# by about 0.05, width 32 by about 0.11), each gap forty or more SEs of its difference.
+#
 # The standard errors above count one source of noise: which held-out windows we scored. A
 # second is the training run itself: another seed (another initialisation and another order of
 # batches) ends at a slightly different loss. The closest call is the larger budget's, width 8
@@ -453,7 +452,8 @@ assert abs(moved.value) < gap.value
 #
 # - A pure power law heads to zero loss. Real curves flatten toward the **entropy of the text**
 #   itself, what no model can predict (which of two names comes next, a new idea). Real fits
-#   add that floor: `L = E + a · N^-α`. With five small models we cannot see it yet.
+#   add that floor: `L = E + a · N^-α`. Section 4's too-optimistic prediction may be its first
+#   sign; five small models are too few to fit it.
 # - The law holds only when size and data grow **together**. A big model on little data
 #   memorises or stops short; a small model on lots of data saturates. The sweeps show both
 #   ends: at each budget the smallest and the largest model lose to the middle one.
