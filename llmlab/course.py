@@ -64,9 +64,10 @@ LESSONS: tuple[Lesson, ...] = (
         5,
         "05_scaling_and_compression",
         "Scaling and compression",
-        "compute and its cost; a scaling law predicted and verified; iso-FLOP; model vs gzip",
-        ("train", "scaling", "viz"),
-        3.0,
+        "compute and its cost; a scaling law predicted and checked; iso-FLOP at two budgets; "
+        "model vs gzip",
+        ("train", "scaling", "stats", "viz"),
+        2.0,
     ),
     Lesson(
         6,

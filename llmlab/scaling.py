@@ -84,6 +84,40 @@ def training_flops(n_params: int, tokens: int) -> float:
     return 6.0 * n_params * tokens
 
 
+def window_losses(
+    model: GPT, data: Sequence[int], windows: int, batch_size: int = 256
+) -> list[float]:
+    """Mean next-token loss (nats per token) of ``model`` on each of ``windows`` fixed windows.
+
+    The windows (``block_size + 1`` tokens each) are spread evenly over ``data``, as in
+    :func:`llmlab.train.evaluate`, whose single number is their mean. One loss *per window* is
+    what a standard error needs: ``stats.mean(losses)`` gives the held-out loss with its SE, and
+    two models scored on the same windows compare with ``stats.difference(a, b)`` (paired), which
+    cancels how hard each window is. Runs in eval mode, without gradients, and restores the mode.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from llmlab import checks
+    from llmlab.modes import evaluating
+
+    data = torch.as_tensor(data, dtype=torch.long)
+    T = model.config.block_size
+    windows = checks.integer(windows, "windows", 2, hint="a standard error needs two windows")
+    batch_size = checks.integer(batch_size, "batch_size", 1)
+    if data.ndim != 1 or len(data) < T + 1:
+        raise ValueError(f"data must be 1-D with at least block_size + 1 = {T + 1} tokens")
+    starts = torch.linspace(0, len(data) - T - 1, windows).long()
+    losses: list[float] = []
+    with evaluating(model), torch.no_grad():
+        for chunk in starts.split(batch_size):
+            w = data[chunk[:, None] + torch.arange(T + 1)]
+            logits = model(w[:, :-1])[0]
+            loss = F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")
+            losses.extend(loss.mean(dim=1).tolist())
+    return losses
+
+
 @dataclass(frozen=True)
 class TrainingCost:
     """What a run of ``flops`` costs on ``n_gpus`` accelerators at a given utilisation."""

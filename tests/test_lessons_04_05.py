@@ -252,6 +252,31 @@ def test_a_model_that_knows_nothing_costs_log2_vocab_per_token():
         scaling.code_length_bits(model, [])
 
 
+def test_window_losses_average_to_evaluate_and_each_is_its_windows_own_loss():
+    from llmlab.train import evaluate
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=6, n_layer=1, n_head=2, n_embd=8))
+    rng = random.Random(2)
+    data = torch.tensor([rng.randrange(7) for _ in range(200)])
+    losses = scaling.window_losses(model, data, windows=10, batch_size=3)
+    assert len(losses) == 10 and model.training  # the mode is restored
+    assert sum(losses) / 10 == pytest.approx(evaluate(model, data, windows=10), rel=1e-5)
+    last = data[-7:]  # the last window ends at the data's end
+    with torch.no_grad():
+        expected = model.eval()(last[None, :-1], last[None, 1:])[1].item()
+    assert losses[-1] == pytest.approx(expected, rel=1e-5)
+    assert len(set(losses)) > 1  # one number per window, not the mean repeated
+
+
+def test_window_losses_rejects_too_few_windows_or_too_little_data():
+    model = _tiny_gpt(block_size=6)
+    with pytest.raises(ValueError, match="windows"):
+        scaling.window_losses(model, list(range(7)) * 3, windows=1)
+    with pytest.raises(ValueError, match="block_size"):
+        scaling.window_losses(model, [1, 2, 3], windows=4)
+
+
 def test_a_gpt_drives_the_coder_and_the_text_comes_back():
     model = _tiny_gpt(block_size=6)
     predict = scaling.model_predictor(model)
@@ -379,13 +404,6 @@ def test_bar_chart_formats_its_labels():
 
 # ---------------------------------------------------------------------------------------------
 # Exercises: worked numbers (each reference's agreement with the library: tests/test_package.py).
-
-
-def test_bits_per_char_and_chinchilla_references():
-    assert exercises.bits_per_char(math.log(2), 10, 20) == pytest.approx(0.5)
-    n_params, tokens = exercises.chinchilla_split(1.2e21)
-    assert n_params == pytest.approx(math.sqrt(1e19)) and tokens == pytest.approx(20 * n_params)
-    assert scaling.training_flops(n_params, tokens) == pytest.approx(1.2e21)
 
 
 def test_greedy_until_exercise_rejects_a_loop_that_ignores_the_stop_or_the_context():

@@ -3,23 +3,34 @@ reference agrees with an independent implementation (in llmlab itself, torch or 
 library), so the solution a learner is shown is right, not merely self-consistent."""
 
 import importlib
-import math
 import random
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from fractions import Fraction
 from graphlib import TopologicalSorter
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 import llmlab
-from llmlab import attention, chat, course, exercises, policy, rankings, reward_model, scaling
+from llmlab import (
+    attention,
+    chat,
+    course,
+    exercises,
+    policy,
+    rankings,
+    reward_model,
+    scaling,
+    stats,
+)
 from llmlab.autograd import Value
 from llmlab.exercises import registry
 from llmlab.lora import LoRALinear
@@ -191,9 +202,19 @@ def sample_with_temperature(model, idx, max_new_tokens, temperature, seed):
     )
 
 
-def chinchilla_split(flops: float) -> tuple[float, float]:
-    n_params = math.sqrt(flops / scaling.training_flops(1, 20))  # C = 6 N (20 N) = (6 * 20) N^2
-    return n_params, 20 * n_params
+def narrow_interval(low, width, freqs, symbol):
+    edges = [0, *accumulate(freqs)]  # slice i is [edges[i], edges[i + 1]) out of edges[-1]
+    lo, hi = (low + width * Fraction(e, edges[-1]) for e in edges[symbol : symbol + 2])
+    return lo, hi - lo
+
+
+def bracketed_minimum(losses, k):
+    means = np.mean(losses, axis=1)
+    best = int(np.argmin(means))
+    if best in (0, len(losses) - 1):
+        return None
+    gaps = [stats.difference(losses[n], losses[best]) for n in (best - 1, best + 1)]
+    return best if all(g.value > k * g.se for g in gaps) else None
 
 
 def loss_mask(roles: list[str], lengths: list[int]) -> list[bool]:
@@ -285,8 +306,8 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "adamw_step": adamw_step,
     "sample_with_temperature": sample_with_temperature,
     "power_law_exponent": lambda x, y: scaling.fit_power_law(x, y).exponent,
-    "bits_per_char": lambda loss, n_tokens, n_chars: loss * n_tokens * math.log2(math.e) / n_chars,
-    "chinchilla_split": chinchilla_split,
+    "narrow_interval": narrow_interval,
+    "bracketed_minimum": bracketed_minimum,
     "loss_mask": loss_mask,
     "lora_forward": lora_forward,
     "merged_weight": merged_weight,

@@ -36,8 +36,8 @@ from llmlab.exercises.lesson04 import (
     sample_with_temperature,
 )
 from llmlab.exercises.lesson05 import (
-    bits_per_char,
-    chinchilla_split,
+    bracketed_minimum,
+    narrow_interval,
     power_law_exponent,
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
@@ -62,15 +62,14 @@ __all__ = [
     "apply_merge",
     "attention_head",
     "backward",
-    "bits_per_char",
     "block_forward",
     "bpe_tokenizer",
     "beam_step",
+    "bracketed_minimum",
     "bradley_terry_loss",
     "cached_attention_step",
     "causal_average",
     "check",
-    "chinchilla_split",
     "count_pairs",
     "dpo_loss",
     "encode_word",
@@ -84,6 +83,7 @@ __all__ = [
     "loss_mask",
     "merged_weight",
     "multi_head_attention",
+    "narrow_interval",
     "next_char_table",
     "power_law_exponent",
     "ranking_to_pairs",
