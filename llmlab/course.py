@@ -74,7 +74,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Fine-tuning",
         "chat template, loss mask and SFT loss built; does it stop, know (vs baselines), forget",
         ("chat", "finetune", "instructions", "stats"),
-        1.5,
+        1.0,
     ),
     Lesson(
         7,

@@ -16,8 +16,9 @@
 # fine-tuning for lesson 06's SFT: trainable numbers, optimizer memory, held-out loss, whether it
 # learns to stop, what it forgets. Last, a chat widget to talk to the fine-tuned model.
 #
-# **CPU time:** about 1.5 minutes on a 2-core laptop (budget: 2 minutes), with the course's `bpe`
-# and `sft` models in the cache (`llmlab prepare` trains them ahead of time otherwise).
+# **CPU time:** about 2 minutes on a 2-core laptop (measured: 121 s of CPU time for all its
+# cells, one thread; budget: 2 minutes), with the course's `bpe` and `sft` models in the cache
+# (`llmlab prepare` trains them ahead of time otherwise).
 
 # %%
 import llmlab
@@ -287,12 +288,12 @@ spread = stats.difference(right[best], right[worst])
 bow_gap = stats.difference(right[best], bow_right)
 print(f"\nbest - worst of the five ({best} - {worst}): {spread:.3f}")
 print(f"best - bag of words: {bow_gap:.3f}")
-assert all(gain.beyond_noise(3) and gain.value > 0 for gain in over_majority.values())
-assert not spread.beyond_noise(3.5) and not bow_gap.beyond_noise(2)
+assert all(gain.beyond_noise(4) and gain.value > 0 for gain in over_majority.values())
+assert not spread.beyond_noise(3) and not bow_gap.beyond_noise(2)
 
 # %% [markdown]
 # What the table shows, with its SEs: every way of training the head beats the majority class
-# (0.169 ± 0.012) by 0.08 to 0.11, five SEs or more of the paired difference. Among the five,
+# (0.169 ± 0.012) by 0.08 to 0.11, at least four SEs of the paired difference. Among the five,
 # the largest gap, LoRA over mean pooling, is 0.032 ± 0.013: two and a half SEs, under the three
 # we ask of a ranking, on one seed. So on this budget we cannot rank them: more trainable weights
 # (768 for the head, 66,304 for LoRA, 197,760 with the last block, 919,424 for everything) bought
@@ -514,7 +515,7 @@ chat_box
 #
 # - A **classification head** reads the trunk's vector at each row's last real token (you built
 #   that pooling) and scores the classes; every way of training it beat the majority class by
-#   five SEs or more, and none beat another (or the bag of words) by three: on 900 test
+#   at least four SEs, and none beat another (or the bag of words) by three: on 900 test
 #   speeches and one seed, a ranking needs differences this table does not show.
 # - **LoRA** trains a low-rank update `(alpha / r) B A` beside frozen weights, applied as two thin
 #   products (you built the forward pass): a small fraction of the parameters and of the
