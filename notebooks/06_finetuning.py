@@ -108,8 +108,8 @@ assert replies[asks[1]] != "A tragedy." and replies[asks[2]] != "Hamlet."  # bot
 # often the content is right, against what guessing would score.
 #
 # And every reply reads as half-English. That is the size of the models, in numbers:
-# `bpe` has 0.9 million parameters and read 1.7 million tokens of text (3 million token reads,
-# each token about twice). GPT-2 small (2019) had 124 million parameters and about 10 billion
+# `bpe` has 0.9 million parameters and read 1.7 million tokens of text (3.1 million token reads,
+# each token 1.8 times on average). GPT-2 small (2019) had 124 million parameters and about 10 billion
 # tokens of web text; GPT-3 (2020) 175 billion parameters and 300 billion tokens; Llama 3 8B
 # (2024) 8 billion parameters and 15 trillion tokens: nearly 10,000 times our parameters and
 # nearly ten million times our text. A perplexity of 30 means the model is seldom sure of the
