@@ -1,16 +1,16 @@
-"""Lesson 06: the chat widget (driven by setting ``.value`` and clicking) on a tiny model, and
-the exercises' references against llmlab."""
+"""Lesson 06: reply generation through the chat template on a tiny model, and the exercises'
+references against llmlab."""
 
 import random
 
 import pytest
 import torch
 
-from llmlab import chat, exercises, lora
+from llmlab import chat, exercises, finetune
 from llmlab.chat import reply_tokens
-from llmlab.model import GPT, GPTConfig
+from llmlab.model import GPT, IGNORE_INDEX, GPTConfig
 from llmlab.tokenization import BPETokenizer
-from llmlab.widgets import NO_ONE, ChatBox, chat_html, stream_reply
+from llmlab.widgets import stream_reply
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,6 +30,7 @@ def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96
 
 
 HELLO = [("user", "To HAMLET: hello")]
+NAMES = ("loss_mask", "sft_loss")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,110 +119,6 @@ def test_reply_tokens_checks_its_inputs(chat_tokenizer):
         )
 
 
-def test_chat_html_escapes_and_shows_the_note():
-    page = chat_html([("user", "<b>hi</b>"), ("assistant", "a\nb")], note="done & dusted")
-    assert "&lt;b&gt;hi&lt;/b&gt;" in page and "a<br>b" in page and "done &amp; dusted" in page
-
-
-# ---------------------------------------------------------------------------------------------
-# The view-model, driven as a learner would.
-
-
-def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12)
-    assert box.addressee.value == "HAMLET" and NO_ONE in box.addressee.options
-    assert "HORATIO" in box.addressee.options
-    box.text.value = "  My lord!  "
-    box.send.click()
-    assert box.text.value == ""  # sent: the box is emptied for the next line
-    assert box.turns[0] == ("user", "To HAMLET: My lord!")
-    assert box.turns[1][0] == "assistant" and len(box.turns) == 2
-    assert "To HAMLET: My lord!" in box.output.value
-    assert "answered by the fine-tuned model" in box.output.value
-    box.text.value = "And more?"
-    box.send.click()
-    assert len(box.turns) == 4 and box.turns[2] == ("user", "To HAMLET: And more?")
-
-
-def test_chat_box_reply_is_reproducible_with_its_seed(chat_tokenizer):
-    replies = []
-    for _ in range(2):
-        box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12, seed=5)
-        box.text.value = "hello"
-        replies.append(box.reply())
-    assert replies[0] == replies[1]
-
-
-def test_chat_box_questions_address_no_one_and_changing_whom_restarts(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=8)
-    box.text.value = "hi"
-    box.send.click()
-    assert box.turns
-    box.addressee.value = NO_ONE
-    assert box.turns == []  # a new addressee, a new conversation
-    box.text.value = "Which play is HORATIO in?"
-    box.send.click()
-    assert box.turns[0] == ("user", "Which play is HORATIO in?")
-    box.clear.click()
-    assert box.turns == [] and "Which play" not in box.output.value
-
-
-def test_chat_box_refuses_an_empty_line(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer)
-    box.text.value = "   "
-    box.send.click()
-    assert box.turns == [] and "Type something first" in box.output.value
-
-
-def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer, seed=0)
-    torch.manual_seed(1)
-    base = GPT(GPTConfig(vocab_size=256, block_size=96, n_layer=1, n_head=2, n_embd=16))
-    box = ChatBox(model, chat_tokenizer, base_model=base, max_new_tokens=10)
-    assert box.base_model.config.vocab_size == chat_tokenizer.vocab_size  # grown to the template
-    assert not box.use_base.disabled
-    box.use_base.value = True
-    box.text.value = "hello"
-    box.send.click()
-    assert "answered by the base model" in box.output.value
-    expected = list(
-        stream_reply(
-            box.base_model,
-            chat_tokenizer,
-            [("user", "To HAMLET: hello")],
-            10,
-            0.8,
-            50,
-            torch.Generator().manual_seed(0),
-        )
-    )
-    assert box.turns[1][1] == ("".join(expected).strip() or "…")
-    assert ChatBox(model, chat_tokenizer).use_base.disabled  # no base model: no toggle
-
-
-def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer, block_size=64), chat_tokenizer, max_new_tokens=4)
-    for k in range(6):
-        box.text.value = f"line {k}"
-        box.send.click()
-    prompt = chat.render_prompt([*box.turns[:-1]], chat_tokenizer)
-    assert len(prompt) <= 64
-    assert box.turns[0][1] != "To HAMLET: line 0"  # the first exchange fell out
-    box.text.value = "x" * 80
-    box.send.click()
-    assert "too long" in box.output.value
-
-
-def test_chat_box_checks_its_arguments(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer)
-    with pytest.raises(ValueError, match="speakers of 'hamlet'"):
-        ChatBox(model, chat_tokenizer, character="ROMEO")
-    with pytest.raises(ValueError, match="chat template"):
-        ChatBox(model, BPETokenizer({i: bytes([i]) for i in range(256)}, []))
-    with pytest.raises(TypeError, match="model must be"):
-        ChatBox("a model", chat_tokenizer)
-
-
 # ---------------------------------------------------------------------------------------------
 # The exercises against the library they teach.
 
@@ -236,27 +133,32 @@ def test_loss_mask_reference_is_render_chats_mask(chat_tokenizer):
         assert exercises.loss_mask(roles, lengths) == chat.render_chat(turns, chat_tokenizer)[1]
 
 
-def test_lora_references_match_a_lora_layer():
-    rng = random.Random(2)
+def test_sft_loss_reference_is_finetunes_loss():
+    """On a real batch of sft_batches: the mask the batch was built from gives finetune.sft_loss."""
+    rng = random.Random(3)
     for _ in range(20):
-        x, W, A, B, alpha, rank = exercises.EXERCISES["lora_forward"].cases(rng)
-        layer = lora.LoRALinear(torch.nn.Linear(W.shape[1], W.shape[0], bias=False), rank, alpha)
-        with torch.no_grad():
-            layer.base.weight.copy_(W)
-            layer.lora_A.copy_(A)
-            layer.lora_B.copy_(B)
-            expected = layer(x)
-            assert torch.allclose(
-                exercises.lora_forward(x, W, A, B, alpha, rank), expected, atol=1e-4
-            )
-            merged = exercises.merged_weight(W, A, B, alpha, rank)
-            assert torch.allclose(x @ merged.T, expected, atol=1e-4)
-            layer.merge()
-            assert torch.allclose(merged, layer.base.weight, atol=1e-5)
+        logits, ids, mask = exercises.EXERCISES["sft_loss"].cases(rng)
+        targets = torch.where(mask[:, 1:], ids[:, 1:], IGNORE_INDEX)
+        expected = torch.nn.functional.cross_entropy(
+            logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX
+        )
+        assert torch.allclose(exercises.sft_loss(logits, ids, mask), expected, atol=1e-5)
+
+
+def test_sft_loss_reference_on_a_rendered_conversation(chat_tokenizer):
+    model = tiny_chat_model(chat_tokenizer)
+    turns = [("user", "To HAMLET: hi"), ("assistant", "Good day."), ("user", "And?")]
+    turns.append(("assistant", "Farewell."))
+    ids, mask = chat.render_chat(turns, chat_tokenizer)
+    batch = finetune.sft_batches([turns], chat_tokenizer, 96)(torch.Generator(), 1)
+    with torch.no_grad():
+        logits = model(batch["input_ids"])[0]
+        ours = exercises.sft_loss(logits, torch.tensor([ids]), torch.tensor([mask]))
+        assert torch.allclose(ours, finetune.sft_loss(model, batch), atol=1e-5)
 
 
 def test_the_exercise_stubs_of_the_lesson_report_not_implemented(capsys):
-    for name in ("loss_mask", "lora_forward", "merged_weight"):
+    for name in NAMES:
 
         def stub(*args):
             raise NotImplementedError

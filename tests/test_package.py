@@ -238,10 +238,16 @@ def lora_forward(x, W, A, B, alpha: float, rank: int):
         return _lora_layer(W, A, B, alpha, rank)(x)
 
 
-def merged_weight(W, A, B, alpha: float, rank: int):
-    layer = _lora_layer(W, A, B, alpha, rank)
-    layer.merge()
-    return layer.base.weight.detach()
+def sft_loss(logits, ids, mask):
+    # llmlab's SFT targets: the next token where it is learned, else the index F ignores.
+    targets = torch.where(mask[:, 1:], ids[:, 1:], -100)
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+def last_token_pool(hidden, attention_mask):
+    from llmlab.model import last_real_positions
+
+    return hidden[torch.arange(len(hidden)), last_real_positions(attention_mask)]
 
 
 def top_p_sample(logits, p: float, u: float) -> int:
@@ -310,7 +316,8 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "bracketed_minimum": bracketed_minimum,
     "loss_mask": loss_mask,
     "lora_forward": lora_forward,
-    "merged_weight": merged_weight,
+    "sft_loss": sft_loss,
+    "last_token_pool": last_token_pool,
     "top_p_sample": top_p_sample,
     "beam_step": beam_step,
     "cached_attention_step": cached_attention_step,

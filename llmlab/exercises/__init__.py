@@ -40,7 +40,8 @@ from llmlab.exercises.lesson05 import (
     narrow_interval,
     power_law_exponent,
 )
-from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
+from llmlab.exercises.lesson06 import loss_mask, sft_loss
+from llmlab.exercises.lesson07 import last_token_pool, lora_forward
 from llmlab.exercises.lesson08 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
@@ -79,9 +80,9 @@ __all__ = [
     "header",
     "hint",
     "k3",
+    "last_token_pool",
     "lora_forward",
     "loss_mask",
-    "merged_weight",
     "multi_head_attention",
     "narrow_interval",
     "next_char_table",
@@ -89,6 +90,7 @@ __all__ = [
     "ranking_to_pairs",
     "rope_rotation",
     "sample_with_temperature",
+    "sft_loss",
     "sigmoid_op",
     "solution",
     "solution_source",

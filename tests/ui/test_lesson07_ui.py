@@ -1,4 +1,4 @@
-"""Lesson 06 in real JupyterLab: talk to a character by typing and clicking.
+"""Lesson 07 in real JupyterLab: talk to a character by typing and clicking.
 
 The chat box needs only the lesson's shipped models, so the test runs the set-up cell, the cell
 that loads them and the chat box's cell, not the fine-tuning in between."""
