@@ -41,7 +41,7 @@ from llmlab.exercises.lesson05 import (
     power_law_exponent,
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
-from llmlab.exercises.lesson08 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
+from llmlab.exercises.lesson08 import dpo_step, reward_model_step
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
@@ -66,27 +66,25 @@ __all__ = [
     "block_forward",
     "bpe_tokenizer",
     "beam_step",
-    "bradley_terry_loss",
     "cached_attention_step",
     "causal_average",
     "check",
     "chinchilla_split",
     "count_pairs",
-    "dpo_loss",
+    "dpo_step",
     "encode_word",
     "exercise",
     "greedy_generate",
     "greedy_until",
     "header",
     "hint",
-    "k3",
     "lora_forward",
     "loss_mask",
     "merged_weight",
     "multi_head_attention",
     "next_char_table",
     "power_law_exponent",
-    "ranking_to_pairs",
+    "reward_model_step",
     "rope_rotation",
     "sample_with_temperature",
     "sigmoid_op",
