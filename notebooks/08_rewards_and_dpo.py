@@ -102,7 +102,8 @@ box
 # whatever you left unranked with the scripted labeler of section 3 and marks those rankings
 # `source: "labeler"` (the box's status line says so; *start over* there to rank one yourself).
 # Then it measures how often you agree with the labeler: over every pair of replies you ranked,
-# the share ordered the same way. Chance is 0.5.
+# the share ordered the same way (where the rubric ties two replies, its order is a coin flip).
+# Chance is 0.5.
 
 # %% tags=["nbval-ignore-output"]
 box.rank_rest(labeler.rank)
@@ -507,8 +508,8 @@ assert not versus.beyond_noise(3)  # DPO's implicit reward and the reward model:
 # %% [markdown]
 # On the pairs it trained on, DPO's implicit reward orders 0.96 ± 0.01 correctly with a margin
 # of 6.80 ± 0.22; on the held-out pairs, 0.82 ± 0.02 with a margin of 2.56 ± 0.17. The gap,
-# 0.14 ± 0.03 in accuracy, is memorisation: part of what DPO learned is these particular pairs,
-# not the rubric behind them, which is why a training loss near zero proves nothing. What does
+# 0.14 ± 0.03 in accuracy, mixes two things: pairs DPO memorised rather than the rubric behind
+# them, and plays it never read. Either way a training loss near zero proves nothing. What does
 # carry over puts DPO level with the reward model of section 4 on the same held-out pairs (the
 # difference printed is within noise). Both held-out implicit rewards are negative (−1.90 chosen,
 # −4.46 rejected): DPO lowered the probability of the chosen replies too, only less than that
@@ -571,10 +572,10 @@ assert lift.beyond_noise(3) and lift.value > 0
 
 # %% [markdown]
 # DPO's replies beat an `sft` reply on 0.69 ± 0.03 of the 256 prompts, where the `sft` model
-# against itself scores 0.52 ± 0.03: paired on the same prompts, a lift of 0.17 ± 0.04, beyond
+# against itself scores 0.52 ± 0.03: paired on the same prompts, a lift of 0.18 ± 0.03, beyond
 # three standard errors (asserted above). The labeler's mean score rises from 1.57 ± 0.03 to
 # 1.78 ± 0.02, and the reward model, which DPO never used, scores its replies 2.64 against
-# 1.45. Diversity did not measurably move (distinct-2 0.91 and 0.90). The price is a KL of 3.93
+# 1.45. Diversity barely moved (distinct-2 0.91 → 0.90). The price is a KL of 3.93
 # nats per reply from the reference, and some of the model's first skill, predicting plain
 # text; the **alignment tax**, measured on the same 64 windows of the held-out plays:
 
@@ -599,14 +600,14 @@ assert tax.beyond_noise(3) and tax.value > 0
 assert abs(window_losses(sft).mean() - results["sft"]["plain_loss"]) < 1e-3  # the same windows
 
 # %% [markdown]
-# Tuning on preferences raised the loss on plain text of the held-out plays by about 0.10 nats
-# per token (3.849 → 3.951 in the table above), beyond three standard errors on the same
-# windows: what a model is pulled toward, it pays for elsewhere. Lesson 09 measures the same
+# Tuning on preferences raised the loss on plain text of the held-out plays by 0.102 ± 0.008
+# nats per token (3.849 → 3.951 in the table above), paired over the same 64 windows: what a model is pulled toward, it pays for elsewhere. Lesson 09 measures the same
 # tax for a policy trained by reinforcement learning.
 
 # %% [markdown]
 # ## Recap
-#
+
+# %% [markdown]
 # - **RLHF** learns from **preference data**: people **rank** replies, and a ranking of `k`
 #   is `k(k-1)/2` pairs `(chosen, rejected)`. Your rankings are saved as `human`, the script's
 #   as `labeler`, and a new run never overwrites yours.
@@ -626,7 +627,8 @@ assert abs(window_losses(sft).mean() - results["sft"]["plain_loss"]) < 1e-3  # t
 # **Next:** lesson 09 trains the policy by *reinforcement learning*: it samples replies, the
 # reward model scores them, and a PPO-style step with a KL penalty pushes the policy toward
 # what scored well. What happens when nothing holds it back?
-#
+
+# %% [markdown]
 # ## Exercises
 
 # %% [markdown]
