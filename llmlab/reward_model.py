@@ -106,6 +106,14 @@ def pair_accuracy(model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPEToke
     return float(((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean())
 
 
+def _reply_logps(model: GPT, ids: Tensor, loss_mask: Tensor, attention_mask: Tensor) -> Tensor:
+    """``[B]``: each row's reply log-probability, summed over its tokens (as
+    :func:`llmlab.policy.sequence_logps`, which this module cannot import: policy imports it)."""
+    logits = model(ids, attention_mask=attention_mask)[0][:, :-1].float()
+    token = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(2)
+    return (token * loss_mask[:, 1:]).sum(-1)
+
+
 @torch.no_grad()
 def implicit_rewards(
     policy: GPT,
@@ -124,8 +132,6 @@ def implicit_rewards(
     higher as ``rewards/accuracies``. On the training pairs alone these say little: a policy
     that memorised its pairs scores them well.
     """
-    from llmlab.policy import sequence_logps
-
     beta = checks.number(beta, "beta", 0, low_open=True)
     batch_size = checks.integer(batch_size, "batch_size", 1)
     rows, pad = pair_rows(pairs, tokenizer, policy.config.block_size), pad_token_id(tokenizer)
@@ -137,8 +143,8 @@ def implicit_rewards(
                 ids, mask, real = (
                     batch[f"{side}_{k}"] for k in ("input_ids", "loss_mask", "attention_mask")
                 )
-                logp = sequence_logps(policy, ids, mask, real)
-                found.append(beta * (logp - sequence_logps(reference, ids, mask, real)).cpu())
+                logp = _reply_logps(policy, ids, mask, real)
+                found.append(beta * (logp - _reply_logps(reference, ids, mask, real)).cpu())
     return torch.cat(sides["chosen"]), torch.cat(sides["rejected"])
 
 
