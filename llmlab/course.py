@@ -91,7 +91,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Rewards and DPO",
         "rankings (yours and a labeler's), a reward model, best-of-n, DPO with held-out checks",
         ("rankings", "reward_model", "labeler", "policy", "widgets"),
-        2.5,
+        2.0,
     ),
     Lesson(
         9,

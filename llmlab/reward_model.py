@@ -106,6 +106,48 @@ def pair_accuracy(model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPEToke
     return float(((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean())
 
 
+def _reply_logps(model: GPT, ids: Tensor, loss_mask: Tensor, attention_mask: Tensor) -> Tensor:
+    """``[B]``: each row's reply log-probability, summed over its tokens (as
+    :func:`llmlab.policy.sequence_logps`, which this module cannot import: policy imports it)."""
+    logits = model(ids, attention_mask=attention_mask)[0][:, :-1].float()
+    token = torch.gather(logits.log_softmax(-1), 2, ids[:, 1:, None]).squeeze(2)
+    return (token * loss_mask[:, 1:]).sum(-1)
+
+
+@torch.no_grad()
+def implicit_rewards(
+    policy: GPT,
+    reference: GPT,
+    pairs: Sequence[Pair],
+    tokenizer: BPETokenizer,
+    beta: float,
+    batch_size: int = 32,
+) -> tuple[Tensor, Tensor]:
+    """DPO's implicit rewards ``beta * (log pi - log pi_ref)`` of every pair's chosen and
+    rejected reply (log-probabilities summed over the reply's tokens), in order, in eval mode.
+
+    Why: a DPO policy *is* a reward model (Rafailov et al., 2023), so it can be checked like
+    one on held-out pairs: TRL logs their means as ``rewards/chosen`` and ``rewards/rejected``,
+    their difference as ``rewards/margins`` and the share of pairs whose chosen reward is the
+    higher as ``rewards/accuracies``. On the training pairs alone these say little: a policy
+    that memorised its pairs scores them well.
+    """
+    beta = checks.number(beta, "beta", 0, low_open=True)
+    batch_size = checks.integer(batch_size, "batch_size", 1)
+    rows, pad = pair_rows(pairs, tokenizer, policy.config.block_size), pad_token_id(tokenizer)
+    sides: dict[str, list[Tensor]] = {"chosen": [], "rejected": []}
+    with evaluating(policy), evaluating(reference):
+        for start in range(0, len(rows), batch_size):
+            batch = collate_pairs(rows[start : start + batch_size], pad)
+            for side, found in sides.items():
+                ids, mask, real = (
+                    batch[f"{side}_{k}"] for k in ("input_ids", "loss_mask", "attention_mask")
+                )
+                logp = _reply_logps(policy, ids, mask, real)
+                found.append(beta * (logp - _reply_logps(reference, ids, mask, real)).cpu())
+    return torch.cat(sides["chosen"]), torch.cat(sides["rejected"])
+
+
 def calibration(
     model: SequenceHead, pairs: Sequence[Pair], tokenizer: BPETokenizer, bins: int = 5
 ) -> list[tuple[float, float]]:

@@ -11,15 +11,17 @@
 #
 # **What you will build:** the step after fine-tuning. People find it much easier to say which
 # of two answers is better than to write the ideal one, so the last stage of training an
-# assistant asks them to **rank** a model's replies and learns from the rankings. You will rank
-# a few replies yourself, let a scripted labeler with a one-screen rubric rank many more, train
-# a **reward model** on the rankings and check it on prompts it never saw, then use it three
-# ways: **best-of-n**, **DPO** and a small **PPO-style loop**. Each is measured against the
-# labeler, and a last run shows what happens when a model is tuned for the reward model with
-# nothing holding it back: **reward hacking**.
+# assistant asks them to **rank** a model's replies and learns from the rankings. This stage is
+# called **RLHF**, *reinforcement learning from human feedback*; the rankings are its
+# **preference data**. You will rank a few replies yourself, let a scripted labeler with a
+# one-screen rubric rank many more, train a **reward model** on the rankings and check it on
+# prompts it never saw, then use what was learned two ways: **best-of-n** (no training) and
+# **DPO** (training on the pairs directly). Every comparison is judged by the labeler and
+# printed with its standard error (`llmlab.stats`). Lesson 09 does the *reinforcement
+# learning* part: a policy trained by sampling and scoring.
 #
-# **CPU time:** about 4 minutes on a 2-core laptop (budget: 5 minutes), with the course's `sft`
-# model in the cache (lesson 06; `llmlab prepare` trains it ahead of time).
+# **CPU time:** about 2 minutes of cell time with one thread, with the course's `sft` model in
+# the cache (`llmlab prepare` trains it ahead of time; lesson 06 shows how it is made).
 
 # %%
 import llmlab
@@ -28,14 +30,16 @@ llmlab.setup(threads=1)  # one thread: fastest for models this small, and the sa
 
 # %% [markdown]
 # ## 1. Why rankings
-#
+
+# %% [markdown]
 # Lesson 06's `sft` model answers in the chat template, but its replies vary in quality from
-# one sample to the next. Four replies of it to one line from *Hamlet*:
+# one sample to the next. Four replies of it to one line from *Hamlet* (samples: they differ
+# from machine to machine):
 
 # %% tags=["nbval-ignore-output"]
 import torch
 
-from llmlab import corpus, labeler, policy, pretrained, rankings, reward_model
+from llmlab import corpus, labeler, policy, pretrained, rankings, reward_model, stats
 
 sft, chat = pretrained.load("sft")
 ask = (("user", "To HAMLET: My lord, how does your honour for this many a day?"),)
@@ -43,12 +47,23 @@ four = rankings.sample_responses(sft, chat, [ask], 4, generator=torch.Generator(
 four = rankings.distinct_replies(four[0])
 for i, (text, ended) in enumerate(four):
     print(f"reply {i}: {text!r}{'' if ended else '  (cut off)'}")
+size = sum(p.numel() for p in sft.parameters())
+print(
+    f"the sft model: {size / 1e6:.2f} M parameters, read {len(corpus.text('train')) / 1e6:.1f} M characters"
+)
 
 # %% [markdown]
-# Writing the perfect reply to that line is hard for anyone. Saying that reply 2 is better
-# than reply 0 is easy, and a **ranking** of all four says it for every pair at once: a ranking
-# of `k` replies holds `k(k-1)/2` ordered pairs `(chosen, rejected)`, each reply preferred to
-# every reply ranked below it. By hand, then checked against `rankings.ranking_to_pairs`:
+# The replies read as near-gibberish, and that is expected: the `sft` model has under a million
+# parameters and learned English from about four million characters of Shakespeare (the
+# assistants you know have some hundred thousand times more parameters and millions of times more
+# text). What this lesson needs is only that some replies are better than others.
+#
+# Writing the perfect reply to that line is hard for anyone; saying which of two replies you
+# prefer takes a second. A **ranking** of all four says it for every pair at once: a ranking of
+# `k` replies holds `k(k-1)/2` ordered pairs `(chosen, rejected)`, each reply preferred to every
+# reply ranked below it. Pairs like these, a prompt with a preferred and a dispreferred reply,
+# are the **preference data** everything below learns from. An example ranking, turned into
+# pairs by hand and checked against `rankings.ranking_to_pairs`:
 
 # %%
 assert len(four) == 4  # four different replies
@@ -64,10 +79,13 @@ assert len(pairs_by_hand) == len(order) * (len(order) - 1) // 2
 
 # %% [markdown]
 # ## 2. You are the labeler
-#
+
+# %% [markdown]
 # Here are three more prompts, four replies each. Rank them: click *pick* under the best reply,
 # then under the next best; the last one takes the last place by itself. Each finished ranking
-# is saved at once to `my_rankings.json` beside this notebook.
+# is saved at once to `my_rankings.json` beside this notebook, marked `source: "human"`. Run the
+# notebook again later and the box takes your rankings back from the file: they are never
+# overwritten.
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import RankingBox
@@ -81,21 +99,46 @@ box
 
 # %% [markdown]
 # When this notebook runs from top to bottom on its own, nobody clicks, so the next cell ranks
-# whatever you left unranked with the scripted labeler of section 3 (your own rankings are kept).
-# Either way the file reads back as the same `Ranking` type the labeler produces:
+# whatever you left unranked with the scripted labeler of section 3 and marks those rankings
+# `source: "labeler"` (the box's status line says so; *start over* there to rank one yourself).
+# Then it measures how often you agree with the labeler: over every pair of replies you ranked,
+# the share ordered the same way (where the rubric ties two replies, its order is a coin flip).
+# Chance is 0.5.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 box.rank_rest(labeler.rank)
 mine = rankings.load_rankings("my_rankings.json")
-by_labeler = rankings.label(yours, your_samples)
-print(f"{len(mine)} rankings read back; sources: {sorted({r.source for r in mine})}")
-assert len(mine) == len(yours) and all(type(r) is type(by_labeler[0]) for r in mine)
-assert all(r.source == "human" for r in mine) and {r.source for r in by_labeler} == {"labeler"}
-assert [r.responses for r in mine] == [r.responses for r in by_labeler]  # the same replies
+made_by = [r.source for r in mine[: len(yours)]]
+print(
+    f"{len(mine[: len(yours)])} rankings read back: {made_by.count('human')} by you, "
+    f"{made_by.count('labeler')} by the labeler"
+)
+agree = [
+    labeler_order.index(a) < labeler_order.index(b)
+    for r in mine[: len(yours)]
+    if r.source == "human"
+    for labeler_order in [labeler.rank(r.prompt, list(zip(r.responses, r.ended, strict=True)))]
+    for a, b in rankings.ranking_to_pairs(r)
+    for a, b in [(r.responses.index(a), r.responses.index(b))]
+]
+if agree:
+    together = stats.proportion(sum(agree), len(agree))
+    print(
+        f"you and the labeler order {together:.2f} of your {len(agree)} pairs alike (chance 0.50)"
+    )
+else:
+    print("you ranked none of them: the lesson goes on with the labeler's rankings alone")
+assert all(r.source in {"human", "labeler"} for r in mine)
+
+# %% [markdown]
+# Three prompts give at most eighteen pairs, so your agreement carries a standard error of
+# about 0.1: enough to see whether you and the rubric share a taste, not to train anything.
+# The thousands of pairs a reward model needs come from the labeler.
 
 # %% [markdown]
 # ## 3. A labeler with a rubric, for many rankings
-#
+
+# %% [markdown]
 # A reward model needs thousands of pairs, more than a class can rank in an hour. The scripted
 # labeler of `llmlab.labeler` stands in for the people: it scores a reply by a rubric short
 # enough to read in one screen ("a courteous Shakespeare") and ranks by score. It is also the
@@ -111,10 +154,10 @@ for i, (text, ended) in enumerate(four):
 print("insults it counts:", ", ".join(labeler.INSULTS))
 
 # %% [markdown]
-# Now the labeler ranks four replies to each of 400 prompts from the training plays, and the
-# same for 128 prompts from the six held-out plays (for checking the reward model later). Many
-# replies get the *same* score (two short lines, both ended, say), and a ranking must still
-# order them, so a ranking's pairs include near coin flips. `label_pairs` keeps only the pairs
+# Replies often get the *same* score (two short lines, both ended, say), and a ranking must
+# still order them, so some of a ranking's pairs are coin flips. Now the labeler ranks four
+# replies to each of 400 prompts from the training plays, and the same for 128 prompts from the
+# six held-out plays (for checking the reward model later). `label_pairs` keeps only the pairs
 # that the rubric separates by at least half a point:
 
 # %% tags=["nbval-ignore-output"]
@@ -135,12 +178,14 @@ assert len(held_pairs) > 200 and len(pairs) < len(all_pairs)
 
 # %% [markdown]
 # ## 4. A reward model
-#
-# The reward model reads a prompt and a reply and returns one number. It is the `sft` model's
-# trunk with a one-number head on the last real token (`reward_model.reward_model`: a copy, so the
-# policy stays as it was). Training asks that `sigmoid(r(chosen) - r(rejected))` be the
-# probability that the chosen reply is preferred: the **Bradley–Terry** model. Its loss, by hand
-# and from `llmlab`, on a few made-up rewards:
+
+# %% [markdown]
+# A **reward model** reads a prompt and a reply and returns one number, its score for the
+# reply. Here it is the `sft` model's trunk with a one-number head on the last real token
+# (`reward_model.reward_model`: a copy, so the `sft` model stays as it was). Training asks that
+# `sigmoid(r(chosen) - r(rejected))` be the probability that the chosen reply is preferred: the
+# **Bradley–Terry** model of paired comparisons (1952). Its loss is the negative log of that
+# probability, averaged over pairs; on a few made-up rewards:
 
 # %%
 import torch.nn.functional as F
@@ -169,24 +214,39 @@ reward_run = fit(
     rankings.pair_batches(pairs, chat, sft.config.block_size),
     reward_model.reward_loss,
     TrainConfig(
-        batch_size=16, max_steps=150, learning_rate=3e-4, min_lr=3e-5, warmup_steps=10,
-        eval_interval=0, log_interval=5, dtype="bfloat16",
+        batch_size=16,
+        max_steps=150,
+        learning_rate=3e-4,
+        min_lr=3e-5,
+        warmup_steps=10,
+        eval_interval=0,
+        log_interval=5,
+        dtype="bfloat16",
     ),
 )
 reward.requires_grad_(False)
-accuracy = reward_model.pair_accuracy(reward, held_pairs, chat)
-print(f"held-out pair accuracy: {accuracy:.3f}")
+chosen_r, rejected_r = reward_model.pair_rewards(reward, held_pairs, chat)
+right = (chosen_r > rejected_r).float() + 0.5 * (chosen_r == rejected_r).float()
+accuracy = stats.mean(right)
+longer = [float(len(p.chosen) > len(p.rejected)) for p in held_pairs]  # a rule, no training
+print(f"held-out pair accuracy: {accuracy:.3f}  (n = {accuracy.n} pairs)")
+print(f"chance: 0.500; 'the longer reply wins': {stats.mean(longer):.3f}")
 
 # %% [markdown]
-# On pairs from plays it never saw, the reward model prefers the reply the labeler preferred
-# more than 80% of the time (asserted below). Is it **calibrated**, that is, when it says 70%,
-# is it right 70% of the time? Each held-out pair is read both ways, and the predictions are
-# put in five bins:
+# Two baselines sit beside it: a coin (0.5) and the rule "prefer the longer reply", which
+# needs no training. Is the reward model also **calibrated**, that is, when it says 70%, is it
+# right 70% of the time? Each held-out pair is read both ways (so the bins mirror each other
+# around 0.5), and the predictions are put in five bins; each bin's observed share carries its
+# binomial standard error:
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
 
 bins = reward_model.calibration(reward, held_pairs, chat, bins=5)
+p_chosen = torch.sigmoid(chosen_r - rejected_r)
+predicted = torch.cat([p_chosen, 1 - p_chosen])
+counts = torch.bincount((predicted * 5).long().clamp(max=4), minlength=5)
+counts = [int(c) for c in counts if c > 0]
 fig, (ax_loss, ax_cal) = plt.subplots(1, 2, figsize=(10, 3.6))
 steps = [h["step"] for h in reward_run.history]
 ax_loss.plot(steps, [h["loss"] for h in reward_run.history])
@@ -199,23 +259,39 @@ ax_cal.set(xlabel="predicted P(preferred)", ylabel="observed", title="calibratio
 ax_cal.legend()
 plt.tight_layout()
 plt.show()
-for predicted, observed in bins:
-    print(f"predicted {predicted:.2f}  observed {observed:.2f}")
+for (p, o), n_bin in zip(bins, counts, strict=True):
+    print(
+        f"predicted {p:.2f}  observed {o:.2f} ± {(o * (1 - o) / n_bin) ** 0.5:.2f}  (n = {n_bin})"
+    )
+
+# %% [markdown]
+# On the left, the training loss falls from `log 2` (a reward model that cannot tell the
+# sides apart) to about 0.36. On the right, the three middle bins lie within about one standard
+# error of the dotted diagonal; the two outer bins, which hold most pairs, are a little too sure:
+# where the model says 0.04 and 0.96, the labeler agrees 0.08 and 0.92 of the time (each ± 0.02).
 
 # %%
-assert 0.80 <= accuracy < 0.95, accuracy  # right on most held-out pairs, wrong on some
+assert accuracy.value - 3 * accuracy.se > max(0.5, stats.mean(longer).value)  # beats both
 assert reward_run.history[-1]["loss"] < 0.6 * reward_run.history[0]["loss"]
 assert all(abs(p - o) < 0.2 for p, o in bins)  # every bin within 0.2 of the diagonal
 
 # %% [markdown]
+# On 250 pairs from plays it never saw, the reward model prefers the labeler's choice on
+# 0.844 ± 0.023 of them: far above chance (0.5) and above the length rule (0.656 ± 0.030), by
+# more than three standard errors (asserted above), yet wrong on about one pair in six.
+# Everything the reward model steers below inherits those errors.
+
+# %% [markdown]
 # ## 5. Best-of-n: no training at all
-#
+
+# %% [markdown]
 # The simplest use of a reward model: sample `n` replies and keep the one it scores highest.
-# The price is `n` samples per answer, and the answers no longer follow the policy's
-# distribution. By how much? For a continuous reward, the KL divergence of best-of-`n` from the
-# policy is exactly `log n - (n-1)/n` nats. Checked on a small categorical policy (ten outcomes,
-# listed from worst to best reward): the exact best-of-`n` distribution, a Monte-Carlo estimate
-# of it, and the formula:
+# The price is `n` samples per answer, and the answers no longer follow the model's own
+# distribution. By how much? The **KL divergence** `KL(q || p) = Σ q log(q / p)` measures, in
+# nats, how far a distribution `q` has moved from `p`; for a continuous reward, the KL of
+# best-of-`n` from the sampling model is exactly `log n - (n-1)/n` nats. Checked on a small
+# categorical model (ten outcomes, listed from worst to best reward): the exact best-of-`n`
+# distribution, a Monte-Carlo estimate of it, and the formula:
 
 # %%
 import math
@@ -223,64 +299,106 @@ import math
 probs = torch.softmax(torch.randn(10, generator=torch.Generator().manual_seed(0)), dim=0)
 n = 4
 exact = reward_model.best_of_n_probs(probs, n)
-draws_mc = torch.multinomial(probs, 200_000 * n, replacement=True, generator=torch.Generator().manual_seed(1))
+draws_mc = torch.multinomial(
+    probs, 200_000 * n, replacement=True, generator=torch.Generator().manual_seed(1)
+)
 monte_carlo = torch.bincount(draws_mc.view(-1, n).max(dim=1).values, minlength=10) / 200_000
 kl_exact = float((exact * (exact / probs.double()).log()).sum())
-print(f"KL(best-of-{n} || policy): exact {kl_exact:.4f} nats, formula {reward_model.best_of_n_kl(n):.4f}")
+print(
+    f"KL(best-of-{n} || model): exact {kl_exact:.4f} nats, formula {reward_model.best_of_n_kl(n):.4f}"
+)
 assert torch.allclose(monte_carlo.double(), exact, atol=3e-3)
 assert kl_exact <= reward_model.best_of_n_kl(n) + 1e-9  # with ties (a discrete reward): a bound
 fine = torch.full((10_000,), 1e-4)  # ten thousand outcomes: close to a continuous reward
 fine_best = reward_model.best_of_n_probs(fine, n)
-assert math.isclose(float((fine_best * (fine_best / fine).log()).sum()), reward_model.best_of_n_kl(n), rel_tol=1e-3)
+assert math.isclose(
+    float((fine_best * (fine_best / fine).log()).sum()), reward_model.best_of_n_kl(n), rel_tol=1e-3
+)
 
 # %% [markdown]
-# On the model: sixteen replies to each of 128 held-out prompts, scored by the reward model; the
-# best of the first `n`, judged by the labeler:
+# On the model: eight replies to each of the 128 held-out prompts, scored by the reward model;
+# the best of the first `n` is judged by the labeler, against one more `sft` reply to the same
+# prompt (the **win rate**: the share of prompts where the labeler scores it higher, a tie
+# counting half). Best of 1 is the `sft` model against itself, the 0.5 baseline:
 
 # %% tags=["nbval-ignore-output"]
 candidates = rankings.sample_responses(
-    sft, chat, held_prompts, 16, generator=torch.Generator().manual_seed(5)
+    sft, chat, held_prompts, 9, generator=torch.Generator().manual_seed(5)
 )
+other = [replies[8] for replies in candidates]  # the sft reply each pick is compared with
 scores = [
-    reward_model.score_replies(reward, chat, prompt, replies).tolist()
+    reward_model.score_replies(reward, chat, prompt, replies[:8]).tolist()
     for prompt, replies in zip(held_prompts, candidates, strict=True)
 ]
-best_of = {}
-for n in (1, 2, 4, 8, 16):
+
+
+def wins(prompts, replies, against) -> list[float]:
+    """Per prompt: 1 if the labeler prefers ``replies[i]``, 0.5 on a tie, else 0."""
+    a = [labeler.score(p, *r) for p, r in zip(prompts, replies, strict=True)]
+    b = [labeler.score(p, *r) for p, r in zip(prompts, against, strict=True)]
+    return [1.0 if x > y else 0.5 if x == y else 0.0 for x, y in zip(a, b, strict=True)]
+
+
+best_of, rubric = {}, {}
+for n in (1, 2, 4, 8):
     picks = [
         replies[max(range(n), key=lambda i: s[i])]
         for replies, s in zip(candidates, scores, strict=True)
     ]
-    rubric = sum(labeler.score(p, *r) for p, r in zip(held_prompts, picks, strict=True))
-    best_of[n] = {"score": rubric / len(picks), "kl": reward_model.best_of_n_kl(n)}
-    print(f"best of {n:>2}: labeler score {best_of[n]['score']:.2f}  KL {best_of[n]['kl']:.2f} nats")
+    rubric[n] = [labeler.score(p, *r) for p, r in zip(held_prompts, picks, strict=True)]
+    best_of[n] = {
+        "win": stats.mean(wins(held_prompts, picks, other)),
+        "score": stats.mean(rubric[n]),
+    }
+    print(
+        f"best of {n:>2}: win rate {best_of[n]['win']:.2f}  labeler score {best_of[n]['score']:.2f}"
+        f"  KL {reward_model.best_of_n_kl(n):.2f} nats"
+    )
+gain = stats.difference(rubric[8], rubric[1], paired=True)  # the same prompts: paired
+print(f"best of 8 minus best of 1, labeler score: {gain:.2f} (paired over {gain.n} prompts)")
 
 # %%
-assert min(best_of[n]["score"] for n in (8, 16)) > best_of[1]["score"]
-assert best_of[16]["kl"] < 2.0  # best-of-16 moves the distribution by under 2 nats
+assert abs(best_of[1]["win"].value - 0.5) < 3 * best_of[1]["win"].se  # sft vs sft: even
+assert gain.beyond_noise(3)  # best-of-8 scores higher, by more than three standard errors
+assert reward_model.best_of_n_kl(8) < 1.5  # best-of-8 moves the distribution by under 1.5 nats
 
 # %% [markdown]
-# More samples help, a little and not steadily: the reward model, right on most pairs, is a
-# weak judge of which of sixteen replies is best. `reward_model.best_of_n` does the same for one
-# prompt. Best-of-16 costs sixteen samples per answer; the next two methods change the model itself so that one sample is enough.
-#
+# Best of 1 is the `sft` model against itself: 0.41 ± 0.04 here, about two standard errors from
+# the 0.5 it averages in the long run (128 prompts are few: this is what the ± means). Picking
+# by the reward model lifts the labeler's score from 1.51 ± 0.04 at `n = 1` to 1.80 ± 0.03 at
+# `n = 8`; paired on the same prompts, best of 8 beats best of 1 by 0.28 ± 0.05 labeler points
+# (asserted: beyond three standard errors) and wins 0.64 ± 0.04 of its comparisons with another
+# `sft` reply, for a KL of at most 1.20 nats. `reward_model.best_of_n` does the same for one
+# prompt. Best of 8 costs eight samples per answer; the next method changes the model itself
+# so that one sample is enough.
+
+# %% [markdown]
 # ## 6. DPO: learning from the pairs directly
-#
-# RLHF's objective is "maximise the reward, minus β times the KL to the reference model". Its
-# best policy has a closed form, and turned around, that form says the reward is
+
+# %% [markdown]
+# A few words first. The model being tuned is called the **policy** (`π`: it decides what to
+# say), and the model it starts from, kept frozen, is the **reference model** (`π_ref`, here
+# `sft`). RLHF's objective is "maximise the reward, minus β times the KL from the reference":
+# **β** sets how far the policy may move away from what it was to chase the reward. That
+# objective's best policy has a closed form, and turned around, the form says the reward is
 # `β · log(π(y) / π_ref(y))` plus a term that cancels in a pair. So the Bradley–Terry loss can be
-# written on the policy itself: **DPO** needs no reward model and no sampling, only the pairs
-# and a frozen copy of the starting model. With TRL's conventions (log-probabilities **summed**
-# over the reply's tokens), by hand and from `llmlab.policy`, on one batch:
+# written on the policy itself: **DPO** (*direct preference optimisation*, Rafailov et al.,
+# 2023) needs no reward model and no sampling, only the pairs and the frozen reference. With
+# TRL's conventions (log-probabilities **summed** over the reply's tokens), by hand and from
+# `llmlab.policy`, on one batch:
 
 # %%
 reference = policy.frozen(sft)  # a copy with no gradients, in eval mode
-batch = rankings.dpo_batches(pairs, chat, sft.config.block_size)(torch.Generator().manual_seed(0), 8)
+batch = rankings.dpo_batches(pairs, chat, sft.config.block_size)(
+    torch.Generator().manual_seed(0), 8
+)
 with torch.no_grad():
     logps = {
         side: {
             name: policy.sequence_logps(
-                model, batch[f"{side}_input_ids"], batch[f"{side}_loss_mask"],
+                model,
+                batch[f"{side}_input_ids"],
+                batch[f"{side}_loss_mask"],
                 batch[f"{side}_attention_mask"],
             )
             for name, model in (("policy", sft), ("reference", reference))
@@ -293,8 +411,11 @@ margin = (logps["chosen"]["policy"] - logps["chosen"]["reference"]) - (
 )
 by_hand = -F.logsigmoid(beta * margin).mean()
 loss, chosen_rewards, rejected_rewards = policy.dpo_loss(
-    logps["chosen"]["policy"], logps["rejected"]["policy"],
-    logps["chosen"]["reference"], logps["rejected"]["reference"], beta,
+    logps["chosen"]["policy"],
+    logps["rejected"]["policy"],
+    logps["chosen"]["reference"],
+    logps["rejected"]["reference"],
+    beta,
 )
 print(f"DPO loss before training: {loss:.4f} (log 2 = {math.log(2):.4f})")
 assert torch.allclose(loss, by_hand) and math.isclose(loss.item(), math.log(2), rel_tol=1e-6)
@@ -302,14 +423,19 @@ assert torch.equal(chosen_rewards, torch.zeros(8))  # the implicit rewards start
 
 # %% [markdown]
 # At the start the policy *is* the reference, every margin is zero and the loss is `log 2`
-# exactly. Some courses average the log-probabilities over tokens instead of summing them
-# (`policy.mean_logps`). That divides each log-ratio by the reply's length, so the same β pulls
-# about as many times more weakly as the reply has tokens:
+# exactly. The quantities `β · (log π − log π_ref)` are DPO's **implicit rewards**. Some courses
+# average the log-probabilities over tokens instead of summing them (`policy.mean_logps`). That
+# divides each log-ratio by the reply's length, so the same β pulls about as many times more
+# weakly as the reply has tokens:
 
 # %% tags=["nbval-ignore-output"]
 with torch.no_grad():
-    summed = policy.sequence_logps(sft, batch["chosen_input_ids"], batch["chosen_loss_mask"], batch["chosen_attention_mask"])
-    averaged = policy.mean_logps(sft, batch["chosen_input_ids"], batch["chosen_loss_mask"], batch["chosen_attention_mask"])
+    summed = policy.sequence_logps(
+        sft, batch["chosen_input_ids"], batch["chosen_loss_mask"], batch["chosen_attention_mask"]
+    )
+    averaged = policy.mean_logps(
+        sft, batch["chosen_input_ids"], batch["chosen_loss_mask"], batch["chosen_attention_mask"]
+    )
 reply_tokens = batch["chosen_loss_mask"][:, 1:].sum(dim=1)
 typical = reply_tokens.float().mean().item()
 print("reply lengths (tokens):", reply_tokens.tolist())
@@ -318,43 +444,93 @@ assert torch.allclose(summed, averaged * reply_tokens)
 
 # %% [markdown]
 # A mean-over-tokens run with β = 0.1 behaves like a summed run with β = 0.1 / (reply length):
-# its β is not the same β. Now DPO for real, 160 steps on
-# the labeler's pairs; each step checks that the reference is frozen and shares the vocabulary:
+# its β is not the same β. Now DPO for real, at β = 0.5: 100 steps of 16 of the labeler's pairs
+# (each step checks that the reference is frozen and shares the vocabulary):
 
 # %% tags=["nbval-ignore-output"]
-DPO_STEPS = 160
-
-
-def dpo(beta: float) -> torch.nn.Module:
-    """The sft model tuned by DPO at ``beta`` on the labeler's pairs."""
-    tuned = policy.frozen(sft).requires_grad_(True).train()
-    fit(
-        tuned,
-        rankings.dpo_batches(pairs, chat, sft.config.block_size),
-        policy.dpo_loss_fn(reference, beta),
-        TrainConfig(
-            batch_size=16, max_steps=DPO_STEPS, learning_rate=3e-4, min_lr=3e-5,
-            warmup_steps=5, eval_interval=0, dtype="bfloat16",
-        ),
-    )
-    return tuned.eval()
-
-
-dpo_model = dpo(beta=0.5)
+DPO_STEPS, BETA = 100, 0.5
+dpo_model = policy.frozen(sft).requires_grad_(True).train()
+dpo_run = fit(
+    dpo_model,
+    rankings.dpo_batches(pairs, chat, sft.config.block_size),
+    policy.dpo_loss_fn(reference, BETA),
+    TrainConfig(
+        batch_size=16,
+        max_steps=DPO_STEPS,
+        learning_rate=3e-4,
+        min_lr=3e-5,
+        warmup_steps=5,
+        eval_interval=0,
+        log_interval=20,
+        dtype="bfloat16",
+    ),
+)
+dpo_model.eval().requires_grad_(False)
+print(
+    f"DPO training loss at the end: {dpo_run.history[-1]['loss']:.3f} (log 2 = 0.693 at the start)"
+)
 
 # %% [markdown]
-# Measured on 512 prompts from the held-out plays, one reply each, against the `sft` model's
-# replies to the same prompts (`policy.report`): the labeler's **win rate** (a tie counts half), its mean
-# score, the reward model's score, the **KL** from the reference in nats per reply (the mean
-# of the summed log-ratios over the policy's own replies), distinct-2 (the share of word pairs
-# that are new: diversity), and the loss on plain text of the held-out plays in nats per token
-# (lesson 04's `evaluate`: what the tuning cost the model at its first job):
+# A training loss near zero says only that the policy now separates the pairs it was trained
+# on. The test is the **held-out pairs** of section 3, from plays DPO never saw, read the way
+# TRL logs them: `rewards/chosen` and `rewards/rejected` (the mean implicit reward of each
+# side), `rewards/margins` (their mean difference) and `rewards/accuracies` (the share of pairs
+# whose chosen reply gets the higher implicit reward). Before training every implicit reward is
+# exactly 0, every pair a tie: accuracy 0.5 at best. After, on as many training pairs as there
+# are held-out ones, then on the held-out pairs:
+
 
 # %% tags=["nbval-ignore-output"]
-eval_prompts = rankings.dialogue_prompts("validation", 512)
+def dpo_rewards(pair_set: list) -> dict:
+    chosen, rejected = reward_model.implicit_rewards(dpo_model, reference, pair_set, chat, BETA)
+    right = (chosen > rejected).float() + 0.5 * (chosen == rejected).float()
+    found = {"chosen": stats.mean(chosen), "rejected": stats.mean(rejected)}
+    found |= {"margins": stats.mean(chosen - rejected), "accuracies": stats.mean(right)}
+    print("  ".join(f"rewards/{k} {v:.2f}" for k, v in found.items()))
+    return found | {"right": right}
+
+
+print("train pairs:   ", end="")
+on_train = dpo_rewards(pairs[: len(held_pairs)])
+print("held-out pairs:", end="")
+on_held = dpo_rewards(held_pairs)
+gap = stats.difference(on_train["right"], on_held["right"], paired=False)
+print(f"accuracy, train minus held out: {gap:.2f}")
+versus = stats.difference(on_held["right"], right, paired=True)  # the same held-out pairs
+print(f"held-out accuracy, DPO minus the reward model of section 4: {versus:.2f}")
+
+# %%
+assert on_held["accuracies"].value - 3 * on_held["accuracies"].se > 0.5  # beyond a tie
+assert on_held["margins"].beyond_noise(3) and on_held["margins"].value > 0
+assert gap.beyond_noise(3) and gap.value > 0  # better on its own pairs: some memorised
+assert not versus.beyond_noise(3)  # DPO's implicit reward and the reward model: level
+
+# %% [markdown]
+# On the pairs it trained on, DPO's implicit reward orders 0.96 ± 0.01 correctly with a margin
+# of 6.80 ± 0.22; on the held-out pairs, 0.82 ± 0.02 with a margin of 2.56 ± 0.17. The gap,
+# 0.14 ± 0.03 in accuracy, mixes two things: pairs DPO memorised rather than the rubric behind
+# them, and plays it never read. Either way a training loss near zero proves nothing. What does
+# carry over puts DPO level with the reward model of section 4 on the same held-out pairs (the
+# difference printed is within noise). Both held-out implicit rewards are negative (−1.90 chosen,
+# −4.46 rejected): DPO lowered the probability of the chosen replies too, only less than that
+# of the rejected ones. The loss asks for a margin, nothing more.
+
+# %% [markdown]
+# The last test is the one that matters: replies. On 256 prompts from the held-out plays, one
+# reply each, against the `sft` model's replies to the same prompts (`policy.report`): the
+# labeler's win rate, its mean score, the reward model's score, the **KL** from the reference
+# in nats per reply (the mean of the summed log-ratios over the policy's own replies),
+# distinct-2 (the share of word pairs that are new: diversity), and the loss on plain text of
+# the held-out plays in nats per token (lesson 04's `evaluate`: what the tuning cost the model
+# at its first job). The `sft` model is measured the same way, against a second set of its
+# own replies: the baseline.
+
+# %% tags=["nbval-ignore-output"]
+eval_prompts = rankings.dialogue_prompts("validation", 256)
 plain_text = torch.tensor(chat.encode(corpus.text("validation")[:300_000]))
 baseline = [
-    r[0] for r in rankings.sample_responses(
+    r[0]
+    for r in rankings.sample_responses(
         sft, chat, eval_prompts, 1, generator=torch.Generator().manual_seed(99)
     )
 ]
@@ -362,88 +538,163 @@ baseline = [
 
 def measure(model: torch.nn.Module, name: str) -> dict:
     found = policy.report(
-        model, reference, reward, chat, eval_prompts, baseline, plain_text,
+        model,
+        reference,
+        reward,
+        chat,
+        eval_prompts,
+        baseline,
+        plain_text,
         generator=torch.Generator().manual_seed(7),
     )
+    found["wins"] = wins(eval_prompts, found["replies"], baseline)
+    found["win"] = stats.mean(found["wins"])
+    found["labeler"] = stats.mean(
+        [labeler.score(p, *r) for p, r in zip(eval_prompts, found["replies"], strict=True)]
+    )
     print(
-        f"{name:<18} win rate {found['win_rate']:.2f}  labeler {found['score']:.2f}  "
+        f"{name:<10} win rate {found['win']:.2f}  labeler {found['labeler']:.2f}  "
         f"reward {found['reward']:5.2f}  KL {found['kl']:5.2f}  distinct-2 {found['distinct_2']:.2f}  "
         f"plain {found['plain_loss']:.3f}"
     )
     return found
 
 
-results = {"sft": measure(sft, "sft"), "dpo β=0.5": measure(dpo_model, "dpo β=0.5")}
-
-# %%
-KL_BOUND = 8.0  # nats per reply: the bound this lesson holds its tuned policies to
-assert 0.4 < results["sft"]["win_rate"] < 0.6  # the sft model against itself: about even
-assert results["dpo β=0.5"]["win_rate"] > 0.65 and results["dpo β=0.5"]["kl"] < KL_BOUND
-assert results["dpo β=0.5"]["score"] > results["sft"]["score"]
-
-# %% [markdown]
-# DPO wins more than 65% of the comparisons with the `sft` model while staying within 8 nats per
-# reply of it. A smaller β lets the policy move further from the reference; the frontier of
-# section 8 uses one more run, at β = 0.1:
+results = {"sft": measure(sft, "sft"), "dpo": measure(dpo_model, f"dpo β={BETA}")}
 
 # %% tags=["nbval-ignore-output"]
-results["dpo β=0.1"] = measure(dpo(beta=0.1), "dpo β=0.1")
+sft_win, dpo_win = results["sft"]["win"], results["dpo"]["win"]
+lift = stats.difference(results["dpo"]["wins"], results["sft"]["wins"], paired=True)
+print(f"win rate, dpo minus sft (paired over {lift.n} prompts): {lift:.2f}")
+assert abs(sft_win.value - 0.5) < 3 * sft_win.se  # the sft model against itself: even
+assert dpo_win.value - 3 * dpo_win.se > 0.5 and results["dpo"]["kl"] < 8.0
+assert lift.beyond_noise(3) and lift.value > 0
 
-# %%
-assert results["dpo β=0.5"]["kl"] < results["dpo β=0.1"]["kl"]
+# %% [markdown]
+# DPO's replies beat an `sft` reply on 0.69 ± 0.03 of the 256 prompts, where the `sft` model
+# against itself scores 0.52 ± 0.03: paired on the same prompts, a lift of 0.18 ± 0.03, beyond
+# three standard errors (asserted above). The labeler's mean score rises from 1.57 ± 0.03 to
+# 1.78 ± 0.02, and the reward model, which DPO never used, scores its replies 2.64 against
+# 1.45. Diversity barely moved (distinct-2 0.91 → 0.90). The price is a KL of 3.93
+# nats per reply from the reference, and some of the model's first skill, predicting plain
+# text; the **alignment tax**, measured on the same 64 windows of the held-out plays:
+
+# %% tags=["nbval-ignore-output"]
+windows = torch.linspace(0, len(plain_text) - 129, 64).long()[:, None] + torch.arange(
+    129
+)  # evaluate's
+text_windows = plain_text[windows]
+
+
+@torch.no_grad()
+def window_losses(model: torch.nn.Module) -> torch.Tensor:
+    """Next-token loss per window (nats per token): one number per window, for pairing."""
+    logits, _ = model.eval()(text_windows[:, :-1])
+    nll = F.cross_entropy(logits.float().transpose(1, 2), text_windows[:, 1:], reduction="none")
+    return nll.mean(dim=1)
+
+
+tax = stats.difference(window_losses(dpo_model), window_losses(sft), paired=True)
+print(f"plain-text loss, dpo minus sft: {tax:.3f} nats per token (paired over {tax.n} windows)")
+assert tax.beyond_noise(3) and tax.value > 0
+assert abs(window_losses(sft).mean() - results["sft"]["plain_loss"]) < 1e-3  # the same windows
+
+# %% [markdown]
+# Tuning on preferences raised the loss on plain text of the held-out plays by 0.102 ± 0.008
+# nats per token (3.849 → 3.951 in the table above), paired over the same 64 windows: what a model is pulled toward, it pays for elsewhere. Lesson 09 measures the same
+# tax for a policy trained by reinforcement learning.
+
+# %% [markdown]
 # ## Recap
+
+# %% [markdown]
+# - **RLHF** learns from **preference data**: people **rank** replies, and a ranking of `k`
+#   is `k(k-1)/2` pairs `(chosen, rejected)`. Your rankings are saved as `human`, the script's
+#   as `labeler`, and a new run never overwrites yours.
+# - A scripted labeler with a short rubric ranked the thousands of pairs a reward model needs,
+#   and stayed the ground truth.
+# - The **reward model**, trained with the **Bradley–Terry** loss, agreed with the labeler on
+#   0.844 ± 0.023 of held-out pairs (chance 0.5; "the longer reply wins" 0.656 ± 0.030), and
+#   its probabilities were roughly calibrated, a little too sure at the extremes.
+# - **Best-of-n** needs no training and costs `n` samples, at a KL of at most
+#   `log n − (n−1)/n` nats. Best of 8 beat best of 1 by 0.28 ± 0.05 labeler points.
+# - **DPO** trains the policy on the pairs directly, against a frozen **reference model**, with
+#   **β** setting how far it may move. It won 0.69 ± 0.03 of its comparisons with `sft`
+#   (`sft` against itself: 0.52 ± 0.03). On held-out pairs its implicit reward was right on
+#   0.82 ± 0.02 against 0.96 ± 0.01 on its own pairs: judge DPO on held-out pairs, never by its
+#   training loss. It paid an alignment tax on plain text.
 #
-# - People **rank**; a ranking of `k` is `k(k-1)/2` pairs. A scripted labeler with a short
-#   rubric ranked the thousands a reward model needs, and stayed the ground truth.
-# - The **reward model**, trained with the Bradley–Terry loss, agreed with the labeler on more
-#   than 80% of held-out pairs, and its probabilities were roughly calibrated.
-# - **Best-of-n** improves answers with no training, at a known KL of `log n − (n−1)/n`.
-# - **DPO** trains on the pairs directly and beat `sft` in more than 65% of comparisons; the
-#   **PPO-style loop** samples, scores and takes clipped steps with a KL penalty, and beat `sft`
-#   in more than 65% too, learning through a reward model that is wrong on some pairs.
-# - Every tuned model lost some of its plain-text skill: the **alignment tax**.
-# - With no KL penalty the reward model's score kept rising while the labeler's stopped (here it
-#   fell): **reward hacking**.
-#
+# **Next:** lesson 09 trains the policy by *reinforcement learning*: it samples replies, the
+# reward model scores them, and a PPO-style step with a KL penalty pushes the policy toward
+# what scored well. What happens when nothing holds it back?
+
+# %% [markdown]
 # ## Exercises
-#
-# Write each function and check it. Stuck? `exercises.solution("name")` prints a worked solution
-# (the tested reference) when you ask for it.
+
+# %% [markdown]
+# ### Exercise: a reward model's training step
+# Section 4 trained the reward model with `fit`, which hides the step. Write one. Inputs: a
+# tiny reward `model` (one `torch.nn.Linear(d, 1)` reading a feature vector per reply: it
+# returns a `[B, 1]` column of rewards), its `optimizer`, and the features `chosen [B, d]` and
+# `rejected [B, d]` of a batch of pairs. Score both sides, compute the Bradley–Terry loss, and
+# take one optimizer step; return the loss (a float). The model's weights already hold a
+# gradient from an earlier step, as they do in a training loop. The checker compares the
+# weights after your step with the reference's.
 
 # %%
 from llmlab import exercises
 
+print(exercises.header("reward_model_step"))
 
-def ranking_to_pairs(responses: list[str], ranking: list[int]) -> list[tuple[str, str]]:
-    """Every (chosen, rejected) pair of a ranking (indices of ``responses``, best first)."""
+
+# %%
+def reward_model_step(model, optimizer, chosen: torch.Tensor, rejected: torch.Tensor) -> float:
+    # 1. clear what the last step left
+    # 2. one reward per reply for each side: [B]
+    # 3. the Bradley-Terry loss over the batch, then backward and the update
     raise NotImplementedError  # your code here
 
 
-passed = exercises.check("ranking_to_pairs", ranking_to_pairs)
+passed = exercises.check("reward_model_step", reward_model_step)
+
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("reward_model_step")` (then
+# `exercises.hint("reward_model_step", 2)`), and only then `exercises.solution("reward_model_step")`.
+
+# %% [markdown]
+# ### Exercise: a DPO step
+# Section 6 used `policy.sequence_logps` and `policy.dpo_loss`. Build the step from one level
+# down. Inputs: per-token log-probabilities `[B, T]` of the chosen and the rejected rows under
+# the policy (`policy_chosen`, `policy_rejected`) and under the reference (`ref_chosen`,
+# `ref_rejected`); the reply masks `chosen_mask` and `rejected_mask` `[B, T]` (1 on the reply's
+# tokens, 0 on the prompt and padding); and `beta`. Sum each row's log-probabilities over its
+# reply tokens, form the implicit rewards, compute DPO's loss (mean over pairs), call
+# `backward()` on it and return it. The reference's tensors here carry gradients, as if it were
+# not frozen: none of the gradient may reach them. The checker compares the gradients that
+# reach each of the four inputs.
+
+# %%
+print(exercises.header("dpo_step"))
 
 
 # %%
-def bradley_terry_loss(chosen_rewards, rejected_rewards):
-    """mean(-log sigmoid(r_chosen - r_rejected))."""
-    raise NotImplementedError
+def dpo_step(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    chosen_mask: torch.Tensor,
+    rejected_mask: torch.Tensor,
+    beta: float,
+) -> torch.Tensor:
+    # 1. four [B] sums over reply tokens (the reference's held fixed)
+    # 2. the implicit rewards of each side, and the loss over the batch
+    # 3. backward, then return the loss
+    raise NotImplementedError  # your code here
 
 
-passed = exercises.check("bradley_terry_loss", bradley_terry_loss)
+passed = exercises.check("dpo_step", dpo_step)
 
-
-# %%
-def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):
-    """DPO's loss from summed log-probabilities (TRL's conventions)."""
-    raise NotImplementedError
-
-
-passed = exercises.check("dpo_loss", dpo_loss)
-
-
-# %%
-def k3(logp, ref_logp):
-    """Schulman's k3 per token: (r - 1) - log r, with log r = ref_logp - logp."""
-    raise NotImplementedError
-
-
-passed = exercises.check("k3", k3)
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("dpo_step")` (then `exercises.hint("dpo_step", 2)`),
+# and only then `exercises.solution("dpo_step")`.

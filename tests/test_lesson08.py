@@ -1,4 +1,4 @@
-"""Lesson 07's new pieces: the ranking widget (driven as clicks drive it), its file, batched
+"""Lesson 08's new pieces: the ranking widget (driven as clicks drive it), its file, batched
 sampling of replies, the KL of a policy's replies and the report the lesson prints."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
     by_labeler = R.label(PROMPTS, SAMPLES)
     assert saved[1] == R.Ranking(
         *[getattr(by_labeler[1], f) for f in ("prompt", "responses", "ranking")],
-        "human",
+        "labeler",  # labelled by who made it: the script, not you
         by_labeler[1].ended,
         "prompt-1",
     )
@@ -64,6 +64,39 @@ def test_clicking_ranks_saves_and_loads_like_the_labeler(tmp_path):
     box.restart.click()  # start over: the ranking leaves the file
     assert [r.prompt_id for r in R.load_rankings(path)] == ["prompt-1"]
     assert json.loads(path.read_text())["format"] == "llmlab-rankings"
+
+
+def test_a_new_kernel_never_overwrites_your_rankings(tmp_path):
+    """Run All again (a new box on the same file): your hand rankings come back as they were,
+    the labeler fills only the rest, and one of yours the box cannot show stays in the file."""
+    path = tmp_path / "mine.json"
+    first = RankingBox(PROMPTS, SAMPLES, path)
+    first.pick(1)
+    first.pick(0)  # prompt 0 ranked by hand: (1, 0, 2)
+    first.rank_rest(labeler.rank)
+    assert [r.source for r in R.load_rankings(path)] == ["human", "labeler"]
+    assert "1 by you" in first.status.value
+
+    other = [(("user", "To ROMEO: Speak."),)], [[("Aye.", True), ("No.", True)]]
+    elsewhere = RankingBox(*other, path, prompt_ids=["elsewhere"])
+    elsewhere.rank_rest(labeler.rank)  # another set of prompts on the same file
+    again = RankingBox(PROMPTS, SAMPLES, path)  # a new kernel
+    assert again.picked[0] == [1, 0, 2] and again.picked[1] == [] and again.by_you == 1
+    again.rank_rest(labeler.rank)
+    saved = R.load_rankings(path)
+    assert [(r.prompt_id, r.source) for r in saved] == [
+        ("prompt-0", "human"),
+        ("prompt-1", "labeler"),
+    ]  # the other box's labeler ranking is not kept; a hand ranking would be:
+    elsewhere.picked[0] = []
+    elsewhere.pick(1)
+    RankingBox(PROMPTS, SAMPLES, path).save()
+    assert ("elsewhere", "human") in [(r.prompt_id, r.source) for r in R.load_rankings(path)]
+    assert saved[0].ranking == (1, 0, 2)
+    shown = again.show(1) or again.status.value
+    assert "ranked by the scripted labeler, not by you" in shown
+    with pytest.raises(ValueError, match="source must be one of"):
+        again.rank_rest(labeler.rank, source="robot")
 
 
 def test_a_picked_reply_cannot_be_picked_twice_and_the_ends_are_clamped(tmp_path):

@@ -85,3 +85,26 @@ def test_best_of_n_kl_values_and_bad_n():
     for n in (0, 2.0, True):
         with pytest.raises(ValueError, match="n must be an int >= 1"):
             RM.best_of_n_kl(n)
+
+
+def test_dpo_implicit_rewards_are_zero_at_the_start_and_sum_the_reply_log_ratio(tok):
+    from llmlab import policy as P
+
+    pairs, model = pairs_for(5), small(0)
+    chosen, rejected = RM.implicit_rewards(model, P.frozen(model), pairs, tok, beta=0.5)
+    assert chosen.shape == rejected.shape == (5,)
+    assert torch.equal(chosen, torch.zeros(5)) and torch.equal(rejected, torch.zeros(5))
+
+    other = small(1)
+    chosen, rejected = RM.implicit_rewards(other, model, pairs, tok, beta=0.5, batch_size=2)
+    batch = R.collate_pairs(R.pair_rows(pairs, tok, 64), 0)
+    with torch.no_grad():
+        ids, mask, real = (
+            batch[f"chosen_{k}"] for k in ("input_ids", "loss_mask", "attention_mask")
+        )
+        by_hand = 0.5 * (
+            P.sequence_logps(other, ids, mask, real) - P.sequence_logps(model, ids, mask, real)
+        )
+    assert torch.allclose(chosen, by_hand, atol=1e-4) and not torch.equal(chosen, rejected)
+    with pytest.raises(ValueError, match="beta must be"):
+        RM.implicit_rewards(other, model, pairs, tok, beta=0.0)

@@ -42,7 +42,7 @@ from llmlab.exercises.lesson05 import (
 )
 from llmlab.exercises.lesson06 import loss_mask, sft_loss
 from llmlab.exercises.lesson07 import last_token_pool, lora_forward
-from llmlab.exercises.lesson08 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
+from llmlab.exercises.lesson08 import dpo_step, reward_model_step
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
@@ -67,19 +67,17 @@ __all__ = [
     "bpe_tokenizer",
     "beam_step",
     "bracketed_minimum",
-    "bradley_terry_loss",
     "cached_attention_step",
     "causal_average",
     "check",
     "count_pairs",
-    "dpo_loss",
+    "dpo_step",
     "encode_word",
     "exercise",
     "greedy_generate",
     "greedy_until",
     "header",
     "hint",
-    "k3",
     "last_token_pool",
     "lora_forward",
     "loss_mask",
@@ -87,7 +85,7 @@ __all__ = [
     "narrow_interval",
     "next_char_table",
     "power_law_exponent",
-    "ranking_to_pairs",
+    "reward_model_step",
     "rope_rotation",
     "sample_with_temperature",
     "sft_loss",

@@ -1,4 +1,4 @@
-"""Lesson 07's ranking box: you are the labeler. Order a model's replies, best first.
+"""Lesson 08's ranking box: you are the labeler. Order a model's replies, best first.
 
 Three layers, as every widget here:
 
@@ -8,8 +8,14 @@ Three layers, as every widget here:
    then the next best ...; the last one left takes the last place by itself), *start over*,
    *previous* / *next* prompt, and a line saying what has been saved;
 3. the file: every finished ranking is written at once with
-   :func:`llmlab.rankings.save_rankings` (``source="human"``), so what you ranked loads with
-   :func:`llmlab.rankings.load_rankings` exactly like the scripted labeler's rankings.
+   :func:`llmlab.rankings.save_rankings`, labelled by who made it: ``source="human"`` for your
+   clicks, ``"labeler"`` for what :meth:`RankingBox.rank_rest` filled in. What you ranked loads
+   with :func:`llmlab.rankings.load_rankings` exactly like the scripted labeler's rankings.
+
+Your rankings outlive the kernel: a new box on the same file takes back every ranking you made
+of its prompts (same prompt id, same replies), and keeps in the file, untouched, any of yours it
+cannot show (replies sampled differently, another set of prompts). Running the notebook again
+never overwrites what you ranked by hand.
 """
 
 from __future__ import annotations
@@ -90,6 +96,9 @@ class RankingBox(LessonWidget):
         self.prompt_ids = list(prompt_ids or [f"prompt-{n}" for n in range(len(prompts))])
         self.path = Path(path)
         self.picked: list[list[int]] = [[] for _ in prompts]
+        self.sources = ["human"] * len(prompts)  # who made each prompt's ranking
+        self.kept: list[Ranking] = []  # your rankings in the file that this box cannot show
+        self._restore()
         self.current = 0
         k = max(len(r) for r in self.replies)
         self.buttons = [w.Button(description=f"pick reply {i + 1}") for i in range(k)]
@@ -125,13 +134,42 @@ class RankingBox(LessonWidget):
                 self.prompts[n],
                 tuple(t for t, _ in self.replies[n]),
                 tuple(picked),
-                "human",
+                self.sources[n],
                 tuple(e for _, e in self.replies[n]),
                 self.prompt_ids[n],
             )
             for n, picked in enumerate(self.picked)
             if len(picked) == len(self.replies[n])
         ]
+
+    def _restore(self) -> None:
+        """Take back the hand-made rankings already in the file (a new kernel, the same file)."""
+        from llmlab.rankings import load_rankings
+
+        if not self.path.exists():
+            return
+        for saved in load_rankings(self.path):
+            if saved.source != "human":
+                continue  # the labeler's: made again by rank_rest when needed
+            n = next(
+                (
+                    n
+                    for n, pid in enumerate(self.prompt_ids)
+                    if pid == saved.prompt_id
+                    and saved.prompt == self.prompts[n]
+                    and saved.responses == tuple(t for t, _ in self.replies[n])
+                ),
+                None,
+            )
+            if n is None:
+                self.kept.append(saved)
+            else:
+                self.picked[n] = list(saved.ranking)
+
+    @property
+    def by_you(self) -> int:
+        """How many of this box's prompts you ranked by hand."""
+        return sum(s == "human" for s in (r.source for r in self.rankings))
 
     def still(self) -> dict[str, str]:
         """The shown prompt, its replies and the status, as HTML (for a notebook opened unrun)."""
@@ -148,6 +186,7 @@ class RankingBox(LessonWidget):
         replies, picked = self.replies[self.current], self.picked[self.current]
         i = checks.integer(i, "i", 0, len(replies) - 1, hint="a reply index")
         if i not in picked and len(picked) < len(replies):
+            self.sources[self.current] = "human"
             picked.append(i)
             left = [j for j in range(len(replies)) if j not in picked]
             if len(left) == 1:
@@ -159,22 +198,31 @@ class RankingBox(LessonWidget):
     def start_over(self) -> None:
         """Forget the shown prompt's ranking (and take it out of the file)."""
         self.picked[self.current] = []
+        self.sources[self.current] = "human"
         self.save()
         self.render()
 
-    def rank_rest(self, order: Callable[[Sequence[Turn], Sequence[Reply]], Sequence[int]]) -> None:
+    def rank_rest(
+        self,
+        order: Callable[[Sequence[Turn], Sequence[Reply]], Sequence[int]],
+        source: str = "labeler",
+    ) -> None:
         """Rank every prompt not ranked yet with ``order(prompt, replies)`` (e.g.
-        :func:`llmlab.labeler.rank`); the rankings already made are kept."""
+        :func:`llmlab.labeler.rank`), labelled ``source``; the rankings already made are kept."""
+        from llmlab.rankings import SOURCES
+
+        source = checks.one_of(source, "source", SOURCES)
         for n, replies in enumerate(self.replies):
             if len(self.picked[n]) < len(replies):
                 self.picked[n] = list(order(self.prompts[n], replies))
+                self.sources[n] = source
         self.save()
         self.render()
 
     def save(self) -> None:
         from llmlab.rankings import save_rankings
 
-        save_rankings(self.path, self.rankings)
+        save_rankings(self.path, [*self.rankings, *self.kept])
 
     def render(self) -> None:
         n, replies, picked = self.current, self.replies[self.current], self.picked[self.current]
@@ -186,7 +234,12 @@ class RankingBox(LessonWidget):
         done = len(self.rankings)
         todo = "click the best reply's pick button first" if not picked else "keep going"
         state = "ranked" if len(picked) == len(replies) else todo
+        if state == "ranked" and self.sources[n] != "human":
+            state = (
+                f"ranked by the scripted {self.sources[n]}, not by you (nobody clicked before "
+                "the next cell ran); <i>start over</i> to rank it yourself"
+            )
         self.status.value = (
-            f"this prompt: {state} · {done} of {len(self.prompts)} prompts ranked, "
-            f"saved to {html.escape(str(self.path))}"
+            f"this prompt: {state} · {done} of {len(self.prompts)} prompts ranked "
+            f"({self.by_you} by you), saved to {html.escape(str(self.path))}"
         )

@@ -1,4 +1,4 @@
-"""Lesson 07 in real JupyterLab: run it up to the ranking box, then rank replies by clicking."""
+"""Lesson 08 in real JupyterLab: run it up to the ranking box, then rank replies by clicking."""
 
 import pytest
 
