@@ -42,6 +42,7 @@ from llmlab.exercises.lesson05 import (
 )
 from llmlab.exercises.lesson06 import lora_forward, loss_mask, merged_weight
 from llmlab.exercises.lesson08 import bradley_terry_loss, dpo_loss, k3, ranking_to_pairs
+from llmlab.exercises.lesson09 import clipped_ppo_loss, group_advantages
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
@@ -71,12 +72,14 @@ __all__ = [
     "causal_average",
     "check",
     "chinchilla_split",
+    "clipped_ppo_loss",
     "count_pairs",
     "dpo_loss",
     "encode_word",
     "exercise",
     "greedy_generate",
     "greedy_until",
+    "group_advantages",
     "header",
     "hint",
     "k3",
