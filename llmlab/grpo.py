@@ -67,22 +67,36 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def play_questions(count: int, seed: int = 0) -> list[tuple[list[Turn], str]]:
-    """``count`` questions "Which play is X in?" about the training plays, with their answer
-    (the play's title), drawn without repeats by ``seed``. The `sft` model was fine-tuned on
-    them, and answers them right only sometimes: the kind of task RL can sharpen."""
-    count = checks.integer(count, "count", 1)
+#: The question kinds :func:`play_questions` serves, each with the one right answer per question.
+TASKS = {
+    "character_play": "Which play is X in? (the title)",
+    "play_genre": "Is X a comedy, a history or a tragedy? (three choices)",
+}
+
+
+def play_questions(
+    kind: str, count: int | None = None, seed: int = 0
+) -> list[tuple[list[Turn], str]]:
+    """Questions of ``kind`` (:data:`TASKS`) about the training plays, with their one right
+    answer (final period dropped), ``count`` of them drawn without repeats by ``seed`` (all, in
+    a fixed order, if None). The `sft` model was fine-tuned on them and answers them right only
+    sometimes: the kind of task RL can sharpen."""
+    checks.one_of(kind, "kind", TASKS)
     found: dict[str, str] = {}
-    for example in instructions.plays_examples("train", ["character_play"]):
-        found.setdefault(example.turns[0][1], example.turns[1][1].rstrip("."))
-    if count > len(found):
-        raise ValueError(f"count must be at most {len(found)}, got {count}")
-    chosen = random.Random(seed).sample(sorted(found), count)
-    return [([("user", q)], found[q]) for q in chosen]
+    for example in instructions.plays_examples("train", [kind]):
+        question = example.turns[0][1]
+        if kind == "play_genre" and not question.startswith("Is "):
+            continue  # only the three-way question: a reply is right or wrong, checked exactly
+        found.setdefault(question, example.turns[1][1].removesuffix("."))
+    questions = sorted(found)
+    if count is not None:
+        count = checks.integer(count, "count", 1, len(questions))
+        questions = random.Random(seed).sample(questions, count)
+    return [([("user", q)], found[q]) for q in questions]
 
 
 def verify(reply: str, answer: str) -> float:
-    """1.0 if ``reply`` is exactly the title ``answer`` (a final period and spaces allowed)."""
+    """1.0 if ``reply`` is exactly ``answer`` (a final period and spaces around allowed), else 0.0."""
     return float(reply.strip().removesuffix(".") == answer)
 
 
