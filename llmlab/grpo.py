@@ -96,7 +96,7 @@ def play_questions(
 
 
 def verify(reply: str, answer: str) -> float:
-    """1.0 if ``reply`` is exactly ``answer`` (a final period and spaces around allowed), else 0.0."""
+    """1.0 if ``reply`` is exactly ``answer`` (a final period, spaces around allowed), else 0.0."""
     return float(reply.strip().removesuffix(".") == answer)
 
 
