@@ -63,3 +63,26 @@ def test_verify_is_exact_and_the_questions_have_one_answer_each():
     assert len(plays) == 5 and plays == grpo.play_questions("character_play", 5, seed=1)
     with pytest.raises(ValueError, match="kind must be"):
         grpo.play_questions("dialogue")
+
+
+def test_a_grpo_round_runs_on_chat_prompts_and_reports_its_groups(tok):
+    from preference_data import small
+
+    model = small()
+    reference = policy.frozen(model)
+    questions = grpo.play_questions("play_genre")[:3]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    out = grpo.grpo_step(
+        model, reference, tok, questions, 4, optimizer=optimizer,
+        generator=torch.Generator().manual_seed(0), max_new_tokens=3, kl_coef=0.1,
+    )  # fmt: skip
+    assert out["reward"] == 0.0  # an untrained model never names the genre ...
+    assert out["no_gradient"] == 1.0  # ... so every group's rewards are equal
+    assert out["kl"] == pytest.approx(0.0, abs=1e-5)  # sampled from the reference itself
+    counts = grpo.correct_counts(
+        model, tok, questions, 2, generator=torch.Generator().manual_seed(1), max_new_tokens=3
+    )
+    assert counts == [0, 0, 0]
+    # with all rewards equal and no KL yet, the advantages are 0: the round did not move it
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
