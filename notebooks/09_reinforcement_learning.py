@@ -71,9 +71,11 @@ assert len(questions) == 22 and answers.count("A history") == 10 == max(map(answ
 # Two baselines for any accuracy below: guessing one of the three choices at random is right a
 # third of the time; always answering the commonest answer, `"A history."`, is right on 10 of the
 # 22 questions (0.45).
-#
+
+# %% [markdown]
 # ## 2. One round, by hand
-#
+
+# %% [markdown]
 # A round samples a **group** of replies per prompt. Four questions, four replies each, up to 6
 # tokens (`policy.ppo_rollout` samples them and reads each token's log-probability under the
 # policy and under the reference):
@@ -181,20 +183,22 @@ assert torch.allclose(k1, library["k1"]) and torch.allclose(k3, library["k3"]) a
 
 # %% [markdown]
 # From here on the library runs the round: `policy.ppo_rollout` samples, a reward is computed,
-# the advantages are taken, `policy.ppo_update` steps. Lesson 08's PPO-style loop
-# (`policy.ppo_step`) does the same with a reward model for the reward.
-#
+# the advantages are taken, `policy.ppo_update` steps. `policy.ppo_step` runs such a round with
+# a reward model's score for the reward: RLHF's classic loop.
+
+# %% [markdown]
 # ## 4. GRPO: the group is the baseline
 
 # %% [markdown]
 # **GRPO** (group relative policy optimisation; Shao et al. 2024, DeepSeekMath) is the recipe
-# behind today's reasoning models, and nanochat's RL stage. It keeps PPO's clipped step and
+# behind DeepSeek-R1's reasoning and, simplified, nanochat's RL stage. It keeps PPO's clipped step and
 # drops the **critic** (a second network PPO trains to predict each return, the baseline of
 # classic PPO). Instead, like RLOO, the group is the baseline: a reply's advantage is its reward
 # minus its group's mean, divided by the group's standard deviation (`ddof=1`, plus `1e-4` so a
 # group whose rewards are all equal gets 0 and not 0/0). The division makes every group's
 # advantages about the same size, whatever its spread. `grpo.group_advantages` does it; without
-# the division it is RLOO up to a factor `G/(G−1)`, which the optimizer barely notices:
+# the division it is RLOO up to the constant factor `G/(G−1)`, which Adam's steps ignore (Adam
+# divides each gradient by its own running size):
 
 # %% tags=["nbval-ignore-output"]
 centred = grpo.group_advantages(by_group, normalize=False)
@@ -209,7 +213,8 @@ assert torch.allclose(rloo_by_hand, centred * G / (G - 1))
 # A group whose replies are all right, or all wrong, has advantage 0 for every reply: it
 # produces **no gradient**, and its compute is wasted. The share of such groups says how much of
 # a batch teaches anything; it is high when the task is far too hard or far too easy.
-#
+
+# %% [markdown]
 # ## 5. Before RL: pass@1 and pass@k
 
 # %% [markdown]
@@ -262,7 +267,8 @@ assert (
 # of the three choices at all (section 2 showed some).
 # Yet in 8 tries it is right at least once on most questions: the knowledge is in there, spread
 # thin. That is the situation RL is for.
-#
+
+# %% [markdown]
 # ## 6. GRPO with a verifiable reward
 
 # %% [markdown]
@@ -409,9 +415,11 @@ for i in range(3):
 # labeler's score falling beyond their noise; this edition does not claim what it cannot
 # measure here. A verifiable reward is the cure the field reached for: where the answer can be
 # checked, check it.
-#
+
+# %% [markdown]
 # ## Recap
-#
+
+# %% [markdown]
 # - **RL** trains a **policy** by **rollouts**: sample, score with a **reward**, push up the
 #   replies whose **advantage** (return minus a **baseline**) is positive. A frozen **reference
 #   model** and a **KL** charge (k1, or the never-negative k3) keep the policy near where it
@@ -430,7 +438,8 @@ for i in range(3):
 
 # %% [markdown]
 # ## Exercises
-#
+
+# %% [markdown]
 # Each exercise builds a piece this lesson used from the library: write it, and the check runs
 # it on random cases against a tested reference (calling the library's own version fails the
 # check). The committed notebook shows the unfinished scaffolds.
