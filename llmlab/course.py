@@ -97,8 +97,8 @@ LESSONS: tuple[Lesson, ...] = (
         9,
         "09_reinforcement_learning",
         "Reinforcement learning",
-        "policy, reward, KL; RLOO and clipped PPO by hand; reward hacking; GRPO, pass@k",
-        ("policy", "reward_model", "labeler"),
+        "policy, reward, KL; RLOO and clipped PPO by hand; GRPO with a verifiable reward; pass@k",
+        ("policy", "grpo"),
         3.0,
     ),
     Lesson(

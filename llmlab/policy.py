@@ -518,7 +518,7 @@ def report(
     generator: torch.Generator,
     max_new_tokens: int = 48,
 ) -> PolicyReport:
-    """What lesson 07 measures of a policy on held-out ``prompts`` (one reply sampled each).
+    """What lesson 08 measures of a policy on held-out ``prompts`` (one reply sampled each).
 
     ``win_rate`` against ``baseline`` (the SFT model's replies to the same prompts) and
     ``score``, both by the scripted labeler (the ground truth); ``reward``, the reward model's

@@ -43,6 +43,7 @@ from llmlab.exercises.lesson05 import (
 from llmlab.exercises.lesson06 import loss_mask, sft_loss
 from llmlab.exercises.lesson07 import last_token_pool, lora_forward
 from llmlab.exercises.lesson08 import dpo_step, reward_model_step
+from llmlab.exercises.lesson09 import clipped_ppo_loss, group_advantages
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.registry import (
     EXERCISES,
@@ -70,12 +71,14 @@ __all__ = [
     "cached_attention_step",
     "causal_average",
     "check",
+    "clipped_ppo_loss",
     "count_pairs",
     "dpo_step",
     "encode_word",
     "exercise",
     "greedy_generate",
     "greedy_until",
+    "group_advantages",
     "header",
     "hint",
     "last_token_pool",
