@@ -148,7 +148,7 @@ class TypedSlider:
             self.slider.value = value
             return
         self.note.value = message_html(
-            f"{self.name} goes from {self._shown(low)} to {self._shown(high)}: "
-            f"{value} is outside, so it stays at {self._shown(self.slider.value)}."
+            f"{self.name} goes from {low:g} to {high:g}: "
+            f"{value:g} is outside, so it stays at {self._shown(self.slider.value):g}."
         )
         self._set_box(self.slider.value)

@@ -174,7 +174,10 @@ class SamplingPlayground(LessonWidget):
         self.sample.on_click(lambda _button: self.stream())
         self.widget = column(
             [
-                w.HBox([self.prompt, self.note], layout={"align_items": "center"}),
+                w.HBox(
+                    [self.prompt, self.note],
+                    layout={"flex_flow": "row wrap", "align_items": "center"},
+                ),
                 *rows,
                 w.HTML(SLIDER_HELP),
                 self.slider_note,
