@@ -71,7 +71,8 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
 
     # The token slider: a track a mouse can aim along, a number box beside it.
     token = explorer.locator(".widget-slider").filter(has_text="token").first
-    token_box = explorer.locator(".widget-hbox").filter(has=token).locator("input").first
+    row = page.locator(".widget-slider").filter(has_text="token")
+    token_box = explorer.locator(".widget-hbox").filter(has=row).locator("input").first
     n = int(token_box.input_value()) + 1  # the last token is selected
     assert slider_track(token)["width"] >= 300
     old_caption = caption.inner_text()

@@ -58,7 +58,8 @@ def test_playground_follows_temperature_and_streams_a_sample(run_notebook):
 
     # The values the lesson suggests, aimed at with the mouse on tracks wide enough to hit them.
     def box_of(name):
-        return playground.locator(".widget-hbox").filter(has=slider[name]).locator("input").first
+        row = page.locator(".widget-slider").filter(has_text=name)
+        return playground.locator(".widget-hbox").filter(has=row).locator("input").first
 
     for name, value, low, high in (
         ("temperature", 0.3, 0.0, 2.0),
