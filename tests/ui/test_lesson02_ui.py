@@ -75,10 +75,12 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
     token_box = explorer.locator(".widget-hbox").filter(has=row).locator("input").first
     n = int(token_box.input_value()) + 1  # the last token is selected
     assert slider_track(token)["width"] >= 300
-    old_caption = caption.inner_text()
+    old_caption, old_src = caption.inner_text(), picture.get_attribute("src")
     drag_slider(page, token, 10, 0, n - 1)
     page.wait_for_function(
-        "([el, text]) => el.innerText !== text", arg=[caption.element_handle(), old_caption]
+        "([el, img, text, src]) => el.innerText !== text && img.src !== src",
+        arg=[caption.element_handle(), picture.element_handle(), old_caption, old_src],
+        timeout=60_000,
     )
     assert token_box.input_value() == "10" and "token 10 " in caption.inner_text()
     type_into(page, token_box, str(n + 50))  # past the end: refused with a message
@@ -95,7 +97,9 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
     assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
     text = box.input_value()
     assert text.endswith("Ay me") and "looks most at" in caption.inner_text()
-    assert token_box.input_value() == str(len(text) - 1)
+    page.wait_for_function(  # the last token of the new text is selected
+        "([el, v]) => el.value === v", arg=[token_box.element_handle(), str(len(text) - 1)]
+    )
 
     # A character the model never saw: a message under the box, and no picture (broken or stale).
     page.keyboard.type("Æ")

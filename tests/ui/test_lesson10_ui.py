@@ -97,6 +97,7 @@ def test_playground_follows_temperature_and_streams_a_sample(run_notebook):
         timeout=30_000,
     )
     assert "Is this a dagger which I see before" in text.inner_text()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")  # all drawn
     font = text.locator("div").first.evaluate("el => getComputedStyle(el).fontFamily")
     assert font.strip().lower() != "serif" and "sans" in font.lower()
 
