@@ -99,6 +99,9 @@ def test_playground_recomputes_on_settings_and_slices_on_steps():
     assert len(playground.shown().points) == 11
     assert playground.image.value != picture and "10 steps" in playground.caption.value
 
+    playground.steps.value = 1  # one step, not "1 steps"
+    assert "after 1 step (" in playground.caption.value
+
     playground.lr.value = 0.15  # a new setting: a new run
     assert playground.path is not run
     assert playground.verdict() == "oscillates"  # 10 steps: zig-zagging, the gap not yet closed
