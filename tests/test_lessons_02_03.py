@@ -101,6 +101,7 @@ def test_playground_recomputes_on_settings_and_slices_on_steps():
 
     playground.steps.value = 1  # one step, not "1 steps"
     assert "after 1 step (" in playground.caption.value
+    playground.steps.value = 10
 
     playground.lr.value = 0.15  # a new setting: a new run
     assert playground.path is not run
