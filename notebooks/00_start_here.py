@@ -507,13 +507,14 @@ browser
 
 # %% [markdown]
 # Every widget is a small Python object whose controls you can also set from code, which is how
-# the course tests them:
+# the course tests them. This cell drives a second browser, so the one above stays as you left it:
 
 # %%
-browser.genre.value = "tragedies"
-browser.number.value = 4  # speech 4 of the tragedies: index 3 of the list
-print(f"{browser.speech.speaker}: speech {browser.number.value} {browser.of.value} tragedies")
-assert browser.speech.genre == "tragedies" and browser.index.value == 3
+driven = widgets.SpeechBrowser()
+driven.genre.value = "tragedies"
+driven.number.value = 4  # speech 4 of the tragedies: index 3 of the list
+print(f"{driven.speech.speaker}: speech {driven.index.value + 1} {driven.of.value} tragedies")
+assert driven.speech.genre == "tragedies" and driven.index.value == 3
 
 # %% [markdown]
 # ## 6. How exercises work

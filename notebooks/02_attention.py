@@ -731,13 +731,15 @@ explorer = widgets.AttentionExplorer(model, tokenizer, text)
 explorer
 
 # %% [markdown]
-# Driven from code, like any widget of the course:
+# Driven from code, like any widget of the course (a second explorer, `driven`, so the one above
+# keeps what you set):
 
 # %%
-before = (explorer.caption.value, explorer.image.value)
-explorer.layer.value, explorer.head.value = 1, 2
-print(f"now showing layer {explorer.layer.value}, head {explorer.head.value}")
-assert explorer.caption.value != before[0] and explorer.image.value != before[1]
+driven = widgets.AttentionExplorer(model, tokenizer, text)
+before = (driven.caption.value, driven.image.value)
+driven.layer.value, driven.head.value = 1, 2
+print(f"now showing layer {driven.layer.value}, head {driven.head.value}")
+assert driven.caption.value != before[0] and driven.image.value != before[1]
 
 # %% [markdown]
 # ### What the heads do, measured
@@ -945,26 +947,27 @@ heads_figure("weight on the first token", first_shares, first_chance)
 # no head of this model is an attention sink.
 #
 # %% [markdown]
-# Now look at those heads in the explorer, on a text of a few lines, from the `b` of `nobler`.
+# Now look at those heads in the second explorer, on a text of a few lines, from the `b` of
+# `nobler`.
 # The line-start head is the easiest to see: the tokens of a line send much of their weight to
 # the newline that starts it (the dark columns of the heat map).
 
 # %% tags=["nbval-ignore-output"]
-explorer.text.value = "HAMLET:\nTo be, or not to be: that is the question:\nWhether 'tis nobler\n"
-explorer.token.value = explorer.text.value.rindex("b")  # a token in the middle of a line
+driven.text.value = "HAMLET:\nTo be, or not to be: that is the question:\nWhether 'tis nobler\n"
+driven.token.value = driven.text.value.rindex("b")  # a token in the middle of a line
 for name, (layer_index, head_index) in [
     ("previous token", previous_head),
     ("line start", line_head),
 ]:
-    explorer.layer.value, explorer.head.value = layer_index, head_index
-    summary = widgets.head_summary(explorer.pattern, explorer.maps.tokens, explorer.token.value)
+    driven.layer.value, driven.head.value = layer_index, head_index
+    summary = widgets.head_summary(driven.pattern, driven.maps.tokens, driven.token.value)
     print(f"{name} head, layer {layer_index}, head {head_index}: {summary}")
-explorer.layer.value, explorer.head.value = line_head
-looked_at = explorer.pattern[explorer.token.value].argmax().item()
-assert explorer.text.value[looked_at - 1 : looked_at + 2] == ":\nW"  # the newline before Whether
+driven.layer.value, driven.head.value = line_head
+looked_at = driven.pattern[driven.token.value].argmax().item()
+assert driven.text.value[looked_at - 1 : looked_at + 2] == ":\nW"  # the newline before Whether
 
 # %% tags=["nbval-ignore-output"]
-explorer.figure
+driven
 
 # %% [markdown]
 # What to see: with the line-start head selected, the row of the framed `b` is darkest at the

@@ -30,3 +30,18 @@ def test_the_corpus_sizes_lesson_00_quotes():
     seen = 6000 * 8 * 128
     assert round(seen / len(train), 1) == 1.5  # "about one and a half passes"
     assert len(range(0, len(validation) - 128, 129)) == 5093  # held-out windows of 129
+
+
+def test_the_speech_browsers_number_box_refuses_what_is_not_a_speech_number():
+    from llmlab import widgets
+
+    browser = widgets.SpeechBrowser()
+    count = len(browser.by_genre[browser.genre.value])
+    browser.number.value = 2.5  # what typing "2.5" sends: refused, not read as 25
+    assert "a whole number: 2.5 is not one" in browser.note.value
+    assert browser.index.value == 0 and browser.number.value == 1
+    browser.number.value = count + 1
+    assert f"from 1 to {count:,}" in browser.note.value and browser.index.value == 0
+    browser.number.value = 4
+    assert browser.note.value == "" and browser.index.value == 3
+    assert "font-family:serif" not in browser.output.value

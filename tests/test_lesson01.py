@@ -101,6 +101,15 @@ def test_token_view_keeps_the_char_tokenizers_error_for_display():
     assert "never seen" in html and "<span" not in html
 
 
+def test_token_html_says_what_to_do_with_an_empty_text_and_caps_its_chips():
+    tokenizer = CharTokenizer("ab\n")
+    empty = widgets.token_html(widgets.token_view(tokenizer, ""), "characters")
+    assert "type or paste some text" in empty and "bytes per token" not in empty
+    long = widgets.token_html(widgets.token_view(tokenizer, "ab" * 300), "characters", 50)
+    assert long.count("class='llmlab-token'") == 50
+    assert "showing the first 50 of 600 tokens" in long and "<b>600 tokens</b>" in long
+
+
 def test_token_html_colours_escapes_and_shows_partial_characters():
     pieces = [b"a", b" <b>", b"\xf0\x9f", b"\x98\x80\n"]
     view = widgets.TokenView("a <b>😀\n", [7, 8, 9, 10], pieces, 300)

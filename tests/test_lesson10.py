@@ -100,7 +100,56 @@ def test_typing_redraws_after_a_pause_or_a_flush(tokenizer):
 
 def test_an_unencodable_prompt_is_shown_not_raised(playground):
     playground.prompt.value = "zzz§"
-    assert "color:#b00" in playground.caption.value
+    assert "color:#b00" in playground.note.value and "cannot read" in playground.note.value
+    assert playground.sample.disabled and playground.image.layout.display == "none"
+
+
+def test_an_empty_prompt_leaves_nothing_stale(playground):
+    playground.stream()
+    assert playground.text.value
+    playground.prompt.value = ""
+    assert "Type a prompt to see the next-token distribution" in playground.note.value
+    assert "non-empty" not in playground.note.value + playground.caption.value
+    assert playground.caption.value == "" and playground.text.value == ""  # no old sample
+    assert playground.image.layout.display == "none"  # no old chart
+    assert playground.sample.disabled and all(s.disabled for s in playground.sliders.values())
+    assert playground.stream() == ""  # nothing to continue
+    picture = playground.image.value
+    playground.sliders["temperature"].value = 0.5  # a slider set from code draws nothing
+    assert playground.image.value == picture and playground.caption.value == ""
+    playground.prompt.value = "to be"
+    assert playground.note.value == "" and not playground.sample.disabled
+    assert playground.image.layout.display is None and "kept" in playground.caption.value
+
+
+def test_a_new_prompt_clears_the_old_sample(playground):
+    playground.stream()
+    playground.prompt.value = "to be or not"
+    assert playground.text.value == ""
+
+
+def test_a_prompt_longer_than_the_window_says_where_it_is_cut(playground):
+    block = playground.model.config.block_size
+    long = "to be or not to be " * (block // 10)
+    playground.prompt.value = long
+    n = len(playground.tokenizer.encode(long))
+    assert n > block and f"{n:,} tokens" in playground.note.value
+    assert f"only the last {block}" in playground.note.value
+    playground.stream()
+    shown = html.unescape(playground.text.value)
+    assert "…" in shown and long not in shown  # the part the model reads, marked as cut
+
+
+def test_a_typed_slider_value_out_of_range_is_refused_with_a_message(playground):
+    playground.sliders["temperature"].value = 0.3
+    box = playground.widget.children[1].children[1]  # the temperature row's number box
+    assert box.value == 0.3
+    box.value = 5.0  # what typing 5 and Enter sends
+    assert playground.sliders["temperature"].value == 0.3 and box.value == 0.3
+    note = "temperature goes from 0 to 2: 5 is outside, so it stays at 0.3"
+    assert note in playground.slider_note.value
+    box.value = 0.35
+    assert playground.sliders["temperature"].value == 0.35 and playground.slider_note.value == ""
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,10 @@ def test_playground_recomputes_on_settings_and_slices_on_steps():
     assert len(playground.shown().points) == 11
     assert playground.image.value != picture and "10 steps" in playground.caption.value
 
+    playground.steps.value = 1  # one step, not "1 steps"
+    assert "after 1 step (" in playground.caption.value
+    playground.steps.value = 10
+
     playground.lr.value = 0.15  # a new setting: a new run
     assert playground.path is not run
     assert playground.verdict() == "oscillates"  # 10 steps: zig-zagging, the gap not yet closed
@@ -250,12 +254,15 @@ def test_explorer_explains_bad_text_and_clears_the_picture(small_gpt):
     explorer = widgets.AttentionExplorer(*small_gpt, "ROMEO:\nAy me!")
     maps = explorer.maps
     explorer.text.value = "Ærø"
-    assert "never seen" in explorer.caption.value and "color:#b00" in explorer.caption.value
-    assert explorer.maps is maps and explorer.image.value == explorer.grid.value == b""
+    assert "never seen" in explorer.note.value and "color:#b00" in explorer.note.value
+    assert explorer.caption.value == ""  # no caption of the last text's pictures
+    assert explorer.image.layout.display == explorer.grid_box.layout.display == "none"
+    assert explorer.maps is maps
     assert explorer.layer.disabled and explorer.token.disabled  # nothing to slice until it is fixed
     explorer.text.value = "ROMEO:\nAy!"
     explorer.flush()
     assert not explorer.layer.disabled and bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert explorer.image.layout.display is None and explorer.note.value == ""
 
 
 def test_explorer_computes_as_you_type_and_draws_after_a_pause(small_gpt):

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmlab import checks
-from llmlab.widgets.base import ON_RELEASE, LessonWidget, column, on_change, picture, redraw
+from llmlab.widgets.base import (
+    ON_RELEASE,
+    SLIDER_HELP,
+    LessonWidget,
+    TypedSlider,
+    column,
+    message_html,
+    on_change,
+    picture,
+    redraw,
+)
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -65,6 +75,16 @@ def head_summary(weights: Tensor, tokens: list[str], row: int) -> str:
     return summary
 
 
+def _plain(error: str) -> str:
+    """An error of :func:`attention_maps` as a message for the person typing."""
+    if error.startswith("text must be a non-empty"):
+        return "Type a text to see what each head attends to."
+    error = error.replace("text contains", "The text has").replace(
+        "this CharTokenizer has never seen", "the model has never seen"
+    )
+    return error[:1].upper() + error[1:]
+
+
 def _tick_every(n: int, most: int = 32) -> int:
     """Label every k-th token so that at most ``most`` labels share an axis (and stay legible)."""
     return max(1, -(-n // most))
@@ -104,10 +124,21 @@ class AttentionExplorer(LessonWidget):
             placeholder="type a text: it applies when you pause or press Enter",
             layout={"width": "min(56em, 95%)"},
         )
-        slider = {"layout": {"width": "17em"}, **ON_RELEASE}
-        self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **slider)
-        self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **slider)
-        self.token = w.IntSlider(value=0, min=0, max=0, description="token", **slider)
+        self.layer = w.IntSlider(value=0, min=0, max=layers - 1, description="layer", **ON_RELEASE)
+        self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **ON_RELEASE)
+        self.token = w.IntSlider(value=0, min=0, max=0, description="token", **ON_RELEASE)
+        self.note = w.HTML()  # under the text box: why no picture is shown
+        self.slider_note = w.HTML()  # under the sliders: a typed value out of range
+        rows = [
+            w.HBox(
+                [
+                    TypedSlider(self.layer, self.slider_note, track="12em").widget,
+                    TypedSlider(self.head, self.slider_note, track="12em").widget,
+                ],
+                layout={"flex_flow": "row wrap"},
+            ),
+            TypedSlider(self.token, self.slider_note, track="30em").widget,  # ~6 px a token
+        ]
         self.caption = w.HTML()
         self.image, self.grid = picture(), picture()
         on_change(self._on_text, self.text)
@@ -118,13 +149,17 @@ class AttentionExplorer(LessonWidget):
         grid_title = w.HTML(
             "<b>every head</b> (rows: layers, columns: heads; the chosen one framed)"
         )
+        self.grid_box = column([grid_title, self.grid])
         self.widget = column(
             [
                 self.text,
-                w.HBox([self.layer, self.head, self.token], layout={"flex_flow": "row wrap"}),
+                self.note,
+                *rows,
+                w.HTML(SLIDER_HELP),
+                self.slider_note,
                 self.caption,
                 w.HBox(
-                    [self.image, column([grid_title, self.grid])],
+                    [self.image, self.grid_box],
                     layout={"flex_flow": "row wrap", "align_items": "flex-start"},
                 ),
             ]
@@ -146,12 +181,15 @@ class AttentionExplorer(LessonWidget):
             maps = attention_maps(self.model, self.tokenizer, self.text.value)
         except ValueError as err:  # say what is wrong with the text, and show no stale picture
             with self._lock:
-                self.caption.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
-                self.image.value = self.grid.value = b""
+                self.note.value = message_html(_plain(str(err)))
+                self.caption.value = ""
+                for picture_ in (self.image, self.grid_box):
+                    picture_.layout.display = "none"
                 for control in (self.layer, self.head, self.token):
                     control.disabled = True
             return
         with self._lock:
+            self.note.value = ""
             self.maps = maps
             for control in (self.layer, self.head, self.token):
                 control.disabled = False
@@ -255,6 +293,7 @@ class AttentionExplorer(LessonWidget):
             )
             self._caption()
             redraw(self.image, self.figure)
+            self.image.layout.display = self.grid_box.layout.display = None
             if grid:
                 for (layer, head), ax in np.ndenumerate(self.grid_axes):
                     chosen = (layer, head) == (self.layer.value, self.head.value)

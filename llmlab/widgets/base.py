@@ -65,3 +65,90 @@ def column(children: Sequence[ipywidgets.Widget]) -> ipywidgets.VBox:
     import ipywidgets as w
 
     return w.VBox(list(children), layout={"align_items": "flex-start"})
+
+
+#: The notebook's own text font for a widget's HTML (JupyterLab's variables; plain sans-serif
+#: elsewhere): widget text set in a browser's default small serif looks like a foreign element.
+TEXT_STYLE = (
+    "font-family:var(--jp-content-font-family, system-ui, sans-serif);"
+    "font-size:var(--jp-content-font-size1, 14px);line-height:1.5"
+)
+
+#: The line under a widget's sliders that says how to set an exact value.
+SLIDER_HELP = (
+    f"<span style='{TEXT_STYLE};color:#555'>Drag a slider, or click its handle and press "
+    "← → for one step at a time; or type a value into the box beside it and press Enter.</span>"
+)
+
+
+def message_html(text: str) -> str:
+    """``text`` (plain language, escaped here) as the red message shown beside a control."""
+    import html
+
+    return f"<span role='alert' style='{TEXT_STYLE};color:#b00020'>{html.escape(text)}</span>"
+
+
+def _decimals(step: float) -> int:
+    """How many decimals a value on a grid of ``step`` needs (0.05 -> 2, 1 -> 0)."""
+    text = f"{step:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+class TypedSlider:
+    """A slider with a number box beside it: drag the slider, or type an exact value.
+
+    A slider's own readout clamps a typed value silently (5 on a 0-2 slider becomes 2); this box
+    refuses it with a message in ``note`` and keeps the slider where it was. The track is
+    ``track`` wide, enough to land on a value with the mouse. ``box`` shows the slider's value
+    rounded to its step (0.30000000000000004 shows as 0.3). ``self.widget`` is the row.
+    """
+
+    def __init__(self, slider: ipywidgets.Widget, note: ipywidgets.HTML, track: str = "26em"):
+        import ipywidgets as w
+
+        self.slider, self.note = slider, note
+        self.name = slider.description
+        slider.readout = False
+        slider.style.description_width = "9em"
+        slider.layout.width = f"calc(9em + {track})"
+        self.digits = _decimals(float(slider.step))
+        kind = w.IntText if isinstance(slider, w.IntSlider) else w.FloatText
+        self.box = kind(value=self._shown(slider.value), layout={"width": "6em"})
+        self.box.add_class("llmlab-typed")
+        self._syncing = False
+        slider.observe(self._on_slider, names="value")
+        slider.observe(self._on_disabled, names="disabled")
+        self.box.observe(self._on_box, names="value")
+        self.widget = w.HBox([slider, self.box], layout={"align_items": "center"})
+
+    def _shown(self, value: float) -> float:
+        return round(value, self.digits) if self.digits else value
+
+    def _set_box(self, value: float) -> None:
+        self._syncing = True
+        try:
+            self.box.value = self._shown(value)
+        finally:
+            self._syncing = False
+
+    def _on_slider(self, change: dict[str, Any]) -> None:
+        self._set_box(change["new"])
+        if self.note.value and self.name in self.note.value:
+            self.note.value = ""
+
+    def _on_disabled(self, change: dict[str, Any]) -> None:
+        self.box.disabled = change["new"]
+
+    def _on_box(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        value, low, high = change["new"], self.slider.min, self.slider.max
+        if low <= value <= high:
+            self.note.value = ""
+            self.slider.value = value
+            return
+        self.note.value = message_html(
+            f"{self.name} goes from {low:g} to {high:g}: "
+            f"{value:g} is outside, so it stays at {self._shown(self.slider.value):g}."
+        )
+        self._set_box(self.slider.value)

@@ -6,7 +6,7 @@ import html
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from llmlab.widgets.base import ON_RELEASE, LessonWidget, on_change
+from llmlab.widgets.base import ON_RELEASE, TEXT_STYLE, LessonWidget, message_html, on_change
 
 if TYPE_CHECKING:
     from llmlab.corpus import Speech
@@ -26,7 +26,7 @@ def speech_html(speech: Speech) -> str:
     where = f"{title} ({speech.genre}), act {speech.act or '-'}, scene {speech.scene or '-'}"
     body = html.escape(speech.text).replace("\n", "<br>")
     return (
-        f"<div style='font-family:serif'><small>{html.escape(where)}</small><br>"
+        f"<div style='{TEXT_STYLE}'><span style='color:#555'>{html.escape(where)}</span><br>"
         f"<b>{html.escape(speech.speaker)}:</b><br>{body}</div>"
     )
 
@@ -51,9 +51,10 @@ class SpeechBrowser(LessonWidget):
         genres = sorted(self.by_genre)
         count = len(self.by_genre[genres[0]])
         self.genre = w.Dropdown(options=genres, value=genres[0], description="genre")
-        self.number = w.BoundedIntText(
-            value=1, min=1, max=count, description="speech", layout={"width": "12em"}
-        )
+        # A number box that takes what is typed as typed: an integer box would read "2.5" as
+        # 25 and a bounded one would clamp 9999 silently; both are refused here, with a message.
+        self.number = w.FloatText(value=1, description="speech", layout={"width": "12em"})
+        self.note = w.HTML()
         self.of = w.Label(f"of {count:,}")
         self.index = w.IntSlider(
             value=0, min=0, max=count - 1, readout=False, description="", **ON_RELEASE
@@ -62,7 +63,9 @@ class SpeechBrowser(LessonWidget):
         on_change(self._on_genre, self.genre)
         on_change(self._on_number, self.number)
         on_change(self._on_index, self.index)
-        self.widget = w.VBox([w.HBox([self.genre, self.number, self.of, self.index]), self.output])
+        self.widget = w.VBox(
+            [w.HBox([self.genre, self.number, self.of, self.index]), self.note, self.output]
+        )
         self.render()
 
     @property
@@ -72,14 +75,27 @@ class SpeechBrowser(LessonWidget):
     def _on_genre(self) -> None:
         count = len(self.by_genre[self.genre.value])
         self.index.value = 0  # the genre's first speech (the number box follows)
-        self.index.max, self.number.max = count - 1, count
+        self.index.max = count - 1
         self.of.value = f"of {count:,}"
         self.render()
 
     def _on_number(self) -> None:
-        self.index.value = self.number.value - 1  # renders through _on_index
+        number, count = self.number.value, len(self.by_genre[self.genre.value])
+        if number == self.index.value + 1:  # the box following the slider
+            return
+        if number != int(number) or not 1 <= number <= count:
+            what = "a whole number" if number != int(number) else f"from 1 to {count:,}"
+            self.note.value = message_html(
+                f"A speech number is {what}: {number:g} is not one, so this is still speech "
+                f"{self.index.value + 1:,}."
+            )
+            self.number.value = self.index.value + 1
+            return
+        self.note.value = ""
+        self.index.value = int(number) - 1  # renders through _on_index
 
     def _on_index(self) -> None:
+        self.note.value = ""
         self.number.value = self.index.value + 1
         self.render()
 
@@ -88,5 +104,5 @@ class SpeechBrowser(LessonWidget):
 
     def still(self) -> dict[str, Any]:
         genre, count = self.genre.value, len(self.by_genre[self.genre.value])
-        head = f"<p><i>{genre}: speech {self.number.value:,} of {count:,}</i></p>"
+        head = f"<p><i>{genre}: speech {self.index.value + 1:,} of {count:,}</i></p>"
         return {"text/html": head + self.output.value}

@@ -221,10 +221,10 @@ class DescentPlayground(LessonWidget):
         self.loss_line.set_data(range(len(gaps)), gaps)
         self.ax_loss.set_xlim(0, max(self.steps.value, 1))
         self.ax_loss.set_ylim(min(gaps) / 3, max(gaps) * 3)
-        verdict = self.verdict()
+        verdict, n = self.verdict(), len(path.points) - 1
         self.caption.value = (
             f"<b>{verdict}</b>: loss {path.losses[0]:.3g} → {path.losses[-1]:.3g} after "
-            f"{len(path.points) - 1} steps (learning rate {self.lr.value:.3g}, "
+            f"{n} step{'' if n == 1 else 's'} (learning rate {self.lr.value:.3g}, "
             f"momentum {self.momentum.value:.2f})"
         )
         redraw(self.image, self.figure)

@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmlab import checks
-from llmlab.widgets.base import LessonWidget, column, on_change, picture, redraw
+from llmlab.widgets.base import (
+    SLIDER_HELP,
+    TEXT_STYLE,
+    LessonWidget,
+    TypedSlider,
+    column,
+    message_html,
+    on_change,
+    picture,
+    redraw,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -133,14 +143,16 @@ class SamplingPlayground(LessonWidget):
         self.presses = 0
         self.ids = self._encode(prompt)  # refuses an empty or unencodable prompt
 
-        style = {"description_width": "9em"}  # one column of labels, "repetition penalty" fits
         self.prompt = w.Textarea(
             value=prompt,
             description="prompt",
+            placeholder="Type a prompt: the bars show the model's next token",
             layout=w.Layout(width="50em", height="4em"),
-            style=style,
+            style={"description_width": "9em"},
         )
-        self.sliders = {}
+        self.note = w.HTML()  # beside the prompt: why nothing is drawn, or how it was cut
+        self.slider_note = w.HTML()  # under the sliders: a typed value out of range
+        self.sliders, rows = {}, []
         for name, (low, high, step) in RANGES.items():
             kind = w.IntSlider if name == "top_k" else w.FloatSlider
             self.sliders[name] = kind(
@@ -149,22 +161,27 @@ class SamplingPlayground(LessonWidget):
                 max=high,
                 step=step,
                 description=name.replace("_", "-").replace("repetition-", "repetition "),
-                style=style,
-                layout=w.Layout(width="20em"),  # three in a row fit beside the file browser
             )
+            # One slider a row, a track of ~400 px: a mouse lands on 0.3, 10 or 0.2.
+            rows.append(TypedSlider(self.sliders[name], self.slider_note, track="30em").widget)
         self.sample = w.Button(description="sample", button_style="primary", icon="play")
         self.caption = w.HTML()
         self.image = picture()
         self.text = w.HTML()
+        self._sampled_for: str | None = None  # the prompt the text under the chart continues
         on_change(self._on_prompt, self.prompt)
         on_change(self.render, *self.sliders.values())
         self.sample.on_click(lambda _button: self.stream())
-        s = self.sliders
         self.widget = column(
             [
-                self.prompt,
-                w.HBox([s["temperature"], s["top_k"], s["top_p"]]),
-                w.HBox([s["min_p"], s["repetition_penalty"], self.sample]),
+                w.HBox(
+                    [self.prompt, self.note],
+                    layout={"flex_flow": "row wrap", "align_items": "center"},
+                ),
+                *rows,
+                w.HTML(SLIDER_HELP),
+                self.slider_note,
+                self.sample,
                 self.caption,
                 self.image,
                 self.text,
@@ -189,29 +206,68 @@ class SamplingPlayground(LessonWidget):
 
     def _on_prompt(self) -> None:
         """Read the prompt once (its last ``block_size`` tokens); the sliders reuse its logits.
-        The drawing waits for a pause in the typing (a timer, restarted by each change)."""
+        The drawing waits for a pause in the typing (a timer, restarted by each change).
+
+        A prompt the model cannot read (an empty box) leaves nothing of the last one on screen:
+        the chart, the sample and the controls go, and the message beside the box says why. A
+        new prompt clears the sample of the old one."""
         import threading
 
         import torch
 
         if self._timer is not None:
             self._timer.cancel()
-        try:
-            ids = self._encode(self.prompt.value)
-        except ValueError as error:
-            self.caption.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+        text = self.prompt.value
+        if text != self._sampled_for:
+            self.text.value = ""
+        problem, ids = "", []
+        if not text:
+            problem = "Type a prompt to see the next-token distribution."
+        else:
+            try:
+                ids = self.tokenizer.encode(text)
+            except ValueError as error:
+                problem = f"The model cannot read this prompt: {error}"
+        if not problem and not ids:
+            problem = "This prompt gives no tokens: type some text."
+        if problem:
+            with self._lock:
+                self.valid = False
+                self.note.value = message_html(problem)
+                self.caption.value = ""
+                self.image.layout.display = "none"
+                self.sample.disabled = True
+                for slider in self.sliders.values():
+                    slider.disabled = True
             return
-        window = ids[-self.model.config.block_size :]
+        block = self.model.config.block_size
+        window = ids[-block:]
         with torch.no_grad():
             logits = self.model(torch.tensor([window]))[0][0, -1]
         with self._lock:
-            self.ids, self.logits = ids, logits
+            self.ids, self.logits, self.valid = ids, logits, True
+            self.note.value = self._cut_note(ids)
+            self.sample.disabled = False
+            for slider in self.sliders.values():
+                slider.disabled = False
         if self.pause:
             self._timer = threading.Timer(self.pause, self.render)
             self._timer.daemon = True
             self._timer.start()
         else:
             self.render()
+
+    def _cut_note(self, ids: list[int]) -> str:
+        """Beside the prompt, for a prompt longer than the model's window: what it reads."""
+        block = self.model.config.block_size
+        if len(ids) <= block:
+            return ""
+        start = self.tokenizer.decode(ids[-block:])[:24]
+        return (
+            f"<span style='{TEXT_STYLE};color:#8a5a00'>This prompt is {len(ids):,} tokens; the "
+            f"model reads only the last {block}, so it starts at "
+            f"<code>…{html.escape(start)}</code> (the first {len(ids) - block:,} are cut)</span>"
+        )
 
     def flush(self) -> None:
         """Draw now what the end of a pause would draw."""
@@ -245,6 +301,8 @@ class SamplingPlayground(LessonWidget):
             self._render()
 
     def _render(self) -> None:
+        if not self.valid:  # a prompt the model cannot read: nothing to draw (the note says why)
+            return
         shown = self.distribution()
         probs, order = shown.probs.sort(descending=True)
         order = order[: self.n_shown].tolist()
@@ -268,6 +326,7 @@ class SamplingPlayground(LessonWidget):
             f"{float(probs[0]):.1%} after temperature {self.sliders['temperature'].value:.2f}"
         )
         redraw(self.image, self.figure)
+        self.image.layout.display = None
 
     def stream(self) -> str:
         """Sample a continuation with the current settings, shown token by token; returns it."""
@@ -275,18 +334,27 @@ class SamplingPlayground(LessonWidget):
 
         from llmlab import sampling
 
+        if not self.valid:
+            return ""
         generator = torch.Generator().manual_seed(self.seed + self.presses)
         self.presses += 1
+        self._sampled_for = self.prompt.value
         new: list[int] = []
-        prompt = html.escape(self.tokenizer.decode(self.ids))
+        block = self.model.config.block_size
+        if len(self.ids) > block:  # what the model reads, marked as cut, not the whole prompt
+            prompt = "<span style='color:#8a5a00'>…</span>" + html.escape(
+                self.tokenizer.decode(self.ids[-block:])
+            )
+        else:
+            prompt = html.escape(self.tokenizer.decode(self.ids))
         for token in sampling.stream(
             self.model, self.ids, self.max_new_tokens, **self.settings(), generator=generator
         ):
             new.append(token)
             text = html.escape(self.tokenizer.decode(new))
             self.text.value = (
-                f"<pre style='white-space:pre-wrap;font-family:serif'>{prompt}"
-                f"<b style='color:#1f5f9f'>{text}</b></pre>"
+                f"<div style='{TEXT_STYLE};white-space:pre-wrap'>{prompt}"
+                f"<b style='color:#1f5f9f'>{text}</b></div>"
             )
         return self.tokenizer.decode(new)
 

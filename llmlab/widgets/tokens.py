@@ -86,19 +86,33 @@ def _piece_text(piece: bytes) -> str:
 LEGEND = "· a space, → a tab, ↵ a new line, &lt;c3&gt; one byte (in hex) of a split character"
 
 
-def token_html(view: TokenView, name: str = "") -> str:
-    """The playground's picture: counts, then each token in its colour with its id under it,
-    lines broken where the text has a newline, and a legend of the symbols."""
+#: The most token chips drawn: a pasted page would otherwise be thousands of chips, a screen
+#: long; the counts above them always cover the whole text.
+MAX_CHIPS = 400
+
+
+def token_html(view: TokenView, name: str = "", max_chips: int = MAX_CHIPS) -> str:
+    """The playground's picture: counts, then each token in its colour with its id under it
+    (the first ``max_chips``, and a line saying so), lines broken where the text has a newline,
+    and a legend of the symbols. An empty text gets a message, not a count of zero."""
     name = html.escape(name)
     if view.error:
         return f"<div style='color:#b00020'><b>{name}</b>: {html.escape(view.error)}</div>"
+    if not view.text:
+        return (
+            f"<div role='alert' style='color:#b00020'><b>{name}</b>: type or paste some text "
+            "to see its tokens.</div>"
+        )
     summary = (
         f"<b>{name}</b> (vocabulary {view.vocab_size:,}): <b>{len(view.ids):,} tokens</b> "
         f"({len(set(view.ids)):,} distinct) for {len(view.text):,} characters, "
         f"{len(view.text.encode('utf-8')):,} bytes: {view.bytes_per_token:.2f} bytes per token"
     )
     cells = []
-    for k, (i, piece) in enumerate(zip(view.ids, view.pieces, strict=True)):
+    if len(view.ids) > max_chips:
+        summary += f"<br><i>showing the first {max_chips:,} of {len(view.ids):,} tokens</i>"
+    shown = zip(view.ids[:max_chips], view.pieces[:max_chips], strict=True)
+    for k, (i, piece) in enumerate(shown):
         colour = TOKEN_COLOURS[k % len(TOKEN_COLOURS)]
         cells.append(
             "<span class='llmlab-token' style='display:inline-flex;flex-direction:column;"

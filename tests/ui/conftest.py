@@ -214,3 +214,30 @@ def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
     _wait_idle(page, timeout_s)
+
+
+def slider_track(slider):
+    """The bounding box of an ipywidgets slider's track (``slider``: its ``.widget-slider``)."""
+    return slider.locator(".noUi-base, .ui-slider").first.bounding_box()
+
+
+def drag_slider(page, slider, value: float, low: float, high: float) -> None:
+    """Drag ``slider``'s handle with the mouse to where ``value`` lies on its ``[low, high]``
+    track, as a person aiming at it would: press on the handle, move, release."""
+    handle = slider.locator(".noUi-handle, .ui-slider-handle").first
+    handle.scroll_into_view_if_needed()
+    start, track = handle.bounding_box(), slider_track(slider)
+    x = track["x"] + (value - low) / (high - low) * track["width"]
+    y = start["y"] + start["height"] / 2
+    page.mouse.move(start["x"] + start["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
+def type_into(page, box, text: str) -> None:
+    """Click ``box``, select what it holds, type ``text`` and press Enter."""
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.ui.conftest import type_into
+
 pytestmark = pytest.mark.ui
 
 
@@ -9,9 +11,19 @@ def test_speech_browser_responds_to_its_controls(run_notebook):
     page = run_notebook("00_start_here.ipynb")
     widget = page.locator(".widget-vbox").filter(has=page.locator("select")).first
     widget.scroll_into_view_if_needed()
-    speech = widget.locator(".widget-html-content")
+    speech = widget.locator(".widget-html-content").last
     before = speech.inner_text()
-    assert "Hamlet (tragedies)" in before  # the lesson's own cell set it from code; a title
+    # After Run All the browser shows its own cell's state (the next cell drives a second one):
+    # the first genre's first speech, under its play's title, in the notebook's sans-serif font.
+    assert "(comedies), act" in before and widget.locator("input").input_value() == "1"
+    font = speech.locator("div").first.evaluate("el => getComputedStyle(el).fontFamily")
+    assert font.strip().lower() != "serif" and "sans" in font.lower()
+
+    # A number that is not a whole one is refused, with a message, not read as 25.
+    box = widget.locator("input[type=number]")
+    type_into(page, box, "2.5")
+    widget.get_by_text("A speech number is a whole number: 2.5 is not one").wait_for()
+    assert speech.inner_text() == before and box.input_value() == "1"
 
     widget.locator("select").select_option("histories")
     page.wait_for_function(
@@ -22,9 +34,7 @@ def test_speech_browser_responds_to_its_controls(run_notebook):
     assert widget.get_by_text("of 7,946").is_visible()  # "speech i of N", N for the genre
 
     # The number box jumps straight to a speech: type its number, press Enter.
-    box = widget.locator("input[type=number]")
-    box.fill("5000")
-    box.press("Enter")
+    type_into(page, box, "5000")
     page.wait_for_function(
         "([el, old]) => el.innerText !== old",
         arg=[speech.element_handle(), first_history],

@@ -39,3 +39,16 @@ def test_token_playground_shows_bytes_in_brackets_and_ids_under_tokens(run_noteb
         timeout=10_000,
     )
     assert playground.get_by_text("76 tokens", exact=True).is_visible()  # not the slider's 4,096
+
+    # An empty box: a message, not "0.00 bytes per token".
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    playground.get_by_text("type or paste some text to see its tokens").wait_for(timeout=10_000)
+    assert "bytes per token" not in output.inner_text()
+
+    # A pasted page: the counts cover it all, the chips stop at a bounded number, and say so.
+    page.keyboard.insert_text("KING:\nGood morrow, cousin! How fares the day?\n" * 130)
+    shown = playground.get_by_text(re.compile(r"showing the first 400 of [\d,]+ tokens"))
+    shown.wait_for(timeout=10_000)
+    assert output.locator(".llmlab-token").count() == 400

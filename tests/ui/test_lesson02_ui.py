@@ -4,7 +4,12 @@ import re
 
 import pytest
 
+from tests.ui.conftest import drag_slider, slider_track, type_into
+
 pytestmark = pytest.mark.ui
+
+
+SHOWN = re.compile(r"layer \d+, head \d+:")
 
 
 def _shown(caption) -> tuple[int, int]:
@@ -30,10 +35,12 @@ def test_attention_explorer_follows_layer_and_head(run_notebook):
     page = run_notebook("02_attention.ipynb")
     explorer = page.locator(".widget-vbox").filter(has=page.locator("textarea")).first
     explorer.scroll_into_view_if_needed()
-    caption = explorer.locator(".widget-html-content").first
+    caption = explorer.locator(".widget-html-content").filter(has_text=SHOWN).first
     picture = explorer.locator("img").first
-    assert "HAMLET" in explorer.locator("textarea").input_value()  # the lesson set it from code
+    # After Run All the explorer shows its own cell's state: later cells drive a second one.
+    assert "ROMEO" in explorer.locator("textarea").input_value()
     layer, head = _shown(caption)
+    assert (layer, head) == (0, 0)
 
     # One step up, or down from index 3 (the lesson's model has 4 layers of 4 heads).
     key = "ArrowRight" if layer < 3 else "ArrowLeft"
@@ -50,16 +57,35 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
     page = run_notebook("02_attention.ipynb")
     explorer = page.locator(".widget-vbox").filter(has=page.locator("textarea")).first
     explorer.scroll_into_view_if_needed()
-    caption = explorer.locator(".widget-html-content").first
+    caption = explorer.locator(".widget-html-content").filter(has_text=SHOWN).first
     picture = explorer.locator("img").first
     box = explorer.locator("textarea")
     assert box.get_attribute("rows") == "4"
 
-    # At 1280x800 the control row wraps: every slider's readout is on screen, none clipped.
-    for readout in explorer.locator(".widget-readout").all():
+    # At 1280x800 every slider's number box is on screen, none clipped.
+    for readout in explorer.locator("input").all():
         readout.scroll_into_view_if_needed()
         box_ = readout.bounding_box()
         assert box_ and box_["x"] >= 0 and box_["x"] + box_["width"] <= 1280
+    assert explorer.get_by_text("press ← → for one step").is_visible()
+
+    # The token slider: a track a mouse can aim along, a number box beside it.
+    token = explorer.locator(".widget-slider").filter(has_text="token").first
+    row = page.locator(".widget-slider").filter(has_text="token")
+    token_box = explorer.locator(".widget-hbox").filter(has=row).locator("input").first
+    n = int(token_box.input_value()) + 1  # the last token is selected
+    assert slider_track(token)["width"] >= 300
+    old_caption, old_src = caption.inner_text(), picture.get_attribute("src")
+    drag_slider(page, token, 10, 0, n - 1)
+    page.wait_for_function(
+        "([el, img, text, src]) => el.innerText !== text && img.src !== src",
+        arg=[caption.element_handle(), picture.element_handle(), old_caption, old_src],
+        timeout=60_000,
+    )
+    assert token_box.input_value() == "10" and "token 10 " in caption.inner_text()
+    type_into(page, token_box, str(n + 50))  # past the end: refused with a message
+    explorer.get_by_text(f"token goes from 0 to {n - 1}: {n + 50} is outside").wait_for()
+    assert token_box.input_value() == "10"
 
     old_src = picture.get_attribute("src")
     box.click()
@@ -69,18 +95,21 @@ def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
         "([img, src]) => img.src !== src", arg=[picture.element_handle(), old_src], timeout=60_000
     )
     assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
-    token_max = explorer.locator(".widget-slider").filter(has_text="token")
     text = box.input_value()
     assert text.endswith("Ay me") and "looks most at" in caption.inner_text()
-    assert token_max.locator(".widget-readout").inner_text() == str(len(text) - 1)
-
-    # A character the model never saw: the message, and no stale picture under it.
-    page.keyboard.type("Æ")
-    page.wait_for_function(
-        "(el) => el.innerText.includes('never seen')", arg=caption.element_handle(), timeout=60_000
+    page.wait_for_function(  # the last token of the new text is selected
+        "([el, v]) => el.value === v", arg=[token_box.element_handle(), str(len(text) - 1)]
     )
+
+    # A character the model never saw: a message under the box, and no picture (broken or stale).
+    page.keyboard.type("Æ")
+    explorer.get_by_text("the model has never seen").wait_for(timeout=60_000)
+    for img in explorer.locator("img").all():
+        page.wait_for_function("(img) => img.offsetParent === null", arg=img.element_handle())
+    assert "looks most at" not in explorer.inner_text()
+    page.keyboard.press("Backspace")  # fixed: the pictures are back
     page.wait_for_function(
-        "(img) => !img.getAttribute('src') || img.naturalHeight === 0",
+        "(img) => img.offsetParent !== null && img.naturalHeight > 0",
         arg=picture.element_handle(),
         timeout=60_000,
     )

@@ -31,6 +31,16 @@ def test_descent_playground_follows_the_learning_rate_and_the_surface(run_notebo
     )
     assert _rate(caption) == pytest.approx(rate * 10**0.05, rel=0.02)
 
+    # One step: "after 1 step", not "after 1 steps".
+    old = caption.inner_text()
+    steps = widget.locator(".widget-slider").filter(has_text="steps")
+    steps.locator(".ui-slider-handle, .noUi-handle").first.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(
+        "([el, old]) => el.innerText !== old", arg=[caption.element_handle(), old], timeout=30_000
+    )
+    assert "after 1 step (" in caption.inner_text()
+
     old = caption.inner_text()
     select = widget.locator("select").first
     other = [o for o in select.locator("option").all_inner_texts() if o != select.input_value()]
