@@ -25,8 +25,8 @@ from llmlab import (
     chat,
     course,
     exercises,
+    grpo,
     policy,
-    rankings,
     reward_model,
     scaling,
     stats,
@@ -288,6 +288,31 @@ def cached_attention_step(q, k, v, keys, values):
     return F.scaled_dot_product_attention(q, keys, values), keys, values
 
 
+def _reward_model_step(model, optimizer, chosen, rejected):
+    """Through the library's Bradley-Terry loss."""
+    optimizer.zero_grad()
+    loss = reward_model.bradley_terry_loss(model(chosen).squeeze(-1), model(rejected).squeeze(-1))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _dpo_step(pc, pr, rc, rr, chosen_mask, rejected_mask, beta):
+    """Through the library's DPO loss, on summed reply log-probabilities."""
+    sums = [(x * m).sum(-1) for x, m in ((pc, chosen_mask), (pr, rejected_mask))]
+    refs = [(x * m).sum(-1).detach() for x, m in ((rc, chosen_mask), (rr, rejected_mask))]
+    loss = policy.dpo_loss(*sums, *refs, beta)[0]
+    loss.backward()
+    return loss
+
+
+def _clipped_ppo_loss(logps, old_logps, advantages, mask, clip):
+    """PPO's objective, maximised, written as the minimum of the two surrogates."""
+    ratio = (logps - old_logps).exp()
+    objective = torch.minimum(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    return -(objective * mask).sum() / mask.sum()
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "top_speakers": top_speakers,
     "next_char_table": next_char_table,
@@ -321,12 +346,10 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "top_p_sample": top_p_sample,
     "beam_step": beam_step,
     "cached_attention_step": cached_attention_step,
-    "ranking_to_pairs": lambda responses, ranking: rankings.ranking_to_pairs(
-        rankings.Ranking((("user", "Speak."),), tuple(responses), tuple(ranking), "human")
-    ),
-    "bradley_terry_loss": reward_model.bradley_terry_loss,
-    "dpo_loss": lambda *logps_and_beta: policy.dpo_loss(*logps_and_beta)[0],
-    "k3": lambda logp, ref_logp: policy.kl_estimates(logp, ref_logp)["k3"],
+    "reward_model_step": _reward_model_step,
+    "dpo_step": _dpo_step,
+    "group_advantages": lambda rewards, normalize: grpo.group_advantages(rewards, normalize),
+    "clipped_ppo_loss": _clipped_ppo_loss,
 }
 
 
