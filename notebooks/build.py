@@ -50,6 +50,22 @@ def cell_signature(notebook: nbformat.NotebookNode) -> list[tuple[str, str, tupl
     ]
 
 
+def as_jupyterlab_writes(value: object) -> object:
+    """``value`` with every whole float made an int, as JupyterLab's JSON writer saves it.
+
+    JavaScript has one number type, so a saved ``1.0`` comes back as ``1``; without this, opening a
+    lesson in JupyterLab rewrites the committed notebook on autosave and a learner's ``git status``
+    is dirty before they have typed anything.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return type(value)((k, as_jupyterlab_writes(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [as_jupyterlab_writes(v) for v in value]
+    return value
+
+
 def build(path: Path, timeout: int = 1800) -> float:
     """Execute one lesson top to bottom in ``notebooks/`` and write its ``.ipynb``; returns seconds."""
     notebook = from_source(path)
@@ -63,7 +79,7 @@ def build(path: Path, timeout: int = 1800) -> float:
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps would change on every build
-    nbformat.write(notebook, path.with_suffix(".ipynb"))
+    nbformat.write(as_jupyterlab_writes(notebook), path.with_suffix(".ipynb"))
     return seconds
 
 
@@ -80,6 +96,8 @@ def out_of_sync(path: Path) -> str | None:
         for c in notebook.cells
     ):
         return f"{built.name} has cells that were never executed"
+    if built.read_text() != nbformat.writes(as_jupyterlab_writes(notebook)) + "\n":
+        return f"{built.name} would be rewritten by JupyterLab's autosave"
     return None
 
 

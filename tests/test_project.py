@@ -75,6 +75,11 @@ def test_out_of_sync_notebook_is_detected(tmp_path):
 
     nbformat.write(notebook, source.with_suffix(".ipynb"))
     assert build.out_of_sync(source) is None
+    notebook.metadata["widgets"] = {"state": {"value": 1.0}}  # JupyterLab would save `1`
+    nbformat.write(notebook, source.with_suffix(".ipynb"))
+    assert "autosave" in build.out_of_sync(source)
+    nbformat.write(build.as_jupyterlab_writes(notebook), source.with_suffix(".ipynb"))
+    assert build.out_of_sync(source) is None
     source.write_text("# %%\nprint(2)\n")
     assert "differs" in build.out_of_sync(source)
 
