@@ -15,20 +15,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 NAMES = ("last_token_pool", "lora_forward")
 
 
-@pytest.fixture(scope="module")
-def chat_tokenizer() -> BPETokenizer:
-    """Bytes only (no merges), plus the chat tokens: ids 256, 257, 258."""
-    return chat.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
-
-
-def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96) -> GPT:
-    torch.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=tokenizer.vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16
-    )
-    return GPT(config).eval()
-
-
 # ---------------------------------------------------------------------------------------------
 # The widget's pieces.
 
@@ -42,8 +28,8 @@ def test_chat_html_escapes_and_shows_the_note():
 # The view-model, driven as a learner would.
 
 
-def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12)
+def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer, tiny_chat_model):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=12)
     assert box.addressee.value == "HAMLET" and NO_ONE in box.addressee.options
     assert "HORATIO" in box.addressee.options
     box.text.value = "  My lord!  "
@@ -58,17 +44,19 @@ def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer):
     assert len(box.turns) == 4 and box.turns[2] == ("user", "To HAMLET: And more?")
 
 
-def test_chat_box_reply_is_reproducible_with_its_seed(chat_tokenizer):
+def test_chat_box_reply_is_reproducible_with_its_seed(chat_tokenizer, tiny_chat_model):
     replies = []
     for _ in range(2):
-        box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12, seed=5)
+        box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=12, seed=5)
         box.text.value = "hello"
         replies.append(box.reply())
     assert replies[0] == replies[1]
 
 
-def test_chat_box_questions_address_no_one_and_changing_whom_restarts(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=8)
+def test_chat_box_questions_address_no_one_and_changing_whom_restarts(
+    chat_tokenizer, tiny_chat_model
+):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=8)
     box.text.value = "hi"
     box.send.click()
     assert box.turns
@@ -81,15 +69,15 @@ def test_chat_box_questions_address_no_one_and_changing_whom_restarts(chat_token
     assert box.turns == [] and "Which play" not in box.output.value
 
 
-def test_chat_box_refuses_an_empty_line(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer)
+def test_chat_box_refuses_an_empty_line(chat_tokenizer, tiny_chat_model):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer)
     box.text.value = "   "
     box.send.click()
     assert box.turns == [] and "Type something first" in box.output.value
 
 
-def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer, seed=0)
+def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model(seed=0)
     torch.manual_seed(1)
     base = GPT(GPTConfig(vocab_size=256, block_size=96, n_layer=1, n_head=2, n_embd=16))
     box = ChatBox(model, chat_tokenizer, base_model=base, max_new_tokens=10)
@@ -114,8 +102,10 @@ def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer):
     assert ChatBox(model, chat_tokenizer).use_base.disabled  # no base model: no toggle
 
 
-def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer, block_size=64), chat_tokenizer, max_new_tokens=4)
+def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(
+    chat_tokenizer, tiny_chat_model
+):
+    box = ChatBox(tiny_chat_model(block_size=64), chat_tokenizer, max_new_tokens=4)
     for k in range(6):
         box.text.value = f"line {k}"
         box.send.click()
@@ -127,8 +117,8 @@ def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(chat_tok
     assert "too long" in box.output.value
 
 
-def test_chat_box_checks_its_arguments(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer)
+def test_chat_box_checks_its_arguments(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model()
     with pytest.raises(ValueError, match="speakers of 'hamlet'"):
         ChatBox(model, chat_tokenizer, character="ROMEO")
     with pytest.raises(ValueError, match="chat template"):
