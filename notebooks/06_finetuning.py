@@ -603,11 +603,11 @@ assert abs(sureness["character_act"].value - acts_right.value) < 2 * acts_right.
 # ### What did it forget?
 
 # %% [markdown]
-# Fine-tuning moves the weights away from what pretraining found. Measure the plain-text loss on
-# 64 windows of the held-out plays (`finetune.window_losses`: lesson 04's `evaluate`, window by
-# window, so that the models' losses pair up on the same text): the base model, its grown copy (the three new tokens
-# take a sliver of probability), and the fine-tuned models (plain text never contains the new
-# ids, so they read the same tokens):
+# Fine-tuning moves the weights away from what pretraining found. Measure the plain-text loss on 64
+# windows of the held-out plays (`finetune.window_losses`: lesson 04's `evaluate`, window by window,
+# so that the models' losses pair up on the same text): the base model, its grown copy (the three
+# new tokens take a sliver of probability), and the fine-tuned models (plain text never contains the
+# new ids, so they read the same tokens):
 
 
 # %%
