@@ -61,9 +61,9 @@ assert flops == 6 * n_params * tokens and 3e9 < gpt3 / flops < 3e10
 #
 # Turn `6ND` into time and money for a model of the size people download: **Llama 2 70B**, 70
 # billion parameters trained on 2 trillion tokens. An NVIDIA A100 peaks at 312 TFLOP/s (312
-# million million FLOPs per second) in bfloat16, the 16-bit floats large models train in; a large run keeps about **40%** of that busy with useful work (the rest goes to
-# memory traffic, communication between chips and restarts). At an assumed bulk price of $1 per
-# GPU-hour:
+# million million FLOPs per second) in bfloat16, the 16-bit floats large models train in; a
+# large run keeps about **40%** of that busy with useful work (the rest goes to memory traffic,
+# communication between chips and restarts). At an assumed bulk price of $1 per GPU-hour:
 
 # %%
 llama = scaling.training_cost(
@@ -74,8 +74,15 @@ print(f"{llama.gpu_hours / 1e6:.1f} million A100-hours = {llama.days:.0f} days o
 print(f"about ${llama.dollars / 1e6:.1f} million")
 assert llama.flops == 6 * 70e9 * 2e12 and 12 <= round(llama.days) <= 13
 assert 1.5e6 < llama.dollars < 2.5e6  # "about $2M over 12 days"
+reported = 1_720_320  # A100-hours for Llama 2 70B (Touvron et al. 2023, the Llama 2 paper)
+implied = llama.flops / (reported * 3600 * 312e12)
+print(f"Meta reported {reported / 1e6:.2f} million A100-hours: a utilisation of {implied:.0%}")
+assert 0.35 < implied < 0.5  # the 40% guess is about right
 
 # %% [markdown]
+# The estimate holds up: Meta's paper reports the hours it really took, and `6ND` over those
+# hours is 43% of the A100's peak, close to the 40% we assumed.
+#
 # Memory is the other bill. Training with AdamW keeps, for every parameter, the weight, its
 # gradient and the optimizer's two running averages (lesson 04), each a 4-byte float:
 
@@ -668,8 +675,8 @@ passed = exercises.check("narrow_interval", narrow_interval)
 
 # %% [markdown]
 # - Training compute is `6 × parameters × tokens` FLOPs: for Llama 2 70B about 1.9 million
-#   A100-hours at 40% utilisation (13 days on 6,000 GPUs, about $2M); training state takes 16
-#   bytes per parameter with AdamW.
+#   A100-hours at 40% utilisation (13 days on 6,000 GPUs, about $2M; Meta reported 1.72
+#   million); training state takes 16 bytes per parameter with AdamW.
 # - Held-out loss falls as a power law (a straight line on log-log axes) when model and data
 #   grow together: on our ladder each rung beat the last beyond three standard errors, and a
 #   law fitted on four rungs predicted the fifth
