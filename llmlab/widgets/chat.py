@@ -183,8 +183,11 @@ class ChatBox(LessonWidget):
         self.turns: list[tuple[str, str]] = []
         self.dropped = 0  # the first turns, which the model no longer reads
         self.remarks: dict[int, str] = {}  # under a turn: cut off, or written by the base model
+        # The line reaches the kernel when it is sent (Enter, Send, or leaving the box), not per
+        # key: see _on_enter for why.
         self.text = w.Text(
             placeholder="Say something, e.g. My lord, how fares your grace?",
+            continuous_update=False,
             layout={"width": "32em"},  # the whole placeholder shows
         )
         self.addressee = w.Dropdown(options=[NO_ONE, *names], value=character, description="to")
@@ -199,7 +202,9 @@ class ChatBox(LessonWidget):
         self.notice = w.HTML()  # beside the text box: why a line was not sent
         self.output = w.HTML()
         self.send.on_click(lambda _button: self.reply())
-        self.text.on_msg(self._on_message)  # Enter in the text box
+        self._entered = False  # Enter was pressed; the line it sends may still be on its way
+        self.text.on_msg(self._on_enter)
+        self.text.observe(self._on_line, names="value")
         self.clear.on_click(lambda _button: self.reset())
         self.addressee.observe(self._on_addressee, names="value")
         self.use_base.observe(self._on_model, names="value")
@@ -215,10 +220,32 @@ class ChatBox(LessonWidget):
         )
         self.render()
 
-    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        """The text box's own messages: ``{"event": "submit"}`` is Enter (the value, sent as it
-        was typed, is already here). ``Text.on_submit`` does the same but warns, deprecated."""
-        if content.get("event") == "submit":
+    def _on_enter(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        """Enter in the text box: the page sends ``{"event": "submit"}`` and then, when the line
+        changed since it last arrived, the line itself. So the reply waits for the line: it goes
+        out when the line arrives (:meth:`_on_line`), or after a moment if nothing changed (Enter
+        again on a line refused as too long). Replying at once would send what arrived before:
+        a line cut short, or nothing. (``Text.on_submit`` has the same race, and is deprecated.)
+        """
+        import asyncio
+
+        if content.get("event") != "submit":
+            return
+        self._entered = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in a kernel's event loop (code, tests): nothing else to wait for
+            self._send_entered()
+            return
+        loop.call_later(0.3, self._send_entered)
+
+    def _on_line(self, change: dict[str, Any]) -> None:
+        if self._entered and change["new"].strip():
+            self._send_entered()
+
+    def _send_entered(self) -> None:
+        if self._entered:
+            self._entered = False
             self.reply()
 
     def _on_addressee(self, change: dict[str, Any]) -> None:

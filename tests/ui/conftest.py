@@ -241,3 +241,12 @@ def type_into(page, box, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(text)
     page.keyboard.press("Enter")
+
+
+def text_fonts(widget) -> list[str]:
+    """The computed font family of every element of ``widget``'s HTML outputs that holds text."""
+    return widget.evaluate(
+        """el => [...el.querySelectorAll('.widget-html-content *')]
+            .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+            .map(e => getComputedStyle(e).fontFamily)"""
+    )
