@@ -96,10 +96,9 @@ def chat_html(
                 "turns below ⋯</div>"
             )
         # one `margin` for all four sides: a `margin` after `margin-left` would reset the indent
+        user = role == "user"
         side = (
-            "margin:4px 0 4px 20%;background:#e3f2fd"
-            if role == "user"
-            else ("margin:4px 20% 4px 0;background:#f1f8e9")
+            "margin:4px 0 4px 20%;background:#e3f2fd" if user else "margin:4px 0;background:#f1f8e9"
         )
         faded = ";opacity:0.5" if i < dropped else ""
         body = html.escape(text).replace("\n", "<br>")

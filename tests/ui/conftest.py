@@ -8,7 +8,6 @@ download is never used: we point it at the system binary. The window is 1280x800
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -138,6 +137,14 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def module_page(browser):
+    """One page for a test module whose tests share one run of a notebook."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
 def run_notebook(page, lab):
     """``run_notebook(name)``: open it in JupyterLab, run every cell, return the page."""
@@ -145,6 +152,21 @@ def run_notebook(page, lab):
     def run(notebook: str, timeout_s: float = 300):
         run_all_cells(page, lab, notebook, timeout_s)
         return page
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_notebook_once(module_page, lab):
+    """``run_notebook(name)`` run once per test module: a lesson's tests that each drive a
+    different part of its widgets share one Run All (and its page) instead of repeating it."""
+    done: set[str] = set()
+
+    def run(notebook: str, timeout_s: float = 300):
+        if notebook not in done:
+            run_all_cells(module_page, lab, notebook, timeout_s)
+            done.add(notebook)
+        return module_page
 
     return run
 
@@ -189,23 +211,36 @@ def run_notebook_through(page, lab):
     return run
 
 
+#: True once no cell is queued or running ("[*]" prompt) and the kernel says it is idle.
+_IDLE = """() => {
+    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')];
+    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+    return status && status.dataset.status === 'idle'
+        && !prompts.some(p => p.innerText.includes('*'));
+}"""
+
+
 def _wait_idle(page, timeout_s: float) -> None:
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(
-        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000
-    )
+    """Wait until the cells just run have finished. A clicked cell shows "[*]" at once, so no
+    fixed pause is needed to see the kernel go busy; two checks 200 ms apart make sure the
+    kernel did not go idle between two queued cells."""
+    for _ in range(2):
+        page.wait_for_timeout(200)
+        page.wait_for_function(_IDLE, timeout=timeout_s * 1000, polling=100)
 
 
 def open_notebook(page, lab_url: str, notebook: str) -> None:
     """Open ``notebook`` in JupyterLab and wait until its kernel is idle."""
     page.goto(lab_url.format(notebook=notebook, workspace=Path(notebook).stem))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    from playwright.sync_api import TimeoutError as NoDialog
-
+    # JupyterLab may ask which kernel to start: wait for that question or for the kernel, not
+    # for a question that (with the notebook's kernel installed) never comes.
+    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+    page.wait_for_selector(f".jp-Dialog, {idle}", timeout=60_000)
     select = page.locator(".jp-Dialog").get_by_role("button", name="Select")
-    with contextlib.suppress(NoDialog):  # JupyterLab may ask which kernel to start
-        select.click(timeout=5_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    if select.count():
+        select.click()
+    page.wait_for_selector(idle, timeout=60_000)
 
 
 def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
