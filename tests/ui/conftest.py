@@ -211,22 +211,11 @@ def run_notebook_through(page, lab):
     return run
 
 
-#: True once no cell is queued or running ("[*]" prompt) and the kernel says it is idle.
-_IDLE = """() => {
-    const prompts = [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')];
-    const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
-    return status && status.dataset.status === 'idle'
-        && !prompts.some(p => p.innerText.includes('*'));
-}"""
-
-
 def _wait_idle(page, timeout_s: float) -> None:
-    """Wait until the cells just run have finished. A clicked cell shows "[*]" at once, so no
-    fixed pause is needed to see the kernel go busy; two checks 200 ms apart make sure the
-    kernel did not go idle between two queued cells."""
-    for _ in range(2):
-        page.wait_for_timeout(200)
-        page.wait_for_function(_IDLE, timeout=timeout_s * 1000, polling=100)
+    page.wait_for_timeout(1000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout_s * 1000
+    )
 
 
 def open_notebook(page, lab_url: str, notebook: str) -> None:

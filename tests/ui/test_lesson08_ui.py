@@ -37,7 +37,9 @@ def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
     page.wait_for_function(
         "el => el.innerText.includes('prompt 2 of 3')", arg=box.element_handle(), timeout=20_000
     )
-    assert not picks.first.is_disabled()  # a fresh prompt to rank
+    page.wait_for_function(  # a fresh prompt to rank (the buttons follow the header)
+        "el => !el.disabled", arg=picks.first.element_handle(), timeout=20_000
+    )
     box.get_by_role("button", name="previous prompt").click()
     box.get_by_role("button", name="start over").click()
     page.wait_for_function(
