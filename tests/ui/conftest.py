@@ -8,6 +8,7 @@ download is never used: we point it at the system binary. The window is 1280x800
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -222,14 +223,12 @@ def open_notebook(page, lab_url: str, notebook: str) -> None:
     """Open ``notebook`` in JupyterLab and wait until its kernel is idle."""
     page.goto(lab_url.format(notebook=notebook, workspace=Path(notebook).stem))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    # JupyterLab may ask which kernel to start: wait for that question or for the kernel, not
-    # for a question that (with the notebook's kernel installed) never comes.
-    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
-    page.wait_for_selector(f".jp-Dialog, {idle}", timeout=60_000)
+    from playwright.sync_api import TimeoutError as NoDialog
+
     select = page.locator(".jp-Dialog").get_by_role("button", name="Select")
-    if select.count():
-        select.click()
-    page.wait_for_selector(idle, timeout=60_000)
+    with contextlib.suppress(NoDialog):  # JupyterLab may ask which kernel to start
+        select.click(timeout=5_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
 
 def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
