@@ -21,11 +21,16 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from llmlab import checks
+from llmlab.modes import evaluating
+
+if TYPE_CHECKING:
+    from llmlab.model import GPT
 
 
 def rank(secret_loss: float, candidate_losses: Any) -> int:
@@ -52,6 +57,34 @@ def exposure(secret_loss: float, candidate_losses: Any) -> float:
     if not (losses == secret_loss).any():
         raise ValueError("candidate_losses must include the secret's own loss (R contains it)")
     return math.log2(losses.size) - math.log2(rank(secret_loss, losses))
+
+
+@torch.no_grad()
+def candidate_losses(
+    model: GPT, prefix: Sequence[int], alphabet: Sequence[int], length: int
+) -> tuple[list[tuple[int, ...]], np.ndarray]:
+    """Every secret of ``length`` tokens drawn from ``alphabet`` after ``prefix``, and its loss
+    (minus its log-probability, in nats): the ``R`` of :func:`exposure`, all of it.
+
+    Scored as a tree, one position at a time: the ``|A|^k`` partial secrets of length ``k`` are
+    one batch, each giving the next token's distribution, so the whole of ``R`` costs
+    ``1 + |A| + ... + |A|^(length-1)`` rows instead of ``|A|^length`` full sequences.
+    """
+    if not prefix:
+        raise ValueError("prefix is empty: a secret needs a context to follow")
+    if len(set(alphabet)) != len(alphabet) or not alphabet:
+        raise ValueError("alphabet must be distinct token ids, at least one")
+    length = checks.integer(length, "length", 1, model.config.block_size - len(prefix))
+    secrets: list[tuple[int, ...]] = [()]
+    losses = torch.zeros(1, dtype=torch.float64)
+    choices = torch.tensor(list(alphabet))
+    with evaluating(model):
+        for _ in range(length):
+            rows = torch.tensor([[*prefix, *secret] for secret in secrets])
+            log_probs = model(rows)[0][:, -1].double().log_softmax(dim=-1)[:, choices]
+            losses = (losses[:, None] - log_probs).reshape(-1)
+            secrets = [(*secret, a) for secret in secrets for a in alphabet]
+    return secrets, losses.numpy()
 
 
 def plant(text: str, canaries: Sequence[str], copies: Sequence[int], seed: int = 0) -> str:

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+import torch
+from tiny_gpt import tiny
 
 from llmlab import memorization
 
@@ -69,3 +71,19 @@ def test_auc_is_the_mann_whitney_count_with_ties_half():
     assert memorization.auc([2, 3], [0, 1]) == 1.0 and memorization.auc([0, 1], [2, 3]) == 0.0
     with pytest.raises(ValueError, match="nonmember_scores is empty"):
         memorization.auc([1.0], [])
+
+
+def test_candidate_losses_match_each_secret_scored_whole():
+    model = tiny(0).eval()
+    prefix, alphabet = [5, 6, 7], [1, 2, 3]
+    secrets, losses = memorization.candidate_losses(model, prefix, alphabet, 3)
+    assert secrets == list(itertools.product(alphabet, repeat=3))
+    for secret, loss in zip(secrets, losses, strict=True):
+        ids = torch.tensor([[*prefix, *secret]])
+        with torch.no_grad():
+            log_probs = model(ids)[0][0].double().log_softmax(-1)
+        whole = -sum(log_probs[len(prefix) - 1 + k, t].item() for k, t in enumerate(secret))
+        assert loss == pytest.approx(whole, abs=1e-4)
+    assert np.exp(-losses).sum() <= 1 + 1e-9  # a share of the model's probability, no more
+    with pytest.raises(ValueError, match="length must be an int in 1..13"):
+        memorization.candidate_losses(model, prefix, alphabet, 14)
