@@ -18,7 +18,7 @@
 # fine-tuned model.
 #
 # **CPU time:** about 2 minutes on a 2-core laptop (measured: 126 s of CPU time for a whole
-# nbval run of it, kernel start-up and test harness included, one thread; budget: 2 minutes),
+# nbval run of it, kernel start-up and test harness included, one thread; budget: 2.5 minutes),
 # with the course's `bpe`, `sft` and `sft_short` models in the cache (`llmlab prepare` trains them
 # ahead of time; otherwise the first run trains what is missing, `sft_short` in about 15 seconds).
 
