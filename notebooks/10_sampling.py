@@ -622,17 +622,14 @@ assert not fewer_names.beyond_noise(3)  # too few names in 32 texts to tell
 # %%
 from collections import Counter
 
-from llmlab import instructions
-from llmlab.chat import render_chat, reply_tokens
+from llmlab import answers, instructions
+from llmlab.chat import reply_tokens
 
 assistant, chat = pretrained.load("sft")
 END = chat.special_tokens["<|end|>"]
 KINDS = ("character_play", "play_genre", "main_character")
 trained_on = instructions.plays_examples("train", kinds=KINDS)
-stock = {
-    kind: Counter(e.turns[1][1] for e in trained_on if e.kind == kind).most_common(1)[0][0]
-    for kind in KINDS
-}
+stock = answers.stock_answers(trained_on)
 of_kind = {kind: [e for e in trained_on if e.kind == kind] for kind in KINDS}
 questions = {
     "held-out": instructions.plays_examples("validation", kinds=KINDS),
@@ -643,23 +640,17 @@ for split, found in questions.items():
     print(f"{split:<9} questions:", dict(Counter(e.kind for e in found)))
 
 
+# %% [markdown]
+# The two numbers each answer is scored by come from `llmlab.answers` (lesson 11 builds on them):
+# a blind guess's chance is one over the number of possible answers, and the model's probability
+# of a reply is the product of its tokens' probabilities, `<|end|>` included, as lesson 06 built
+# it by hand.
+
+
 # %%
-def chance(e: instructions.Example) -> float:
-    """A blind guess's chance on question ``e`` (the table above)."""
-    if e.kind == "character_play":
-        return 1 / len(corpus.plays())  # 38
-    if e.kind == "play_genre":
-        return 1 / 3 if "a comedy, a history or a tragedy" in e.turns[0][1] else 1 / 6
-    return 1 / len(instructions.speakers(e.play))
-
-
 def probability(turns, reply: str) -> float:
     """The model's probability of ``reply`` (and its ``<|end|>``) after ``turns``."""
-    ids, mask = render_chat([*turns, ("assistant", reply)], chat)
-    with torch.no_grad():
-        log_probs = assistant(torch.tensor([ids]))[0][0].float().log_softmax(dim=-1)
-    learned = torch.tensor([t for t in range(1, len(ids)) if mask[t]])
-    return log_probs[learned - 1, torch.tensor(ids)[learned]].sum().exp().item()
+    return answers.option_log_probs(assistant, chat, turns, [reply])[0].exp().item()
 
 
 # %%
@@ -676,7 +667,7 @@ for split, found in questions.items():
                 said=said,
                 right=said == truth,
                 stock=stock[e.kind] == truth,
-                chance=chance(e),
+                chance=answers.chance(e),
                 p_said=probability(question, said),
                 p_truth=probability(question, truth),
             )
