@@ -567,6 +567,14 @@ def probability(model, turns, reply: str) -> float:
     return log_probs[learned - 1, torch.tensor(ids)[learned]].sum().exp().item()
 
 
+# %%
+from llmlab.answers import option_log_probs  # the same score, several replies in one batch
+
+e = qa["validation"][0]
+by_hand = probability(assistant, e.turns[:1], e.turns[1][1])
+library = option_log_probs(assistant, chat, e.turns[:1], [e.turns[1][1]])[0].exp().item()
+assert abs(by_hand - library) <= 1e-3 * library
+
 # %% tags=["nbval-ignore-output"]
 sureness = {}
 print(f"{'held-out':<15}{'n':>4}{'right':>13}{'its probability':>17}   surest wrong answer")
@@ -597,7 +605,8 @@ assert abs(sureness["character_act"].value - acts_right.value) < 2 * acts_right.
 # every question, in the right form (a name, a genre, an act, a full stop), whether it knows or
 # not: it never says *I don't know*, because no training example did. That is
 # **hallucination**: a fluent, specific answer with no knowledge behind it. Lesson 10 measures
-# where it comes from.
+# where it comes from; lesson 11 scores every possible answer, and asks when its confidence can
+# be trusted.
 
 # %% [markdown]
 # ### What did it forget?
