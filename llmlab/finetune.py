@@ -115,6 +115,51 @@ def held_out_conversations(
     return found[:: max(1, len(found) // n)][:n]
 
 
+def reader_examples(
+    split: str,
+    tokenizer: BPETokenizer,
+    block_size: int = 128,
+    relabelled_share: float = 0.7,
+    seed: int = 0,
+) -> list[tuple[Turn, ...]]:
+    """ "Who speaks the line ...?" conversations whose prompt quotes the speech first
+    (:func:`llmlab.retrieval.quote`): the data that teaches a model to *read* its context.
+
+    In a share ``relabelled_share`` of them the quoted speech is credited to another speaker of
+    another play, and the answer follows the passage. Without these, the answer could come from
+    memory as well as from the passage, and a model fine-tuned on them keeps ignoring its prompt
+    (lesson 11 measures that); with them, only reading gets the answer right. It is also why
+    such a reader follows a wrong passage: it was taught to trust what it is given.
+    """
+    import random
+
+    from llmlab import retrieval
+    from llmlab.instructions import CROWDS, title
+
+    block_size = checks.integer(block_size, "block_size", 2)
+    if not 0.0 <= relabelled_share <= 1.0:
+        raise ValueError(f"relabelled_share must be in [0, 1], got {relabelled_share!r}")
+    template_ids(tokenizer)
+    speech = retrieval.speech_of_line(split)
+    others = [s for s in speech.values() if s.speaker not in CROWDS]
+    rng = random.Random(seed)
+    found = []
+    for e in plays_examples(split, kinds=["line_speaker"]):
+        s = speech[(e.play, retrieval.quoted_line(e.turns[0][1]))]
+        play, speaker = s.play, s.speaker
+        if rng.random() < relabelled_share:
+            o = rng.choice(others)
+            play, speaker = o.play, o.speaker
+        passage = retrieval.quote(play, speaker, s.text)
+        turns = (
+            ("user", retrieval.with_passage(e.turns[0][1], passage)),
+            ("assistant", f"{speaker}, in {title(play)}."),
+        )
+        if len(_render(list(turns), tokenizer)[0]) <= block_size:
+            found.append(turns)
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # SFT: batches and loss.
 

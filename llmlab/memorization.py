@@ -146,3 +146,81 @@ def _scores(values: Any, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name} holds a NaN or an infinity")
     return array
+
+
+# --------------------------------------------------------------------------------------------
+# The small model canaries are planted in: trained in seconds, cached like the standard models.
+
+#: About 100k parameters: 2 layers, 2 heads, 64-wide vectors, a 64-character window.
+SMALL_MODEL: dict[str, Any] = {
+    "n_layer": 2,
+    "n_head": 2,
+    "n_embd": 64,
+    "block_size": 64,
+    "bias": False,
+    "pos_encoding": "rope",
+}
+#: 300 steps of 32 windows: about 15 CPU seconds, long enough to memorise what is repeated.
+SMALL_TRAIN: dict[str, Any] = {
+    "batch_size": 32,
+    "max_steps": 300,
+    "learning_rate": 3e-3,
+    "warmup_steps": 50,
+    "eval_interval": 0,
+    "eval_windows": 8,
+}
+
+
+def small_model(text: str, seed: int = 0, progress: bool = False) -> tuple[GPT, Any]:
+    """``(model, tokenizer)``: a :data:`SMALL_MODEL` character model trained on ``text`` with
+    :data:`SMALL_TRAIN`, in eval mode.
+
+    Cached in :func:`llmlab.cache_dir` under a hash of the text, settings and seed, so a lesson
+    that trains one (with canaries planted, then deduplicated) is fast the second time. The
+    tokenizer covers every character of the plays and of ``text``, so held-out lines encode too.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from llmlab import cache_dir, corpus
+    from llmlab.checkpoint import load_checkpoint, save_checkpoint
+    from llmlab.model import GPT, GPTConfig
+    from llmlab.pretrained import CODE_VERSION
+    from llmlab.tokenization import CharTokenizer, tokenizer_from_dict
+    from llmlab.train import train
+    from llmlab.train_config import TrainConfig
+
+    if not isinstance(text, str) or len(text) <= SMALL_MODEL["block_size"]:
+        raise ValueError(f"text must be longer than {SMALL_MODEL['block_size']} characters")
+    seed = checks.integer(seed, "seed", 0)
+    settings = {"model": SMALL_MODEL, "train": SMALL_TRAIN, "seed": seed, "code": CODE_VERSION}
+    key = hashlib.sha256((json.dumps(settings, sort_keys=True) + text).encode()).hexdigest()
+    path = Path(cache_dir()) / f"small-{key[:16]}.safetensors"
+    if not path.is_file():
+        tokenizer = CharTokenizer(corpus.text("all") + text)
+        torch.manual_seed(seed)
+        model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **SMALL_MODEL))
+        config = TrainConfig(**SMALL_TRAIN)
+        train(model, torch.tensor(tokenizer.encode(text)), None, config, progress=progress)
+        save_checkpoint(
+            path, model, step=config.max_steps, train_config=config, tokenizer=tokenizer.to_dict()
+        )
+    saved = load_checkpoint(path)
+    return saved.build_model().eval(), tokenizer_from_dict(saved.tokenizer, source=str(path))
+
+
+def line_losses(model: GPT, tokenizer: Any, lines: Sequence[str]) -> np.ndarray:
+    """Each line's mean loss per token (nats), read from its own start: the membership score
+    (lower: more likely a training line). Lines are cut to the model's window."""
+    if not lines:
+        raise ValueError("lines is empty: give at least one line to score")
+    out = []
+    with evaluating(model), torch.no_grad():
+        for k, line in enumerate(lines):
+            ids = tokenizer.encode(line)[: model.config.block_size + 1]
+            if len(ids) < 2:
+                raise ValueError(f"lines[{k}] must be at least two tokens long, got {line!r}")
+            x, y = torch.tensor([ids[:-1]]), torch.tensor([ids[1:]])
+            out.append(float(model(x, y)[1]))
+    return np.array(out)

@@ -111,3 +111,50 @@ def recall_at_k(
     k = checks.integer(k, "k", 1)
     hits = sum(any(relevant(q, i) for i in r[:k]) for q, r in enumerate(ranked))
     return stats.proportion(hits, len(ranked))
+
+
+# --------------------------------------------------------------------------------------------
+# A passage in the prompt: what a "reader" model is given and taught to use.
+
+#: How many of a speech's lines a quoted passage shows (two keep the prompt within 128 tokens).
+QUOTED_LINES = 2
+
+
+def quote(play: str, speaker: str, text: str, lines: int = QUOTED_LINES) -> str:
+    """A passage as it is put in a prompt: the play's title, the speaker, the first ``lines``
+    lines of ``text``. The title and speaker are what a question about the line needs, so a model
+    that reads its prompt can answer from them."""
+    from llmlab.instructions import title
+
+    lines = checks.integer(lines, "lines", 1)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty passage, got {text!r}")
+    shown = "\n".join(text.split("\n")[:lines])
+    return f"From {title(play)}:\n{speaker}:\n{shown}"
+
+
+def with_passage(question: str, passage: str) -> str:
+    """The user's turn that gives ``passage`` before ``question`` (retrieval-augmented prompt)."""
+    for name, value in (("question", question), ("passage", passage)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be a non-empty text, got {value!r}")
+    return f"{passage}\n\n{question}"
+
+
+def speech_of_line(split: str = "all") -> dict[tuple[str, str], corpus.Speech]:
+    """``(play, first line) -> speech`` for ``split``: where a "Who speaks the line ...?"
+    question's answer is written (the questions quote a speech's first line)."""
+    found: dict[tuple[str, str], corpus.Speech] = {}
+    for s in corpus.speeches(split):
+        found.setdefault((s.play, s.text.split("\n")[0]), s)
+    return found
+
+
+def quoted_line(question: str) -> str:
+    """The line quoted by a "Who speaks the line "..."?" question."""
+    if not isinstance(question, str):
+        raise ValueError(f"question must be a text, got {question!r}")
+    start, end = question.find('"'), question.rfind('"')
+    if start < 0 or end <= start:
+        raise ValueError(f"question must quote a line in double quotes, got {question!r}")
+    return question[start + 1 : end]

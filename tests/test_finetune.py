@@ -387,3 +387,27 @@ def test_generate_reply_stops_at_end_and_checks_room(tok, monkeypatch):
     with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
         chat.generate_reply(model, tok, CHAT[:1], 0)
     assert math.isfinite(ft.sft_eval(model, [CHAT[:2]], tok))
+
+
+def test_reader_examples_quote_the_speech_and_answer_from_the_passage(tok):
+    from llmlab import retrieval
+
+    true = ft.reader_examples("validation", tok, BLOCK, relabelled_share=0.0)
+    relabelled = ft.reader_examples("validation", tok, BLOCK, relabelled_share=1.0, seed=3)
+    questions = ins.plays_examples("validation", kinds=["line_speaker"])
+    answer = {q.turns[0][1]: q.turns[1][1] for q in questions}
+    assert 0.8 * len(questions) <= len(true) <= len(questions)  # most fit the context
+    moved = 0
+    for turns in (*true, *relabelled):
+        prompt, reply = turns[0][1], turns[1][1]
+        passage, question = prompt.split("\n\n")
+        title, speaker = passage.split("\n")[:2]
+        # the answer is what the passage says, whoever really speaks the line
+        assert reply == f"{speaker[:-1]}, in {title[len('From ') : -1]}."
+        assert retrieval.quoted_line(question) in passage
+        assert len(chat.render_chat(turns, tok)[0]) <= BLOCK
+        moved += turns in relabelled and reply != answer[question]
+    assert all(t[1][1] == answer[t[0][1].split("\n\n")[1]] for t in true)
+    assert moved > 0.9 * len(relabelled)
+    with pytest.raises(ValueError, match="relabelled_share"):
+        ft.reader_examples("validation", tok, BLOCK, relabelled_share=1.5)

@@ -87,3 +87,28 @@ def test_candidate_losses_match_each_secret_scored_whole():
     assert np.exp(-losses).sum() <= 1 + 1e-9  # a share of the model's probability, no more
     with pytest.raises(ValueError, match="length must be an int in 1..13"):
         memorization.candidate_losses(model, prefix, alphabet, 14)
+
+
+def test_the_small_model_is_trained_once_then_served_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMLAB_HOME", str(tmp_path))
+    monkeypatch.setitem(memorization.SMALL_TRAIN, "max_steps", 3)
+    monkeypatch.setitem(memorization.SMALL_TRAIN, "warmup_steps", 1)
+    text = "ROMEO:\nBut soft, what light through yonder window breaks?\n" * 4
+    model, tok = memorization.small_model(text)
+    assert len(list(tmp_path.glob("small-*.safetensors"))) == 1
+    again, _ = memorization.small_model(text)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    other, _ = memorization.small_model(text, seed=1)  # another seed: another file
+    assert len(list(tmp_path.glob("small-*.safetensors"))) == 2
+    assert not torch.equal(next(other.parameters()), next(model.parameters()))
+    # a line's membership score is its mean next-token loss, as the model's own loss gives it
+    line = "But soft, what light"
+    ids = tok.encode(line)
+    logits = model(torch.tensor([ids[:-1]]))[0][0]
+    expected = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(ids[1:]))
+    assert memorization.line_losses(model, tok, [line])[0] == pytest.approx(expected.item(), 1e-4)
+    with pytest.raises(ValueError, match="text"):
+        memorization.small_model("too short")
+    with pytest.raises(ValueError, match="lines"):
+        memorization.line_losses(model, tok, [])

@@ -165,10 +165,10 @@ def test_standard_recipes_are_valid_and_stop_by_steps_not_seconds():
             "a time budget would make it machine-dependent"
         )
         assert len(pretrained.fingerprint(name)) == 16
-    assert {"char", "bpe", "sft"} <= set(pretrained.names())
+    assert {"char", "bpe", "sft", "reader"} <= set(pretrained.names())
 
 
-@pytest.mark.parametrize("name", ["char", "bpe", "sft"])
+@pytest.mark.parametrize("name", ["char", "bpe", "sft", "reader"])
 def test_shipped_standard_checkpoints_match_their_recipes(name, monkeypatch):
     """Fails when a recipe changed but its shipped checkpoint was not retrained."""
     monkeypatch.setattr(pretrained, "SHIPPED", REPO_SHIPPED)

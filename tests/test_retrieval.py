@@ -66,3 +66,29 @@ def test_passages_keep_every_speech_once_and_never_cross_a_scene():
     assert len(found) == sum(math.ceil(n / 4) for n in scenes)  # no passage spans two scenes
     with pytest.raises(ValueError, match="speeches_per_passage"):
         retrieval.passages("validation", speeches_per_passage=0)
+
+
+def test_a_quoted_passage_names_the_play_and_speaker_and_shows_the_first_lines():
+    passage = retrieval.quote("macbeth", "MACBETH", "Is this a dagger\nwhich I see\nbefore me")
+    assert passage == "From Macbeth:\nMACBETH:\nIs this a dagger\nwhich I see"
+    prompt = retrieval.with_passage('Who speaks the line "Is this a dagger"?', passage)
+    assert prompt.startswith(passage + "\n\n")
+    assert retrieval.quoted_line(prompt.split("\n\n")[1]) == "Is this a dagger"
+    for bad in ("", "   "):
+        with pytest.raises(ValueError, match="question"):
+            retrieval.with_passage(bad, passage)
+        with pytest.raises(ValueError, match="text"):
+            retrieval.quote("macbeth", "MACBETH", bad)
+    with pytest.raises(ValueError, match="question"):
+        retrieval.quoted_line("Who speaks the line?")
+    with pytest.raises(ValueError, match="lines"):
+        retrieval.quote("macbeth", "MACBETH", "a line", lines=0)
+
+
+def test_every_line_question_finds_the_speech_it_quotes():
+    from llmlab import instructions
+
+    speech = retrieval.speech_of_line("validation")
+    for q in instructions.plays_examples("validation", kinds=["line_speaker"]):
+        s = speech[(q.play, retrieval.quoted_line(q.turns[0][1]))]
+        assert q.turns[1][1].startswith(f"{s.speaker}, in ")
