@@ -109,6 +109,14 @@ LESSONS: tuple[Lesson, ...] = (
         ("sampling", "numpy_gpt", "widgets"),
         2.0,
     ),
+    Lesson(
+        11,
+        "11_what_a_model_knows",
+        "What a model knows",
+        "calibration, answers with a retrieved passage, canaries and membership, evaluation",
+        ("answers", "calibration", "retrieval", "memorization", "contamination", "stats"),
+        2.0,
+    ),
 )
 
 
