@@ -20,7 +20,7 @@
 #
 # **CPU time:** about 1 minute on a 2-core laptop (budget: 2 minutes), with the course's
 # models and this lesson's small ones in the cache. Without them, the first run trains the
-# course's models (`llmlab prepare` does that ahead of time) and this lesson's four small ones
+# course's models (`llmlab prepare` does that ahead of time) and this lesson's five small ones
 # (about a minute more), then serves them from the cache.
 
 # %%
@@ -229,8 +229,8 @@ assert gain.beyond_noise()
 # %% [markdown]
 # Abstaining helps: answering only its most confident half raises accuracy from 0.240 to 0.430 ±
 # 0.050, and the most confident quarter is right 0.240 ± 0.077 more often than the rest. But the
-# gain stops there: its top tenth is right 0.350 ± 0.107 of the time, no better. Its confidence
-# *orders* answers a little; it is not a probability to take at face value.
+# gain stops there: its top tenth is right 0.350 ± 0.107 of the time, no higher than its top
+# half. Its confidence *orders* answers a little; it is not a probability to take at face value.
 
 # %% [markdown]
 # ## 2. Answers with context
@@ -392,10 +392,36 @@ assert followed["reader"].beyond_noise()
 # `sft` does not use a passage either: with the true one in its prompt it is right no more often
 # (+0.000). The `reader` is right 0.183 ± 0.050 of the time with the true passage and 0.150 ±
 # 0.046 with the retrieved one; the prompts too long for its 128-token window (10 true, 7
-# retrieved) count as wrong, which is most of what it misses. With a wrong passage it is never
-# right, and it names the wrong passage's speaker 0.100 ± 0.039 of the time (11 of those prompts
-# did not fit): what it reads, it repeats. A passage in the prompt helps only a model taught to
+# retrieved) count as wrong. With a wrong passage it is never right, and it names the wrong
+# passage's speaker 0.100 ± 0.039 of the time (11 of those prompts did not fit): what it reads,
+# it repeats. A passage in the prompt helps only a model taught to
 # read it, and only as far as the passage is right.
+
+# %% [markdown]
+# Bad input gets a clear error from the library, naming what is wrong: an empty question, a
+# passage too long for the model's context, canary counts the text cannot hold.
+
+# %%
+from llmlab import memorization
+
+attempts = {
+    "empty question": lambda: retrieval.with_passage("  ", prompts["true"][0]),
+    "passage too long": lambda: reply_tokens(
+        reader,
+        tokenizer,
+        [("user", retrieval.with_passage(line_questions[0].turns[0][1], "Words. " * 80))],
+    ),
+    "too many canaries": lambda: memorization.plant(
+        "ROMEO:\nO.\n", ["PUCK:\nMy secret number is 1.\n"], [3]
+    ),
+}
+for what, attempt in attempts.items():
+    try:
+        attempt()
+    except ValueError as error:
+        print(f"{what}: ValueError: {error}")
+    else:
+        raise AssertionError(f"{what} was accepted")
 
 # %% [markdown]
 # ## 3. Memorisation and privacy
@@ -413,8 +439,6 @@ assert followed["reader"].beyond_noise()
 # planted on purpose (section 4). `memorization.small_model` trains it once and caches it.
 
 # %%
-from llmlab import memorization
-
 rng = random.Random(0)
 chosen, size = [], 0
 for s in rng.sample(corpus.speeches("train"), 3000):
