@@ -202,7 +202,8 @@ plt.show()
 # Its mean confidence, 0.302, is above its accuracy, 0.240 ± 0.030 (by 0.062 ± 0.027 per answer):
 # **overconfident**, with an ECE of 0.084 (interval 0.065 to 0.141). The Brier score, 0.879 ±
 # 0.021, is no better than a uniform guess over the same options (0.871; the difference, +0.008 ±
-# 0.018, is within noise): the full distribution carries no more than a blind guess does.
+# 0.018, is within noise): as a forecast, its whole distribution scores no better than a blind
+# guess.
 
 # %% [markdown]
 # ### Selective answering
@@ -394,8 +395,8 @@ assert followed["reader"].beyond_noise()
 # 0.046 with the retrieved one; the prompts too long for its 128-token window (10 true, 7
 # retrieved) count as wrong. With a wrong passage it is never right, and it names the wrong
 # passage's speaker 0.100 ± 0.039 of the time (11 of those prompts did not fit): what it reads,
-# it repeats. A passage in the prompt helps only a model taught to
-# read it, and only as far as the passage is right.
+# it repeats. A passage in the prompt helps only a model taught to read it, and only as far as
+# the passage is right.
 
 # %% [markdown]
 # Bad input gets a clear error from the library, naming what is wrong: an empty question, a
@@ -594,9 +595,9 @@ plt.show()
 # ### Do the shipped models recite the plays?
 #
 # The course's `char` and `bpe` models read the training plays for thousands of steps. Give
-# each 100 windows of the plays (the last 48 tokens before a point as the prompt), and check whether its greedy
-# continuation reproduces the next 32 characters exactly; the held-out plays are the baseline
-# (text it cannot have memorised).
+# each 200 windows of the plays (the last 48 tokens before a point as the prompt) and count how
+# many of the next 32 characters its greedy continuation gets right before its first mistake;
+# the held-out plays are the baseline (text it cannot have memorised).
 
 # %%
 import os
@@ -647,8 +648,8 @@ for name in ("char", "bpe"):
 #
 # Which of the course's chat models is best? Score `sft_short` (lesson 06's 120-step run), `sft`
 # and `reader` three ways on held-out material: the **loss** per reply token on lesson 06's 64
-# held-out conversations; the **exact-match accuracy** on the held-out closed-set questions of
-# section 1; and the **scripted labeler** of lesson 08 on greedy replies to 24 held-out lines
+# held-out conversations; the **exact-match accuracy** on half (100) of section 1's held-out
+# closed-set questions; and the **scripted labeler** of lesson 08 on greedy replies to 24 held-out lines
 # of dialogue.
 
 # %%
@@ -839,8 +840,8 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 # %% [markdown]
 # Every number measured above, one row per model, each with its SE (closed-set answers: section
 # 4's 100 held-out questions; speaker: the 60 line questions with the true passage; characters
-# recited: on the training plays); "–" where a measure does not apply (the base models do not answer in the chat template; the chat models were not asked to
-# continue the plays).
+# recited: on the training plays); "–" where a measure does not apply (the base models do not
+# answer in the chat template; the chat models were not asked to continue the plays).
 
 # %%
 columns = ("closed-set right", "speaker w/ passage", "reply loss", "labeler", "chars recited")
@@ -864,7 +865,7 @@ for name, row in measured.items():
 # this lesson's numbers say which way each one leans, not how far: a model answers from what
 # its weights hold and invents fluently where they hold nothing (section 1); its confidence is
 # a hint, to be checked (calibrated or not, it must be measured on held-out questions); a
-# passage in the prompt helps a model trained to read it and misleads it as readily (section
+# passage in the prompt helps a model trained to read it, and a wrong one misleads it (section
 # 2); what is repeated in training is what comes back out, and deduplication is the first
 # defence (section 3); and one score, on one seed, on a test that may have leaked, ranks
 # nothing (section 4). Bigger models know more, which moves the numbers; these measurements are
