@@ -136,7 +136,7 @@ def test_the_passage_switch_puts_the_retrieved_passage_before_the_question(box, 
     assert f"Without the passage it answers {closed.answer} at {closed.confidence:.2f}" in (
         box.output.value
     )
-    assert "reads the passage, then the question" in box.note.value
+    assert "reads the retriever's best match, then the question" in box.note.value
     # An edited passage is read as edited; switching it off goes back to the closed book.
     box.passage.value = "VIOLA:\nWhat country, friends, is this?\n"
     edited = answer_confidence(
@@ -146,8 +146,29 @@ def test_the_passage_switch_puts_the_retrieved_passage_before_the_question(box, 
         closed.candidates,
     )
     assert torch.allclose(box.result.probs, edited.probs)
+    assert "reads your passage, then the question" in box.note.value
     box.use_passage.value = False
     assert torch.allclose(box.result.probs, closed.probs)
+
+
+def test_the_retrieved_passage_is_the_best_match_that_fits_the_context(
+    tiny_chat_model, chat_tokenizer, questions, one_thread
+):
+    from llmlab.widgets import KnowledgeBox, prompt_tokens, prompt_with_passage
+
+    long = "SIR TOBY BELCH:\n" + "Sir Toby Belch sings, and Sir Toby Belch drinks.\n" * 4
+    short = "SIR TOBY BELCH:\nA plague o' these pickle herring!\n"
+    model = tiny_chat_model(block_size=192)
+    box = KnowledgeBox(model, chat_tokenizer, questions, [long, short, PASSAGES[2]], pause=0)
+    box.pick.value = 1
+    assert box.retriever.search(box.question.value, 1) == [0]  # the long one matches best
+    question, candidates = box.question.value, box.candidates
+    too_long = prompt_tokens(chat_tokenizer, prompt_with_passage(question, long), candidates)
+    fits = prompt_tokens(chat_tokenizer, prompt_with_passage(question, short), candidates)
+    assert fits <= 192 < too_long
+    assert box.passage.value == short and box.rank == 2
+    box.use_passage.value = True
+    assert "match #2" in box.note.value and "too long for its context" in box.note.value
 
 
 def test_a_typed_question_gets_its_own_passage_and_no_known_answer(box):

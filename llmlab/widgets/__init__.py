@@ -33,6 +33,7 @@ from llmlab.widgets.knowledge import (
     KnowledgeBox,
     answer_confidence,
     confidence_html,
+    prompt_tokens,
     prompt_with_passage,
 )
 from llmlab.widgets.ranking import RankingBox, ranking_html
@@ -75,6 +76,7 @@ __all__ = [
     "descent_verdict",
     "head_summary",
     "next_token_distribution",
+    "prompt_tokens",
     "prompt_with_passage",
     "ranking_html",
     "show_token",

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 from llmlab import checks
 from llmlab.widgets.base import TEXT_STYLE, LessonWidget, after_pause, message_html
 
+#: How many of the retriever's best matches are tried for one that fits the model's context.
+SEARCHED = 50
+
 if TYPE_CHECKING:
     import torch
 
@@ -166,6 +169,9 @@ class KnowledgeBox(LessonWidget):
         self.pause, self._lock, self._timer = float(pause), threading.RLock(), None
         self._closed: dict[tuple[str, int], Confidence] = {}  # closed-book answers, by question
         self.result: Confidence | None = None
+        self.rank = 0  # the shown passage's place among the retriever's matches (0: none)
+        self.retrieved = ""  # the passage the retriever put in the box (you may edit it)
+        self._overhead: tuple[tuple[str, ...], int] = ((), 0)  # candidates -> template tokens
 
         first = self.questions[0].turns[0][1]
         self.pick = w.Dropdown(
@@ -238,20 +244,38 @@ class KnowledgeBox(LessonWidget):
             self._schedule()
 
     def _retrieve(self) -> None:
-        """Put the retriever's best passage for the question in the passage box (none when the
-        question has no word any passage has)."""
+        """Put the retriever's best passage for the question in the passage box: the best of
+        its first :data:`SEARCHED` matches that fits the model's context with the question and
+        the longest answer (the best match when none does; nothing when no passage shares a
+        word with the question)."""
         from llmlab.contamination import words
 
-        question = self.question.value
-        best = ""
+        question = self.question.value.strip()
+        best, self.rank = "", 0
         if words(question):
-            ranked = self.retriever.search(question, 1)
-            best = self.texts[ranked[0]] if ranked else ""
-        self._filling = True
+            ranked = self.retriever.search(question, min(SEARCHED, self.retriever.size))
+            fits = [i for i in ranked if self._fits(question, self.texts[i])]
+            if ranked:
+                chosen = fits[0] if fits else ranked[0]
+                best, self.rank = self.texts[chosen], ranked.index(chosen) + 1
+        self._filling, self.retrieved = True, best
         try:
             self.passage.value = best
         finally:
             self._filling = False
+
+    def _fits(self, question: str, passage: str) -> bool:
+        """Whether the model can read ``passage`` and ``question`` with the longest answer (the
+        chat template's tokens and the longest answer's, counted once per candidate list)."""
+        key = tuple(self.candidates)
+        if self._overhead[0] != key:
+            alone = len(self.tokenizer.encode("x"))
+            self._overhead = (key, prompt_tokens(self.tokenizer, "x", key) - alone)
+        try:
+            used = len(self.tokenizer.encode(self.ask(question, passage)))
+        except ValueError:
+            return False
+        return used + self._overhead[1] <= self.model.config.block_size
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -342,12 +366,18 @@ class KnowledgeBox(LessonWidget):
             found = closed
         self.result = found
         truth = self.truth
-        read = "the passage, then the question" if self.use_passage.value else "the question alone"
-        self.note.value = (
-            f"<span style='{TEXT_STYLE};color:#555'>The model reads {read}; the passage box "
-            f"shows what it {'reads' if self.use_passage.value else 'would read'} with the "
-            "passage on.</span>"
-        )
+        if not self.use_passage.value:
+            read = "the question alone; the passage box shows what it would read with it"
+        elif self.passage.value != self.retrieved:
+            read = "your passage, then the question"
+        elif self.rank > 1:
+            read = (
+                f"the retriever's match #{self.rank}, then the question (the better matches are "
+                "too long for its context)"
+            )
+        else:
+            read = "the retriever's best match, then the question"
+        self.note.value = f"<span style='{TEXT_STYLE};color:#555'>The model reads {read}.</span>"
         verdict = ""
         if truth is not None:
             verdict = (
@@ -357,7 +387,8 @@ class KnowledgeBox(LessonWidget):
             )
         else:
             verdict = (
-                " · <span style='color:#555'>(your own question: no right answer known)</span>"
+                " · <span style='color:#555'>(your own question: no right answer known; the "
+                "candidates are the picked question's)</span>"
             )
         compare = ""
         if self.use_passage.value:
