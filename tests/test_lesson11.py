@@ -245,3 +245,12 @@ def test_bad_input_is_refused_by_name(tiny_chat_model, chat_tokenizer, questions
         KnowledgeBox(model, chat_tokenizer, questions, [])
     with pytest.raises(ValueError, match="shown"):
         KnowledgeBox(model, chat_tokenizer, questions, PASSAGES, shown=0)
+
+
+def test_a_picked_question_is_answered_at_once(tiny_chat_model, chat_tokenizer, questions):
+    from llmlab.widgets import KnowledgeBox
+
+    box = KnowledgeBox(tiny_chat_model(), chat_tokenizer, questions, PASSAGES, pause=5)
+    box.pick.value = 1  # no pause to wait for: the 38 titles are the candidates now
+    assert box.result is not None and len(box.result.candidates) == 38
+    assert questions[1].turns[0][1] in box.still()["text/html"]

@@ -229,11 +229,13 @@ class KnowledgeBox(LessonWidget):
         return example.turns[1][1] if same else None
 
     def _on_pick(self, change: dict[str, Any]) -> None:
+        """A picked question is answered at once (no pause: nobody is typing)."""
         text = self.questions[change["new"]].turns[0][1]
-        if self.question.value == text:  # the same wording: the candidates changed all the same
-            self.flush()
-        else:
-            self.question.value = text  # retrieves and scores through _on_question
+        if self.question.value != text:
+            self.question.value = text  # retrieves the passage through _on_question
+        else:  # the same wording: the candidates, and so the passage that fits, may differ
+            self._retrieve()
+        self.flush()
 
     def _on_question(self, _change: dict[str, Any]) -> None:
         self._retrieve()
