@@ -204,3 +204,31 @@ def test_a_picked_question_is_answered_at_once(tiny_chat_model, chat_tokenizer, 
     box.pick.value = 1  # no pause to wait for: the 38 titles are the candidates now
     assert box.result is not None and len(box.result.candidates) == 38
     assert questions[1].turns[0][1] in box.still()["text/html"]
+
+
+def test_a_line_question_is_scored_over_every_speaker_of_the_plays(
+    tiny_chat_model, chat_tokenizer, questions, one_thread
+):
+    from llmlab import instructions
+    from llmlab.widgets import KnowledgeBox, answer_options
+
+    line = next(
+        e
+        for e in instructions.plays_examples("validation", ["line_speaker"])
+        if e.play == questions[0].play
+    )
+    plays = [questions[0].play, "macbeth"]
+    found = answer_options(line, plays)
+    speakers = sum(len(instructions.speakers(p)) for p in plays)
+    assert len(found) in (speakers, speakers + 1) and line.turns[1][1] in found
+    assert "SEYTON, in Macbeth." in found and len(set(found)) == len(found)
+    assert answer_options(questions[0], plays) == ["A comedy.", "A history.", "A tragedy."]
+    # In the box: quoted passages given to the model, searched by their full text.
+    searched = [f"{p}Give us the place alone" for p in PASSAGES]
+    quotes = [f"From Twelfth Night:\n{p}" for p in PASSAGES]
+    model = tiny_chat_model(block_size=256)
+    box = KnowledgeBox(model, chat_tokenizer, [line, *questions], searched, given=quotes, pause=0)
+    assert box.candidates == answer_options(line, [line.play])  # the menu's plays: one
+    assert box.passage.value.startswith("From Twelfth Night:\n")
+    with pytest.raises(ValueError, match="given must hold one text per passage"):
+        KnowledgeBox(model, chat_tokenizer, questions, searched, given=quotes[:2])

@@ -11,9 +11,9 @@ Three layers, as every widget here:
 3. the renderer: one ``HTML`` widget, redrawn after every change (typing waits for a pause).
 
 The passage is the best match of a TF-IDF retriever (:class:`llmlab.retrieval.TfidfRetriever`)
-for the question, found again whenever the question changes. What the model reads with it is
-``ask(question, passage)`` (by default :func:`prompt_with_passage`): give the widget the same
-wording the reader model was fine-tuned on.
+for the question, found again whenever the question changes; the model is given it as
+``ask(question, passage)`` (by default :func:`prompt_with_passage`, the wording lesson 11's
+``reader`` was fine-tuned on), or the passage's ``given`` form (a quote with its play's title).
 """
 
 from __future__ import annotations
@@ -57,6 +57,24 @@ class Confidence:
     def confidence(self) -> float:
         """The answer's probability among the candidates."""
         return float(self.probs.max())
+
+
+#: The question kind lesson 11's reader was taught on, scored over every speaker of the plays.
+LINE_SPEAKER = "line_speaker"
+
+
+def answer_options(example: Example, plays: Sequence[str]) -> list[str]:
+    """The candidates the box scores for ``example``: :func:`llmlab.answers.options` for the
+    kinds with a closed list, and for "Who speaks the line ...?" every speaker of ``plays``
+    credited as the answers are ("OLIVIA, in Twelfth Night."), the right one included."""
+    from llmlab.answers import options
+    from llmlab.instructions import speakers, title
+
+    if example.kind != LINE_SPEAKER:
+        return options(example)
+    found = [f"{name}, in {title(play)}." for play in plays for name in speakers(play)]
+    right = example.turns[1][1]
+    return found if right in found else [*found, right]
 
 
 def prompt_tokens(tokenizer: Any, user_text: str, candidates: Sequence[str]) -> int:
@@ -116,12 +134,14 @@ class KnowledgeBox(LessonWidget):
     """Ask ``model`` a question about a play, closed-book or with a retrieved passage.
 
     ``questions`` (:class:`llmlab.instructions.Example` s of the kinds in
-    :data:`llmlab.answers.KINDS`) fill the *question* menu; picking one puts its text in the box
-    and fixes the candidate answers (:func:`llmlab.answers.options`) and the right one. Edit the
-    text or type your own question: the candidates stay the picked question's. ``passages`` are
-    the texts the retriever searches; the best match for the question shows in the passage box,
-    where you can edit it. With *give it the retrieved passage* on, the model reads
-    ``ask(question, passage)``, else the question alone. Under the controls: the model's answer,
+    :data:`llmlab.answers.KINDS`, or "Who speaks the line ...?") fill the *question* menu;
+    picking one puts its text in the box and fixes the candidate answers
+    (:func:`answer_options`, over the plays the questions are about) and the right one. Edit
+    the text or type your own question: the candidates stay the picked question's. ``passages``
+    are the texts the retriever searches, ``given`` (default: the same) what the model is given
+    for each; the best match for the question shows in the passage box, where you can edit it.
+    With *give it the retrieved passage* on, the model reads ``ask(question, passage)``, else
+    the question alone. Under the controls: the model's answer,
     its confidence beside chance, the closed-book answer for comparison, and the ``shown``
     likeliest candidates as bars. Typing waits for a pause of ``pause`` seconds (0: at once).
     """
@@ -132,6 +152,7 @@ class KnowledgeBox(LessonWidget):
         tokenizer: Any,
         questions: Sequence[Example],
         passages: Sequence[str],
+        given: Sequence[str] | None = None,
         ask: Callable[[str, str], str] = prompt_with_passage,
         with_passage: bool = False,
         shown: int = 8,
@@ -141,7 +162,7 @@ class KnowledgeBox(LessonWidget):
 
         import ipywidgets as w
 
-        from llmlab.answers import KINDS, options
+        from llmlab.answers import KINDS
         from llmlab.chat import render_prompt
         from llmlab.model import GPT
         from llmlab.retrieval import TfidfRetriever
@@ -151,10 +172,11 @@ class KnowledgeBox(LessonWidget):
         render_prompt([("user", "hello")], tokenizer)  # a chat tokenizer, or a clear error
         if not questions:
             raise ValueError("questions is empty: give at least one question to pick")
+        kinds = (*KINDS, LINE_SPEAKER)
         for n, example in enumerate(questions):
-            if getattr(example, "kind", None) not in KINDS:
+            if getattr(example, "kind", None) not in kinds:
                 raise ValueError(
-                    f"questions[{n}] must be a question of a kind in {KINDS} (its answers are "
+                    f"questions[{n}] must be a question of a kind in {kinds} (its answers are "
                     f"a known list), got kind {getattr(example, 'kind', None)!r}"
                 )
         if not callable(ask):
@@ -163,9 +185,15 @@ class KnowledgeBox(LessonWidget):
         checks.number(pause, "pause", 0, 5, hint="seconds")
         self.model, self.tokenizer, self.ask = model.eval(), tokenizer, ask
         self.questions = list(questions)
-        self.options = [options(e) for e in self.questions]
-        self.texts = list(passages)
-        self.retriever = TfidfRetriever(self.texts)  # refuses an empty list, by name
+        plays = list(dict.fromkeys(e.play for e in self.questions))
+        self.options = [answer_options(e, plays) for e in self.questions]
+        self.retriever = TfidfRetriever(list(passages))  # refuses an empty list, by name
+        self.texts = list(passages if given is None else given)
+        if len(self.texts) != self.retriever.size:
+            raise ValueError(
+                f"given must hold one text per passage: {len(self.texts)} for "
+                f"{self.retriever.size} passages"
+            )
         self.pause, self._lock, self._timer = float(pause), threading.RLock(), None
         self._closed: dict[tuple[str, int], Confidence] = {}  # closed-book answers, by question
         self.result: Confidence | None = None
