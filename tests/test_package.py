@@ -313,6 +313,48 @@ def _clipped_ppo_loss(logps, old_logps, advantages, mask, clip):
     return -(objective * mask).sum() / mask.sum()
 
 
+def expected_calibration_error(confidence, correct, n_bins: int) -> float:
+    # Bins as counts: torch's bincount sums each bin's answers, confidences and right answers.
+    c, right = torch.tensor(confidence, dtype=torch.float64), torch.tensor(correct).double()
+    index = (c * n_bins).floor().long().clamp(max=n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins).double()
+    sum_c = torch.bincount(index, weights=c, minlength=n_bins)
+    sum_right = torch.bincount(index, weights=right, minlength=n_bins)
+    filled = count > 0
+    return float(((sum_right - sum_c)[filled].abs()).sum() / len(c))
+
+
+def canary_exposure(secret_loss: float, candidate_losses) -> float:
+    # The rank by binary search in the sorted losses: how many lie strictly before the secret.
+    ordered = np.sort(np.asarray(candidate_losses, dtype=float))
+    rank = 1 + int(np.searchsorted(ordered, secret_loss, side="left"))
+    return float(np.log2(len(ordered) / rank))
+
+
+def tfidf_scores(query: str, passages: list[str]) -> list[float]:
+    # A document-term matrix and one matrix-vector product (words cut by hand, not by a regex).
+    def cut(text: str) -> list[str]:
+        keep = set("abcdefghijklmnopqrstuvwxyz0123456789'")
+        return "".join(ch if ch in keep else " " for ch in text.lower()).split()
+
+    docs = [cut(p) for p in passages]
+    vocabulary = sorted({w for d in docs for w in d})
+    column = {w: j for j, w in enumerate(vocabulary)}
+    counts = np.zeros((len(docs), len(vocabulary)))
+    for i, d in enumerate(docs):
+        for w in d:
+            counts[i, column[w]] += 1
+    idf = np.log((1 + len(docs)) / (1 + (counts > 0).sum(axis=0))) + 1
+    matrix = counts * idf
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-300)
+    q = np.zeros(len(vocabulary))
+    for w in cut(query):
+        if w in column:
+            q[column[w]] += idf[column[w]]
+    norm = np.linalg.norm(q)
+    return (matrix @ (q / norm if norm else q)).tolist()
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "top_speakers": top_speakers,
     "next_char_table": next_char_table,
@@ -350,6 +392,9 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "dpo_step": _dpo_step,
     "group_advantages": lambda rewards, normalize: grpo.group_advantages(rewards, normalize),
     "clipped_ppo_loss": _clipped_ppo_loss,
+    "expected_calibration_error": expected_calibration_error,
+    "canary_exposure": canary_exposure,
+    "tfidf_scores": tfidf_scores,
 }
 
 

@@ -6,7 +6,7 @@ first mismatch (inputs, expected, got) instead of a bare "wrong". ``solution("na
 the worked solution: the reference's own source, so the solution shown is the one that is tested.
 
 The registry is :mod:`llmlab.exercises.registry`; the exercises live one module per lesson
-(``lesson00`` ... ``lesson10``), each holding that lesson's references and case generators and
+(``lesson00`` ... ``lesson11``), each holding that lesson's references and case generators and
 importing the registry, never this package, so the imports below hold in any order. Imports of
 heavier modules stay inside their functions, so that importing this package stays cheap.
 """
@@ -45,6 +45,7 @@ from llmlab.exercises.lesson07 import last_token_pool, lora_forward
 from llmlab.exercises.lesson08 import dpo_step, reward_model_step
 from llmlab.exercises.lesson09 import clipped_ppo_loss, group_advantages
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
+from llmlab.exercises.lesson11 import canary_exposure, expected_calibration_error, tfidf_scores
 from llmlab.exercises.registry import (
     EXERCISES,
     Exercise,
@@ -68,6 +69,7 @@ __all__ = [
     "bpe_tokenizer",
     "beam_step",
     "bracketed_minimum",
+    "canary_exposure",
     "cached_attention_step",
     "causal_average",
     "check",
@@ -75,6 +77,7 @@ __all__ = [
     "count_pairs",
     "dpo_step",
     "encode_word",
+    "expected_calibration_error",
     "exercise",
     "greedy_generate",
     "greedy_until",
@@ -95,6 +98,7 @@ __all__ = [
     "sigmoid_op",
     "solution",
     "solution_source",
+    "tfidf_scores",
     "top_p_sample",
     "top_speakers",
     "topological_order",
