@@ -425,6 +425,44 @@ for what, attempt in attempts.items():
         raise AssertionError(f"{what} was accepted")
 
 # %% [markdown]
+# ### Try it: ask with and without the passage
+#
+# The box below asks the `reader` model one question at a time and shows what the sections
+# above measured over many: its answer, its **confidence** (the answer's probability among the
+# candidate answers, scored as in section 1, so a blind guess gets one over their number), and
+# the likeliest candidates as bars, the right one marked ✓. For "Who speaks the line ...?" the
+# candidates are every speaker of the held-out plays, credited as the reader answers ("OLIVIA,
+# in Twelfth Night."). Pick a held-out question from the menu, or type your own (it keeps the
+# picked question's candidates; with no right answer known, none is marked). Tick **give it
+# the retrieved passage**: the model then reads the quote of the retriever's best speech for
+# the question (section 2's search and quotes; the best match short enough for the 128-token
+# context, with the question and the longest answer) before the question, and the line under
+# the answer says what it answered without it. The passage box shows that quote; edit it (put
+# another speaker's name, or another play's title, in it) and see whether the model follows.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab import instructions, pretrained, retrieval
+from llmlab.widgets import KnowledgeBox
+
+reader, reader_tokenizer = pretrained.load("reader")
+box_kinds = ("line_speaker", "character_play", "main_character", "character_act", "play_genre")
+box_questions = instructions.plays_examples("validation", box_kinds)
+by_kind = [[x for x in box_questions if x.kind == kind] for kind in box_kinds]
+menu = [e for found in by_kind for e in found[:: max(1, len(found) // 5)][:5]]  # across plays
+speeches = retrieval.passages("all", speeches_per_passage=1)
+quotes = [retrieval.quote(p.play, *p.text.split(":\n", 1)) for p in speeches]
+box = KnowledgeBox(
+    reader,
+    reader_tokenizer,
+    menu,
+    [p.text for p in speeches],
+    given=quotes,
+    ask=retrieval.with_passage,
+)
+box
+
+
+# %% [markdown]
 # ## 3. Memorisation and privacy
 #
 # A model trained on private text can give it back. **Canaries** (Carlini et al., "The Secret
@@ -886,3 +924,93 @@ for name, row in measured.items():
 #   is barely better than a coin.
 # - Loss, exact match and a judge rank models differently; a difference inside its SE ranks
 #   nothing; contamination inflates a whole test, and is best found with the training text.
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise builds a piece this lesson used from the library: write it, and the check runs
+# it on random cases against a tested reference (calling the library's own version fails the
+# check). The committed notebook shows the unfinished scaffolds.
+
+# %%
+from llmlab import exercises
+
+# %% [markdown]
+# ### Exercise: expected calibration error
+# `confidence` holds one probability per answer, `correct` one 0 or 1 per answer. Cut [0, 1]
+# into `n_bins` equal bins (a confidence of exactly 1 goes in the last), and return the expected
+# calibration error: for each bin that holds answers, the gap between its accuracy and its mean
+# confidence, weighted by its share of the answers, summed. It is what
+# `calibration.expected_calibration_error` printed in section 1.
+
+# %%
+print(exercises.header("expected_calibration_error"))
+
+
+# %%
+def expected_calibration_error(confidence: list[float], correct: list[int], n_bins: int) -> float:
+    # 1. each answer's bin: int(c * n_bins), with c = 1 in the last bin        -> n_bins lists
+    # 2. per non-empty bin: its accuracy, its mean confidence, its share of the answers
+    # 3. the weighted sum of |accuracy - mean confidence|                     -> a float
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("expected_calibration_error", expected_calibration_error)
+
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("expected_calibration_error")` (then
+# `exercises.hint("expected_calibration_error", 2)`), and only then
+# `exercises.solution("expected_calibration_error")`.
+
+# %% [markdown]
+# ### Exercise: a canary's exposure
+# `candidate_losses` holds the model's loss of every secret of the canary's form (the planted one
+# among them), `secret_loss` the planted one's. Return its exposure in bits: `log2` of the number
+# of candidates minus `log2` of the secret's rank, where the rank is 1 plus the number of
+# candidates with a strictly lower loss (a tie counts in the secret's favour). It is what
+# `memorization.exposure` gave for each number of copies in section 3.
+
+# %%
+print(exercises.header("canary_exposure"))
+
+
+# %%
+def canary_exposure(secret_loss: float, candidate_losses) -> float:
+    # 1. the secret's rank among the candidates (1 = the likeliest)           -> an int
+    # 2. log2(number of candidates) - log2(rank)                              -> bits
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("canary_exposure", canary_exposure)
+
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("canary_exposure")` (then
+# `exercises.hint("canary_exposure", 2)`), and only then `exercises.solution("canary_exposure")`.
+
+# %% [markdown]
+# ### Exercise: the retriever's scores
+# Return one score per passage: the cosine similarity of `query` and that passage as TF-IDF
+# vectors. Words are lower-cased runs of letters, digits and apostrophes; a word counts
+# `count * idf` with `idf = log((1 + N) / (1 + df)) + 1` over the `N` passages (`df`: how many
+# hold it); each vector is scaled to length 1; query words no passage holds are left out, and a
+# passage that shares no word with the query scores 0. Sorting by these scores is
+# `retrieval.TfidfRetriever.search`, the retriever of section 2.
+
+# %%
+print(exercises.header("tfidf_scores"))
+
+
+# %%
+def tfidf_scores(query: str, passages: list[str]) -> list[float]:
+    # 1. each text's words; each word's df over the passages, then its idf    -> {word: idf}
+    # 2. each text's vector {word: count * idf}, scaled to length 1
+    # 3. per passage: the dot product of its vector with the query's          -> N floats
+    raise NotImplementedError  # your code here
+
+
+passed = exercises.check("tfidf_scores", tfidf_scores)
+
+# %% [markdown]
+# Stuck? In a cell of your own: `exercises.hint("tfidf_scores")` (then
+# `exercises.hint("tfidf_scores", 2)`), and only then `exercises.solution("tfidf_scores")`.
