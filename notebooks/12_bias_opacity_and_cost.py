@@ -81,7 +81,37 @@ assert unigrams["he"] > 2 * unigrams["she"] and unigrams["lord"] > 2 * unigrams[
 # We keep the pairs an adjective meets at least 5 times in all: with fewer, a count is noise.
 
 # %%
-ADJECTIVES = ["good", "noble", "fair", "sweet", "gentle", "gracious", "dear", "poor", "great", "old", "young", "true", "false", "foul", "base", "worthy", "brave", "valiant", "wise", "kind", "cruel", "proud", "royal", "honest", "loving", "wretched", "dead", "mad", "fond"]
+ADJECTIVES = [
+    "good",
+    "noble",
+    "fair",
+    "sweet",
+    "gentle",
+    "gracious",
+    "dear",
+    "poor",
+    "great",
+    "old",
+    "young",
+    "true",
+    "false",
+    "foul",
+    "base",
+    "worthy",
+    "brave",
+    "valiant",
+    "wise",
+    "kind",
+    "cruel",
+    "proud",
+    "royal",
+    "honest",
+    "loving",
+    "wretched",
+    "dead",
+    "mad",
+    "fond",
+]
 items = [
     (male, female, a)
     for male, female in PAIRS
@@ -341,13 +371,16 @@ assert depth_losses[0].value > math.log(model.config.vocab_size)
 # %%
 table = lens.head_ablation(model, windows)
 rises = np.array([[e.value for e in row] for row in table])
-for layer, row in enumerate(table):
-    print(f"block {layer + 1}: " + "   ".join(f"{e:.3f}" for e in row))
+for layer, row in enumerate(table):  # (+ 0.0 after rounding: never a "-0.000")
+    print(
+        f"block {layer + 1}: "
+        + "   ".join(f"{round(e.value, 3) + 0.0:.3f} ± {e.se:.3f}" for e in row)
+    )
 top = np.unravel_index(rises.argmax(), rises.shape)
 print(f"the largest: block {top[0] + 1}, head {top[1]}: {table[top[0]][top[1]]:.3f} nats")
 second = np.sort(rises.ravel())[-2]
-print(f"the next largest: {second:.3f}; the smallest: {rises.min():.3f}")
-assert top[0] == 0 and table[top[0]][top[1]].beyond_noise(5) and rises.max() > 1.5 * second
+print(f"the next largest: {second:.3f}")
+assert top[0] == 0 and table[top[0]][top[1]].beyond_noise(5) and rises.max() > 1.3 * second
 figure = viz.heatmap(
     rises,
     [f"block {i + 1}" for i in range(len(table))],
@@ -357,8 +390,8 @@ figure = viz.heatmap(
 figure
 
 # %% [markdown]
-# What to see: one dark cell. One head of the first block carries half as much again as the
-# next; most of the others add a few hundredths of a nat. A small rise does not say a head does
+# What to see: one dark cell. One head of the first block carries the most, about half as much
+# again as the next; most of the others add a few hundredths of a nat. A small rise does not say a head does
 # nothing, only that these windows do not need it, or that other heads redo its work.
 #
 # ### 2.3 A linear probe, and its control
