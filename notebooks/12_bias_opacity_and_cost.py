@@ -198,12 +198,15 @@ assert low > 0 and high < 1 and 0.15 < base_slope < 0.3
 # and 1: the model copies the direction of the text's pairings and weakens them, as a
 # 0.9M-parameter model that saw each pairing a handful of times would.
 #
-# The CrowS-Pairs score is simpler: the share of items where the model prefers the text's side.
+# The CrowS-Pairs score is simpler: the share of items where the model prefers the text's side,
+# against the 0.50 of a model with no preference. Here it is above 0.50 by more than two
+# standard errors, but not by much: 67 items give a wide interval.
 
 # %%
 agrees = bias.pair_preference(np.sign(x) * y_base, np.zeros_like(x))
 print(f"the model sides with the text on {agrees:.2f} of {agrees.n} items (no preference: 0.50)")
 print(f"that is {(agrees.value - 0.5) / agrees.se:.1f} SE above 0.50")
+assert (agrees.value - 0.5) / agrees.se > 2
 
 from matplotlib.figure import Figure
 
@@ -435,10 +438,14 @@ for depth in range(stream.shape[0]):
     results.append(r)
     print(
         f"{'embeddings' if depth == 0 else f'block {depth}':<10}  task {r['task']:.3f}   "
-        f"control {r['control']:.3f}   selectivity {r['selectivity']:+.3f}"
+        f"control {r['control']:.3f}   "
+        f"selectivity {r['selectivity'].value:+.3f} ± {r['selectivity'].se:.3f}"
     )
 assert results[0]["selectivity"].value < 0 < results[-1]["selectivity"].value
 assert results[-1]["selectivity"].beyond_noise(2) and results[-1]["task"].value > majority
+assert results[0]["task"].value - majority < 0.03  # the embeddings: barely above the baseline
+tasks = [r["task"].value for r in results]
+assert tasks == sorted(tasks) and results[0]["control"].value > results[-1]["control"].value
 
 # %% [markdown]
 # Read the columns together. On the embeddings the probe barely beats always answering the
@@ -496,8 +503,18 @@ print(f"serving: {per_served_token * 1e3:.3f} mJ per token generated")
 print(
     f"this laptop did {6 * n_params * 20 * 8 * 128 / train_meter.energy.seconds:.2e} training FLOP/s"
 )
+print(
+    f"per token, generating cost {per_served_token / per_train_token:.0f} times what training did"
+)
+assert per_served_token > 3 * per_train_token
 
 # %% [markdown]
+# Per token, generating here cost far more energy than training, although it needs a third of
+# the arithmetic (`2·N` against `6·N`): training multiplies a batch of 8 × 128 tokens at once,
+# while generation makes one token at a time, so the CPU waits on memory and on Python between
+# small products. Serving many people at once (batching their requests) is how real services
+# close that gap.
+#
 # Then the two published runs, from their papers (`cost.PUBLISHED`), on the same scale:
 
 # %%
@@ -513,10 +530,10 @@ for run in cost.PUBLISHED:
         f"{run.energy_kwh / 1000:7,.0f} MWh {run.co2_tonnes:6,.0f} t  {run.flops / train_flops:.1e}"
     )
 llama = cost.PUBLISHED[1]
-assert 1e10 < llama.flops / train_flops < 1e12
+assert all(1e10 < run.flops / train_flops < 1e11 for run in cost.PUBLISHED)
 
 # %% [markdown]
-# A frontier run does about ten to a hundred *billion* times the arithmetic of ours, and its
+# A large published run does twenty to fifty *billion* times the arithmetic of ours, and its
 # energy is reported in megawatt-hours; its emissions depend on the grid (`cost.grams_co2`: from
 # about 20 g per kWh on hydro power to 900 on coal).
 #
@@ -542,7 +559,8 @@ assert 500 < days < 700
 #   that carries far more than the rest; a probe read line position from the last layers a few
 #   points beyond what it memorises, and nothing from the embeddings.
 # - Training and serving on one scale: serving `3·D` tokens costs what training did; a frontier
-#   run is some ten orders of magnitude beyond ours.
+#   run is some ten orders of magnitude beyond ours, and generating a token here cost more
+#   energy than training on one.
 #
 # **Next:** the course ends here. Its models are tiny; everything above was measured on them,
 # and the same measurements, at scale, are how the field studies the large ones.
