@@ -67,7 +67,7 @@ LESSONS: tuple[Lesson, ...] = (
         "compute and its cost; a scaling law predicted and checked; iso-FLOP at two budgets; "
         "model vs gzip",
         ("train", "scaling", "stats", "viz"),
-        2.0,
+        2.5,
     ),
     Lesson(
         6,
@@ -83,7 +83,7 @@ LESSONS: tuple[Lesson, ...] = (
         "LoRA and classifiers",
         "a classifier's pooling and a LoRA layer built; heads and LoRA vs full SFT, with SEs; chat",
         ("finetune", "lora", "stats", "widgets"),
-        2.0,
+        2.5,
     ),
     Lesson(
         8,

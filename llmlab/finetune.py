@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from llmlab import checks
-from llmlab.chat import Turn, _render, pad_token_id, render_chat, template_ids
+from llmlab.chat import Turn, _render, pad_token_id, render_chat, reply_tokens, template_ids
 from llmlab.instructions import KINDS, Example, Labelled, plays_examples
 from llmlab.model import GPT, IGNORE_INDEX, GPTConfig, SequenceHead
 from llmlab.modes import evaluating
@@ -100,6 +100,19 @@ def sft_mixture(
         raise ValueError(f"repeats names unknown kinds {sorted(unknown)}; the kinds are {KINDS}")
     examples = instruction_data(split, tokenizer, block_size, kinds=tuple(repeats))
     return [e for e in examples for _ in range(repeats[e.kind])]
+
+
+def held_out_conversations(
+    tokenizer: BPETokenizer, block_size: int = 128, n: int = 64, kinds: Sequence[str] = KINDS
+) -> list[Example]:
+    """``n`` validation examples taken evenly along the held-out plays (every ``len // n``-th).
+
+    A fixed set: every model, run and lesson that scores replies on it scores the same
+    conversations, so two models' losses pair up (:func:`llmlab.stats.difference`).
+    """
+    n = checks.integer(n, "n", 1)
+    found = instruction_data("validation", tokenizer, block_size, kinds)
+    return found[:: max(1, len(found) // n)][:n]
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +196,58 @@ def sft_eval(
             total += sft_loss(model, batch).item() * n
             count += n
     return total / count
+
+
+# --------------------------------------------------------------------------------------------
+# What SFT taught and what it cost.
+
+
+def stops(
+    model: GPT,
+    tokenizer: BPETokenizer,
+    prompts: Sequence[Sequence[Turn]],
+    max_new_tokens: int = 48,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    seed: int = 0,
+) -> list[bool]:
+    """For each prompt, whether a sampled reply ends with ``<|end|>`` within ``max_new_tokens``.
+
+    Stopping is the first habit SFT teaches (a base model writes on to the end of the page);
+    one flag per prompt, so two models' rates on the same prompts pair up. The replies are drawn
+    from one generator seeded with ``seed``: the same call gives the same flags.
+    """
+    if not prompts:
+        raise ValueError("prompts is empty: give at least one conversation ending with a user turn")
+    end = tokenizer.special_tokens["<|end|>"]
+    generator = torch.Generator().manual_seed(checks.integer(seed, "seed", 0))
+    found = []
+    for turns in prompts:
+        reply = list(
+            reply_tokens(model, tokenizer, turns, max_new_tokens, temperature, top_k, generator)
+        )
+        found.append(bool(reply) and reply[-1] == end)
+    return found
+
+
+@torch.no_grad()
+def window_losses(model: GPT, data: Tensor, windows: int = 64) -> Tensor:
+    """The plain-text loss on each of :func:`llmlab.train.evaluate`'s windows (their mean is its
+    number), one per window, so that two models' losses pair up on the same text.
+
+    Forgetting is measured this way: a fine-tuned model's loss on the base model's own job, window
+    by window against the base model's, with the SE of the paired difference.
+    """
+    data = torch.as_tensor(data)
+    windows = checks.integer(windows, "windows", 1)
+    T = model.config.block_size
+    if data.dim() != 1 or len(data) < T + 1:
+        raise ValueError(f"data must be 1-D with at least block_size + 1 = {T + 1} token ids")
+    starts = torch.linspace(0, len(data) - T - 1, windows).long()
+    w = data[starts[:, None] + torch.arange(T + 1)]
+    with evaluating(model):
+        logits = model(w[:, :-1])[0].float()
+    return F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none").mean(dim=1)
 
 
 # --------------------------------------------------------------------------------------------

@@ -142,28 +142,45 @@ def rank(prompt: Prompt, replies: Sequence[str | tuple[str, bool]]) -> list[int]
 Scorer = Callable[[Prompt, str, bool], float]
 
 
-def win_rate(
+def wins(
     labeler: Scorer,
     prompts: Sequence[Prompt],
     replies_a: Sequence[str | tuple[str, bool]],
     replies_b: Sequence[str | tuple[str, bool]],
-) -> float:
-    """How often ``replies_a[i]`` beats ``replies_b[i]`` under ``labeler`` (:func:`score`, or
-    any ``(prompt, reply, ended) -> float``);
-    a tie counts half, so two equally good systems score 0.5 and the number is symmetric:
-    ``win_rate(s, p, a, b) == 1 - win_rate(s, p, b, a)``."""
+) -> list[float]:
+    """Per prompt, did ``replies_a[i]`` beat ``replies_b[i]`` under ``labeler`` (:func:`score`,
+    or any ``(prompt, reply, ended) -> float``): 1, 0.5 on a tie, else 0.
+
+    One number per prompt, not only their mean, so that two systems judged on the same prompts
+    can be compared prompt by prompt (``stats.difference(..., paired=True)``) and a win rate
+    gets its standard error (``stats.mean(wins(...))``).
+    """
     if not (len(prompts) == len(replies_a) == len(replies_b)) or not prompts:
         raise ValueError(
             "prompts, replies_a and replies_b must be non-empty and of one length, got "
             f"{len(prompts)}, {len(replies_a)}, {len(replies_b)}"
         )
     scorer = getattr(labeler, "score", labeler)  # the labeler module itself will do
-    total = 0.0
+    found = []
     for i, (prompt, a, b) in enumerate(zip(prompts, replies_a, replies_b, strict=True)):
         sa = scorer(prompt, *_as_reply(a, f"replies_a[{i}]"))
         sb = scorer(prompt, *_as_reply(b, f"replies_b[{i}]"))
-        total += 1.0 if sa > sb else 0.5 if sa == sb else 0.0
-    return total / len(prompts)
+        found.append(1.0 if sa > sb else 0.5 if sa == sb else 0.0)
+    return found
+
+
+def win_rate(
+    labeler: Scorer,
+    prompts: Sequence[Prompt],
+    replies_a: Sequence[str | tuple[str, bool]],
+    replies_b: Sequence[str | tuple[str, bool]],
+) -> float:
+    """How often ``replies_a[i]`` beats ``replies_b[i]``: the mean of :func:`wins`.
+
+    A tie counts half, so two equally good systems score 0.5 and the number is symmetric:
+    ``win_rate(s, p, a, b) == 1 - win_rate(s, p, b, a)``."""
+    found = wins(labeler, prompts, replies_a, replies_b)
+    return sum(found) / len(found)
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from llmlab import checks
+from llmlab import checks, stats
 from llmlab.chat import END, Turn, pad_token_id, render_prompt, template_ids
 from llmlab.model import GPT, SequenceHead
 from llmlab.modes import evaluating
@@ -494,11 +494,19 @@ def reply_kl(
 
 
 class PolicyReport(TypedDict):
-    """What :func:`report` measures; ``replies`` holds each reply as ``(text, ended)``."""
+    """What :func:`report` measures; ``replies`` holds each reply as ``(text, ended)``.
 
-    win_rate: float
-    score: float
-    reward: float
+    The three means come with their standard errors over prompts (:class:`stats.Estimate`), and
+    the per-prompt values behind them (``wins``, ``scores``, ``rewards``, in prompt order), so
+    that two policies measured on the same prompts can be compared prompt by prompt.
+    """
+
+    win_rate: stats.Estimate
+    score: stats.Estimate
+    reward: stats.Estimate
+    wins: list[float]
+    scores: list[float]
+    rewards: list[float]
     kl: float
     kl_k3: float
     distinct_2: float
@@ -522,10 +530,11 @@ def report(
 
     ``win_rate`` against ``baseline`` (the SFT model's replies to the same prompts) and
     ``score``, both by the scripted labeler (the ground truth); ``reward``, the reward model's
-    mean score (what the tuning chased); ``kl`` and ``kl_k3``, nats per reply from the
-    reference (:func:`reply_kl`); ``distinct_2`` (diversity); ``plain_loss``, nats per token on
-    the held-out plain text ``plain`` (token ids; :func:`llmlab.train.evaluate`, 64 windows):
-    what the tuning cost the model at its first job. The replies come back too.
+    mean score (what the tuning chased), each with its SE over prompts; ``kl`` and ``kl_k3``,
+    nats per reply from the reference (:func:`reply_kl`); ``distinct_2`` (diversity);
+    ``plain_loss``, nats per token on the held-out plain text ``plain`` (token ids;
+    :func:`llmlab.train.evaluate`, 64 windows): what the tuning cost the model at its first
+    job. The replies come back too.
     """
     from llmlab import labeler
 
@@ -543,11 +552,15 @@ def report(
     ]
     rewards = reward_of(reward_model, tokenizer, prompts, replies).tolist()
     kl = reply_kl(policy, reference, tokenizer, prompts, replies)
+    wins = labeler.wins(labeler, prompts, replies, baseline)
+    scores = [labeler.score(p, *r) for p, r in zip(prompts, replies, strict=True)]
     return {
-        "win_rate": labeler.win_rate(labeler, prompts, replies, baseline),
-        "score": sum(labeler.score(p, *r) for p, r in zip(prompts, replies, strict=True))
-        / len(prompts),
-        "reward": sum(rewards) / len(rewards),
+        "win_rate": stats.mean(wins),
+        "score": stats.mean(scores),
+        "reward": stats.mean(rewards),
+        "wins": wins,
+        "scores": scores,
+        "rewards": rewards,
         "kl": kl["k1"],
         "kl_k3": kl["k3"],
         "distinct_2": labeler.distinct_n([t for t, _ in replies], 2),

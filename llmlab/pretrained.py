@@ -64,6 +64,19 @@ _SCHEDULE: dict[str, Any] = {
     "eval_windows": 256,
 }
 
+#: The fine-tuning mixture (llmlab.finetune.sft_mixture): how many times each kind of example is
+#: listed. The questions about the plays are repeated so they weigh about as much as the dialogue.
+_SFT_DATA: dict[str, int] = {
+    "dialogue": 1,
+    "conversation": 2,
+    "character_play": 8,
+    "play_genre": 8,
+    "line_speaker": 4,
+    "character_act": 4,
+    "name_character": 8,
+    "main_character": 8,
+}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "char": {
         "version": 1,
@@ -87,18 +100,29 @@ RECIPES: dict[str, dict[str, Any]] = {
         "version": 1,
         "description": "the bpe model fine-tuned to answer in a chat template",
         "base": "bpe",
-        "data": {
-            "dialogue": 1,
-            "conversation": 2,
-            "character_play": 8,
-            "play_genre": 8,
-            "line_speaker": 4,
-            "character_act": 4,
-            "name_character": 8,
-            "main_character": 8,
-        },
+        "data": _SFT_DATA,
         "eval_examples": 256,
         "train": {**_SCHEDULE, "batch_size": 16, "max_steps": 1500, "learning_rate": 1e-3},
+        "seed": 1337,
+    },
+    # Lesson 06's own SFT run, a few seconds long, which lesson 07 compares with LoRA: one
+    # recipe, so 07 is served the run 06 trained (or trains it, on a fresh machine).
+    "sft_short": {
+        "version": 1,
+        "description": "lesson 06's SFT run: 120 steps of 8 conversations from bpe",
+        "base": "bpe",
+        "data": _SFT_DATA,
+        "eval_examples": 64,
+        "train": {
+            "batch_size": 8,
+            "max_steps": 120,
+            "learning_rate": 1e-3,
+            "min_lr": 1e-4,
+            "warmup_steps": 10,
+            "eval_interval": 0,
+            "log_interval": 5,
+            "dtype": "bfloat16",
+        },
         "seed": 1337,
     },
 }
@@ -288,8 +312,9 @@ def finetune_recipe(
     model = finetune.grow_vocabulary(base, tokenizer.vocab_size)
     block = model.config.block_size
     examples = finetune.sft_mixture("train", tokenizer, block, r["data"])
-    held_out = finetune.instruction_data("validation", tokenizer, block, kinds=tuple(r["data"]))
-    held_out = held_out[:: max(1, len(held_out) // r["eval_examples"])][: r["eval_examples"]]
+    held_out = finetune.held_out_conversations(
+        tokenizer, block, r["eval_examples"], tuple(r["data"])
+    )
     result = fit(
         model,
         finetune.sft_batches(examples, tokenizer, block),

@@ -26,6 +26,8 @@ import numpy as np
 
 from llmlab import checks
 
+ALIGNS = ("<", ">", "=", "^")  # a format spec's alignment characters
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -54,8 +56,13 @@ class Estimate:
         return abs(self.z) > k
 
     def __format__(self, spec: str) -> str:
+        """``value ± se`` in ``spec``; a sign in ``spec`` (``"+.2f"``) signs the value only,
+        so a difference prints as ``+0.32 ± 0.06``: an SE has no direction."""
         spec = spec or ".4g"
-        return f"{self.value:{spec}} ± {self.se:{spec}}"
+        align = 2 if spec[1:2] in ALIGNS else 1 if spec[:1] in ALIGNS else 0  # [[fill]align]
+        head, rest = spec[:align], spec[align:]
+        unsigned = head + (rest[1:] if rest[:1] in ("+", "-", " ") else rest)  # then [sign]
+        return f"{self.value:{spec}} ± {self.se:{unsigned}}"
 
     def __str__(self) -> str:
         return f"{self:.4g} (SE, n={self.n})"

@@ -578,24 +578,26 @@ playground = widgets.DescentPlayground()
 playground
 
 # %% [markdown]
-# The playground is a Python object; setting its controls from code is the same as moving them:
+# The playground is a Python object; setting its controls from code is the same as moving them
+# (a second playground, `driven`, so the one above keeps what you set):
 
 # %%
-before = playground.image.value
-playground.lr.value = 0.15
-print(playground.verdict())
-assert playground.verdict() == "converges, zig-zagging" and playground.image.value != before
-playground.lr.value = 0.25
-print(playground.verdict())
-assert playground.verdict() == "diverges"
-playground.lr.value = 0.15
-playground.steps.value = 20
+driven = widgets.DescentPlayground()
+before = driven.image.value
+driven.lr.value = 0.15
+print(driven.verdict())
+assert driven.verdict() == "converges, zig-zagging" and driven.image.value != before
+driven.lr.value = 0.25
+print(driven.verdict())
+assert driven.verdict() == "diverges"
+driven.lr.value = 0.15
+driven.steps.value = 20
 shown = widgets.descent_path(ravine, lr=0.15, steps=20).losses  # the loss curve drawn below
 assert all(shown[k + 1] < shown[k] for k in range(len(shown) - 1))  # falls on every step
 assert abs(shown[-1] / shown[-2] - 0.85**2) < 1e-3  # at the end: by 0.85² per step
 
 # %% tags=["nbval-ignore-output"]
-playground.figure
+driven.figure
 
 # %% [markdown]
 # What to see: at `lr = 0.15` the red path jumps across the ravine's floor (`y` changes sign) on

@@ -17,9 +17,10 @@
 # baselines: does it stop, does it know, what did it forget? Lesson 07 continues with the other
 # kinds of fine-tuning (a classification head, LoRA).
 #
-# **CPU time:** about 45 seconds on a 2-core laptop (measured: 41 s of CPU time for all its cells,
-# one thread; budget: 1 minute), with the course's `bpe` and `sft` models in the cache. Without
-# them, the first run trains them (`llmlab prepare` does that ahead of time, about 3 minutes).
+# **CPU time:** about 40 seconds on a 2-core laptop (measured: 38 s of CPU time for all its cells,
+# one thread; budget: 1 minute), with the course's `bpe`, `sft` and `sft_short` models in the
+# cache. Without them, the first run trains them (`llmlab prepare` does that ahead of time,
+# about 3 minutes; `sft_short` is section 3's own run, about 15 seconds).
 
 # %%
 import llmlab
@@ -64,6 +65,7 @@ print(f"tokens read in training: {seen:,} ({steps:,} steps x {batch_size} x 128)
 print(f"held-out loss:         {held_out_loss:.2f} nats/token on the 6 held-out plays")
 print(f"perplexity:            {math.exp(held_out_loss):.0f}")
 assert n_params == 918_656 and 25 < math.exp(held_out_loss) < 35
+assert round(seen / train_tokens, 1) == 1.8  # each training token read 1.8 times
 
 # %% [markdown]
 # The **held-out loss** is the mean cross-entropy (lesson 03) on text the model never trained on;
@@ -121,7 +123,8 @@ assert replies[asks[1]] != "A tragedy." and replies[asks[2]] != "Hamlet."  # bot
 
 # %% [markdown]
 # ### New tokens
-#
+
+# %% [markdown]
 # A conversation becomes one sequence of tokens with three new **special tokens** marking who
 # speaks and where a turn ends: `<|user|>`, `<|assistant|>`, `<|end|>`. They get the ids after
 # the vocabulary, so every old id keeps its meaning and plain text encodes exactly as before:
@@ -166,7 +169,8 @@ assert moved < 0.01
 
 # %% [markdown]
 # ### The data: conversations and questions from the plays
-#
+
+# %% [markdown]
 # We have no human-written conversations, but the plays are full of people answering each other.
 # `llmlab.instructions` turns them into examples: **dialogue** (a speech addressed to the next
 # speaker, `"To HAMLET: ..."`, and that speaker's reply), **conversations** of 2–3 exchanges, and
@@ -210,7 +214,8 @@ for kind in shown_kinds:
 
 # %% [markdown]
 # ### The loss mask
-#
+
+# %% [markdown]
 # SFT scores the model only on the assistant's tokens: each reply **and** the `<|end|>` that
 # closes it (that is how it learns to stop). The user's words and the role tokens are context:
 # read, never predicted. Otherwise the model would spend its capacity learning to write the
@@ -244,6 +249,8 @@ HTML(mask_html(ids, mask))
 
 # %% [markdown]
 # ### Exercise: the loss mask
+
+# %% [markdown]
 # Build the mask of a conversation from its turns' roles (`"user"` or `"assistant"`, in order)
 # and the number of tokens each turn's text encodes to. A turn renders as its role token, its
 # text's tokens, then `<|end|>`. Return one bool per token of the whole conversation: True for
@@ -303,6 +310,8 @@ assert learned < batch["targets"].numel() / 3
 
 # %% [markdown]
 # ### Exercise: SFT's loss
+
+# %% [markdown]
 # From the model's `logits [batch, T, vocab]`, the conversation's token `ids [batch, T]` and its
 # loss `mask [batch, T]` (bool, as in the exercise above), return the mean cross-entropy over the
 # learned tokens only: position `t` predicts token `t + 1`, which counts only if it is learned.
@@ -331,48 +340,44 @@ passed = exercises.check("sft_loss", sft_loss)
 # The training set is the mixture the standard recipe uses: the questions about the plays are
 # repeated (8× for most kinds) so that the few facts they hold weigh about as much as the many
 # lines of dialogue. The held-out score is the loss per reply token on 64 conversations spread
-# over the validation plays. Now `llmlab.train.fit` (the loop of lesson 04, with SFT's batches
-# and loss) for 120 steps of 8 conversations:
+# over the validation plays (`finetune.held_out_conversations`). The run itself is a recipe of
+# `llmlab.pretrained`, **`sft_short`**, so that lesson 07 can compare LoRA with this very run
+# without training it again. Its trainer, `pretrained.finetune_recipe`, is this section in a
+# dozen lines: grow the token table of `bpe` (section 2), build this mixture, then
+# `llmlab.train.fit` (the loop of lesson 04) with `finetune.sft_batches` and `finetune.sft_loss`,
+# for 120 steps of 8 conversations, with these settings:
 
 # %%
 from llmlab import viz
-from llmlab.train import TrainConfig, fit
 
-held_out = examples["validation"][:: len(examples["validation"]) // 64][:64]
-SFT_STEPS = 120
-sft_config = TrainConfig(
-    batch_size=8,
-    max_steps=SFT_STEPS,
-    learning_rate=1e-3,
-    min_lr=1e-4,
-    warmup_steps=10,
-    eval_interval=0,
-    log_interval=5,
-    dtype="bfloat16",
-)
-mine = finetune.grow_vocabulary(base, chat.vocab_size)
-before = finetune.sft_eval(mine, held_out, chat)
+short = pretrained.recipe("sft_short")
+held_out = finetune.held_out_conversations(chat, block, short["eval_examples"])
+before = finetune.sft_eval(grown, held_out, chat)
+print(short["train"])
 print(f"held-out reply loss before SFT: {before:.2f}")
-
-# %% tags=["nbval-ignore-output"]
-curve = viz.LiveLossCurve(every=4, title="SFT from bpe")
-sft_run = fit(
-    mine,
-    finetune.sft_batches(mixture, chat, block),
-    finetune.sft_loss,
-    sft_config,
-    evaluate=lambda m: finetune.sft_eval(m, held_out, chat),
-    callback=curve,
-)
-after = sft_run.val_loss
-print(f"held-out reply loss: {before:.2f} before, {after:.2f} after {SFT_STEPS} steps")
-assert after < before - 1.0
+assert short["base"] == "bpe" and short["data"] == pretrained.recipe("sft")["data"]
 
 # %% [markdown]
-# What to see in the curve: the training loss falls fast in the first few dozen steps, then
-# slowly. Much of the early gain is the *form* (a reply is short and ends with `<|end|>`), which
+# The first run trains it (a progress bar, about 15 seconds); later runs, and lesson 07, load it
+# from the cache. Its training loss, recorded every 5 steps, and the held-out loss at the end:
+
+# %% tags=["nbval-ignore-output"]
+sft_short = pretrained.checkpoint("sft_short")  # trained now the first time, then cached
+mine = sft_short.build_model().eval()
+after = sft_short.extra["val_loss"]
+print(f"held-out reply loss: {before:.2f} before, {after:.2f} after {sft_short.step} steps")
+assert after < before - 1.0 and abs(after - finetune.sft_eval(mine, held_out, chat)) < 1e-3
+viz.loss_curve({"sft_short": sft_short.extra["history"]}, title="SFT from bpe, 120 steps")
+
+# %% [markdown]
+# What to see in the curve: each point is the loss of one batch of 8 conversations, so the line
+# wobbles by about ±0.3. It drops from 5.3 to about 3.9 in the first 10 steps, then drifts down
+# slowly, to about 3.2 over the other 110. The dot is the held-out loss at the end, 3.66 (4.96
+# before): above the last batches, as conversations from plays never trained on should be.
+# Much of the early gain is the *form* (a reply is short and ends with `<|end|>`), which
 # is easy; the content is the hard part. The standard `sft` model is this run made longer, by
-# the recipe in `llmlab.pretrained` (1,500 steps of 16 conversations):
+# its recipe in `llmlab.pretrained`: 1,500 steps of 16 conversations, with the pretraining
+# schedule's warm-up (100 steps), weight decay and gradient clipping:
 
 # %%
 import json
@@ -397,29 +402,26 @@ assert 0.1 < curve_losses[0] - curve_losses[-1] < 0.25
 
 # %% [markdown]
 # ### Does it stop?
-#
+
+# %% [markdown]
 # The first habit SFT teaches is to stop. Sample a reply (up to 48 tokens) to 50 held-out
 # prompts and count those that end with `<|end|>`. For the base model we use its grown copy, which
-# reads the template too but was never trained on it. `llmlab.chat.reply_tokens` yields
-# a reply token by token through the KV cache and stops at `<|end|>`. Each rate carries its
+# reads the template too but was never trained on it. `finetune.stops` samples each reply with
+# `llmlab.chat.reply_tokens` (temperature 0.8, top-k 50), which yields it token by token
+# through the KV cache (lesson 04) and stops at `<|end|>`. Each rate carries its
 # **standard error** (SE, `llmlab.stats`): how much it would typically move on another 50
 # prompts, `sqrt(p (1 - p) / n)` for a rate `p` measured on `n` items.
 
-# %%
-from llmlab.chat import reply_tokens
-
-END = chat.special_tokens["<|end|>"]
+# %% tags=["nbval-ignore-output"]
 prompts = [e.turns[:1] for e in held_out[:50]]
 
 
-def stop_rate(model, prompts, seed: int = 0) -> stats.Estimate:
-    generator = torch.Generator().manual_seed(seed)
-    ended = [list(reply_tokens(model, chat, p, 48, 0.8, 50, generator))[-1] == END for p in prompts]
+def stop_rate(model) -> stats.Estimate:
+    ended = finetune.stops(model, chat, prompts, max_new_tokens=48)  # temperature 0.8, top-k 50
     return stats.proportion(sum(ended), len(ended))
 
 
-# %% tags=["nbval-ignore-output"]
-stops = {"bpe (grown)": stop_rate(grown, prompts), "sft": stop_rate(assistant, prompts)}
+stops = {"bpe (grown)": stop_rate(grown), "sft": stop_rate(assistant)}
 for name, rate in stops.items():
     print(f"{name:<12} stops within 48 tokens on {rate:.2f} of {len(prompts)} held-out prompts")
 gap = stats.Estimate(
@@ -437,7 +439,8 @@ assert gap.beyond_noise(3) and stops["sft"].value >= 0.8 and stops["bpe (grown)"
 
 # %% [markdown]
 # ### Does it know?
-#
+
+# %% [markdown]
 # Now the questions. Answer greedily and compare with the answer from the records, on questions
 # about the **training** plays (seen during SFT) and about the **held-out** plays (never seen:
 # not their text, not a question about them). Five kinds of question; of each kind up to 40
@@ -455,11 +458,17 @@ assert gap.beyond_noise(3) and stops["sft"].value >= 0.8 and stops["bpe (grown)"
 # uniform guess among the answers that kind of question has in the whole corpus (among the three
 # options for the three-way genre question), and a **stock answer**: always the commonest answer
 # of that kind in the training questions ("Act I.", say), which a model can learn without
-# reading a single play.
+# reading a single play. The column `sft - stock` is a **paired** difference
+# (`stats.difference`): both are scored on the same questions, so its SE comes from the
+# question-by-question differences, which cancels what the questions share (a question the
+# stock answer gets right is often one the model gets right too).
 
 # %%
 from collections import Counter
 
+from llmlab.chat import reply_tokens
+
+END = chat.special_tokens["<|end|>"]
 QUESTIONS = ("play_genre", "character_act", "character_play", "line_speaker", "main_character")
 PER_KIND = {"character_act": 120}  # 40 of every other kind
 all_questions = [e for s in ("train", "validation") for e in examples[s] if e.kind in QUESTIONS]
@@ -516,6 +525,11 @@ assert not any(gap.value > 0 and gap.beyond_noise(2) for _, _, gap, _ in scores.
 acts = {split: scores[split, "character_act"][2] for split in qa}
 assert acts["train"].value < 0 and acts["train"].beyond_noise(3)
 assert not acts["validation"].beyond_noise(2)
+held_acts, acts_chance = (
+    scores["validation", "character_act"][0],
+    scores["validation", "character_act"][3],
+)
+assert held_acts.value - acts_chance > 2 * held_acts.se  # above chance: "Act I." is learnable
 
 
 # %% [markdown]
@@ -525,6 +539,8 @@ assert not acts["validation"].beyond_noise(2)
 # Where guessing can be right, it does no better than the stock answer: on the held-out acts
 # 0.35 ± 0.05 right against 0.46 ± 0.05 for always answering "Act I." (a difference of
 # −0.11 ± 0.06, within two SEs: no ranking), on the nine genre questions 3 right against 2.
+# Both beat chance on the acts (0.20 for five acts; the model is 0.15 above it, three of its
+# SEs) for a reason that needs no reading either: most characters first speak in Act I.
 #
 # On the training plays, whose questions it was drilled on during SFT, it is no better: no kind
 # beats the stock answer by even two SEs (genre +0.07 ± 0.06, play +0.03 ± 0.06), and on acts it
@@ -534,11 +550,12 @@ assert not acts["validation"].beyond_noise(2)
 
 # %% [markdown]
 # ### How sure is it?
-#
+
+# %% [markdown]
 # Score the probability the model gives to its own answer, token by token (`<|end|>` included),
 # with one forward pass. Averaged over the held-out questions of a kind, beside the fraction it
 # gets right, it says whether the model is *surer than it is right* (overconfident), or about as
-# sure (lesson 11 calls this calibration):
+# sure (lesson 08 calls this **calibration**, for its reward model):
 
 
 # %%
@@ -549,6 +566,14 @@ def probability(model, turns, reply: str) -> float:
     learned = torch.tensor([t for t in range(1, len(ids)) if mask[t]])
     return log_probs[learned - 1, torch.tensor(ids)[learned]].sum().exp().item()
 
+
+# %%
+from llmlab.answers import option_log_probs  # the same score, several replies in one batch
+
+e = qa["validation"][0]
+by_hand = probability(assistant, e.turns[:1], e.turns[1][1])
+library = option_log_probs(assistant, chat, e.turns[:1], [e.turns[1][1]])[0].exp().item()
+assert abs(by_hand - library) <= 1e-3 * library
 
 # %% tags=["nbval-ignore-output"]
 sureness = {}
@@ -579,31 +604,26 @@ assert abs(sureness["character_act"].value - acts_right.value) < 2 * acts_right.
 # 0.35 ± 0.05; on the genres 0.26 ± 0.04 against 3 right of 9. What SFT did teach is to answer
 # every question, in the right form (a name, a genre, an act, a full stop), whether it knows or
 # not: it never says *I don't know*, because no training example did. That is
-# **hallucination**: a fluent, specific answer with no knowledge behind it. Lesson 11 measures
-# it further.
+# **hallucination**: a fluent, specific answer with no knowledge behind it. Lesson 10 measures
+# where it comes from; lesson 11 scores every possible answer, and asks when its confidence can
+# be trusted.
 
 # %% [markdown]
 # ### What did it forget?
-#
-# Fine-tuning moves the weights away from what pretraining found. Measure the plain-text loss on
-# 64 windows of the held-out plays (lesson 04's `evaluate`, here window by window so that the
-# models' losses pair up on the same text): the base model, its grown copy (the three new tokens
-# take a sliver of probability), and the fine-tuned models (plain text never contains the new
-# ids, so they read the same tokens):
+
+# %% [markdown]
+# Fine-tuning moves the weights away from what pretraining found. Measure the plain-text loss on 64
+# windows of the held-out plays (`finetune.window_losses`: lesson 04's `evaluate`, window by window,
+# so that the models' losses pair up on the same text): the base model, its grown copy (the three
+# new tokens take a sliver of probability), and the fine-tuned models (plain text never contains the
+# new ids, so they read the same tokens):
 
 
 # %%
-def window_losses(model, windows: int = 64) -> torch.Tensor:
-    """The loss on each of ``evaluate``'s windows: their mean is ``evaluate``'s number."""
-    starts = torch.linspace(0, len(val_ids) - block - 1, windows).long()
-    w = val_ids[starts[:, None] + torch.arange(block + 1)]
-    with torch.no_grad():
-        logits = model.eval()(w[:, :-1])[0].float()
-    losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")
-    return losses.mean(dim=1)
-
-
-plain = {"bpe": window_losses(base), "bpe (grown)": window_losses(grown)}
+plain = {
+    "bpe": finetune.window_losses(base, val_ids),
+    "bpe (grown)": finetune.window_losses(grown, val_ids),
+}
 assert abs(plain["bpe"].mean().item() - held_out_loss) < 1e-3
 grown_cost = stats.difference(plain["bpe (grown)"], plain["bpe"])
 print(f"bpe:          {stats.mean(plain['bpe']):.2f} nats/token")
@@ -611,7 +631,7 @@ print("bpe (grown):  higher, by less than 0.001")
 assert 0 < grown_cost.value < 0.001
 
 # %% tags=["nbval-ignore-output"]
-plain["sft"], plain["ours"] = window_losses(assistant), window_losses(mine)
+plain["sft"], plain["ours"] = (finetune.window_losses(m, val_ids) for m in (assistant, mine))
 for name in ("sft", "ours"):
     worse = stats.difference(plain[name], plain["bpe"])
     print(f"{name:<5} {stats.mean(plain[name]):.3f}: worse than bpe by {worse:.3f} (paired SE)")
@@ -626,7 +646,8 @@ for name in ("sft", "ours"):
 
 # %% [markdown]
 # ## Recap
-#
+
+# %% [markdown]
 # - A **base model** continues text; an assistant is the same model after **SFT** on
 #   conversations in a **chat template**. `bpe` is small (0.9 million parameters, 1.7 million
 #   tokens of text, held-out perplexity about 30): that is why every reply reads as

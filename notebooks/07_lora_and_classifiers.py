@@ -11,14 +11,16 @@
 #
 # **What you will build:** the other kinds of fine-tuning. A **classification head** on the
 # pretrained trunk that tells the genre of a speech, with its pooling built by you, trained four
-# ways and compared with a bag of words and the majority class, every accuracy with its
-# standard error; **LoRA** from scratch (its forward pass built by you), then LoRA against full
-# fine-tuning for lesson 06's SFT: trainable numbers, optimizer memory, held-out loss, whether it
-# learns to stop, what it forgets. Last, a chat widget to talk to the fine-tuned model.
+# ways (and a fifth with another pooling) and compared with a bag of words and the majority class,
+# every accuracy with its standard error; **LoRA** from scratch (its forward pass built by you),
+# then LoRA against full fine-tuning for lesson 06's SFT: trainable numbers, optimizer memory,
+# held-out loss, whether it learns to stop, what it forgets. Last, a chat widget to talk to the
+# fine-tuned model.
 #
-# **CPU time:** about 2 minutes on a 2-core laptop (measured: 121 s of CPU time for all its
-# cells, one thread; budget: 2 minutes), with the course's `bpe` and `sft` models in the cache
-# (`llmlab prepare` trains them ahead of time otherwise).
+# **CPU time:** about 2 minutes on a 2-core laptop (measured: 126 s of CPU time for a whole
+# nbval run of it, kernel start-up and test harness included, one thread; budget: 2.5 minutes),
+# with the course's `bpe`, `sft` and `sft_short` models in the cache (`llmlab prepare` trains them
+# ahead of time; otherwise the first run trains what is missing, `sft_short` in about 15 seconds).
 
 # %%
 import llmlab
@@ -47,7 +49,10 @@ assistant, chat = pretrained.load("sft")
 # in training; the test set is 900 speeches drawn from the six held-out plays (one per genre).
 # Every accuracy below carries its **standard error** (SE, `llmlab.stats`): on 900 examples a
 # rate near 25% moves by about 1.4 points from one test sample to another, so only differences
-# of several SEs say anything.
+# of several SEs say anything. Two classifiers scored on the same test speeches compare through
+# the **paired** difference (`stats.difference`): the SE of the speech-by-speech differences,
+# which cancels what the items share (a speech hard for one is often hard for the other), so it
+# is smaller than the two SEs combined.
 
 # %%
 import random
@@ -90,6 +95,8 @@ print(f"real tokens per row: {batch['attention_mask'].sum(dim=1).tolist()}")
 
 # %% [markdown]
 # ### Exercise: the head's pooling
+
+# %% [markdown]
 # From the trunk's `hidden [B, T, C]` and the `attention_mask [B, T]`, return `[B, C]`: each
 # row's vector at its last real token. Rows may be padded on the right (text, then pads, as
 # here) or on the left (pads, then text, as some libraries batch for generation): handle both.
@@ -175,6 +182,8 @@ assert low_rank == 8 * (128 + 384) and not layer.lora_B.any()
 
 # %% [markdown]
 # ### Exercise: a LoRA layer's forward pass
+
+# %% [markdown]
 # `x [..., in]` through the frozen `W [out, in]` (no bias), plus the low-rank path: `x` through
 # `A [rank, in]`, then through `B [out, rank]`, scaled by `alpha / rank`. Use two thin products:
 # never form the `[out, in]` matrix `B @ A` (for a 4096-wide layer it is 16 million numbers; the
@@ -269,10 +278,12 @@ rates = {
 }
 right, trainable = {"bag of words + logistic": bow_right}, {}
 trainable["bag of words + logistic"] = logistic.weight.numel() + 6
-for setting, rate in rates.items():
+for setting, rate in rates.items():  # about 3 seconds each on one thread
     model = classifier(setting)
     trainable[setting] = lora.count_parameters(model)[0]
+    print(f"training {setting!r}: {trainable[setting]:,} trainable, {CLS_STEPS} steps", flush=True)
     right[setting] = train_classifier(model, rate)
+print(f"done: {len(rates)} classifiers scored on the {len(test)} test speeches")
 
 # %% tags=["nbval-ignore-output"]
 accuracy = {name: stats.mean(found) for name, found in right.items()}
@@ -309,54 +320,28 @@ assert not spread.beyond_noise(3) and not bow_gap.beyond_noise(2)
 # ## 4. LoRA against full fine-tuning, for SFT
 
 # %% [markdown]
-# Back to the assistant. Lesson 06 fine-tuned every weight of the grown `bpe` model for 120
-# steps of 8 conversations (its section 3); here is that run again, then the same run with LoRA
-# adapters (rank 8 on every block's linear layers), everything else frozen, the grown token
-# table included. A larger learning rate is usual for LoRA: its updates start from zero. The
+# Back to the assistant. Lesson 06 fine-tuned every weight of the grown `bpe` model for 120 steps of
+# 8 conversations (its section 3, the recipe `sft_short` of `llmlab.pretrained`); here is that run,
+# loaded from the cache (trained now if lesson 06 has not run on this machine), then the same run
+# with LoRA adapters (rank 8 on every block's linear layers), everything else frozen, the grown
+# token table included. A larger learning rate is usual for LoRA: its updates start from zero. The
 # held-out reply loss is scored on 64 validation conversations, one number per conversation (its
 # loss per reply token), so that two models' losses pair up; their plain mean weighs short replies
 # like long ones, so it differs from lesson 06's mean over all reply tokens.
 
 # %%
-from llmlab.chat import reply_tokens
-
-mixture = finetune.sft_mixture("train", chat, block, pretrained.recipe("sft")["data"])
-validation = finetune.instruction_data("validation", chat, block)
-held_out = validation[:: len(validation) // 64][:64]
+short = pretrained.recipe("sft_short")  # lesson 06's run: data, held-out set, settings
+mixture = finetune.sft_mixture("train", chat, block, short["data"])
+held_out = finetune.held_out_conversations(chat, block, short["eval_examples"])
 prompts = [e.turns[:1] for e in held_out[:50]]
-END = chat.special_tokens["<|end|>"]
 val_ids = torch.tensor(tokenizer.encode(corpus.text("validation")[:300_000]))
-SFT_STEPS = 120
-sft_config = TrainConfig(
-    batch_size=8,
-    max_steps=SFT_STEPS,
-    learning_rate=1e-3,
-    min_lr=1e-4,
-    warmup_steps=10,
-    eval_interval=0,
-    dtype="bfloat16",
-)
-lora_config = TrainConfig(**{**sft_config.to_dict(), "learning_rate": 3e-3, "min_lr": 3e-4})
+sft_config = TrainConfig(**short["train"])
+lora_config = TrainConfig(**{**short["train"], "learning_rate": 3e-3, "min_lr": 3e-4})
 
 
 def reply_losses(model) -> list[float]:
     """The held-out loss per reply token, one number per conversation."""
     return [finetune.sft_eval(model, [e], chat) for e in held_out]
-
-
-def window_losses(model, windows: int = 64) -> torch.Tensor:
-    """Plain-text loss on each of 64 windows of the held-out plays (lesson 06)."""
-    starts = torch.linspace(0, len(val_ids) - block - 1, windows).long()
-    w = val_ids[starts[:, None] + torch.arange(block + 1)]
-    with torch.no_grad():
-        logits = model.eval()(w[:, :-1])[0].float()
-    return F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none").mean(dim=1)
-
-
-def stops(model, seed: int = 0) -> list[bool]:
-    """Does a sampled reply (up to 48 tokens) to each of 50 held-out prompts end with <|end|>?"""
-    generator = torch.Generator().manual_seed(seed)
-    return [list(reply_tokens(model, chat, p, 48, 0.8, 50, generator))[-1] == END for p in prompts]
 
 
 grown = finetune.grow_vocabulary(base, chat.vocab_size)
@@ -370,48 +355,42 @@ print(
 print(f"for 7 billion parameters: {8 * 7e9 / 1e9:.0f} GB in full, {8 * 7e9 * share / 1e9:.0f} GB")
 assert (full_trainable, lora_trainable) == (919_040, 65_536) and round(8 * 7e9 * share / 1e9) == 4
 
+
 # %% tags=["nbval-ignore-output"]
-import time
+def scored(model, history: list) -> dict:
+    """A model's row of the table: held-out reply losses, plain-text losses, stops (lesson 06)."""
+    return {
+        "model": model,
+        "trainable": lora.count_parameters(model)[0] if history else 0,
+        "history": history,
+        "reply": reply_losses(model),
+        "plain": finetune.window_losses(model, val_ids),
+        "stops": finetune.stops(model, chat, prompts, max_new_tokens=48),
+    }
 
 
 def train_sft(model, config: TrainConfig) -> dict:
-    started = time.perf_counter()
     batches = finetune.sft_batches(mixture, chat, block)
-    fit(model, batches, finetune.sft_loss, config, progress=False)
-    seconds = time.perf_counter() - started
-    return {
-        "model": model,
-        "trainable": lora.count_parameters(model)[0],
-        "s/step": seconds / SFT_STEPS,
-        "reply": reply_losses(model),
-        "plain": window_losses(model),
-        "stops": stops(model),
-    }
+    result = fit(model, batches, finetune.sft_loss, config, progress=False)
+    return scored(model, result.history)
 
 
 def show(runs: dict) -> None:
     print(
-        f"{'SFT, 120 steps':<15}{'trainable':>10}{'s/step':>7}{'reply loss':>14}{'plain text':>15}{'stops':>13}"
+        f"{'SFT, 120 steps':<15}{'trainable':>10}{'reply loss':>14}{'plain text':>15}{'stops':>13}"
     )
     for name, r in runs.items():
-        seconds = f"{r['s/step']:.2f}" if r["s/step"] else ""
         print(
-            f"{name:<15}{r['trainable']:>10,}{seconds:>7}{format(stats.mean(r['reply']), '.2f'):>14}"
+            f"{name:<15}{r['trainable']:>10,}{format(stats.mean(r['reply']), '.2f'):>14}"
             f"{format(stats.mean(r['plain']), '.3f'):>15}"
             f"{format(stats.proportion(sum(r['stops']), 50), '.2f'):>13}"
         )
 
 
+full = pretrained.checkpoint("sft_short")  # lesson 06's run, from the cache
 runs = {
-    "before (bpe)": {
-        "model": grown,
-        "trainable": 0,
-        "s/step": 0,
-        "reply": reply_losses(grown),
-        "plain": window_losses(grown),
-        "stops": stops(grown),
-    },
-    "full": train_sft(finetune.grow_vocabulary(base, chat.vocab_size), sft_config),
+    "before (bpe)": scored(grown, []),
+    "full": scored(full.build_model().eval(), full.extra["history"]),
     "LoRA (rank 8)": train_sft(adapted, lora_config),
 }
 show(runs)
@@ -441,9 +420,10 @@ assert sum(runs["LoRA (rank 8)"]["stops"]) == 0 and sum(runs["full"]["stops"]) >
 # %% [markdown]
 # LoRA trains 65,536 numbers instead of 919,040 (7.1%), and AdamW's two moments per trainable
 # number shrink with them: for a 7-billion-parameter model, 56 GB of optimizer state in full,
-# 4 GB at this share. Time per step does not shrink with them (the table's `s/step`, a timing
-# that varies with the machine): the frozen model still runs forward and backward, and the
-# adapters add products of their own. LoRA's gain is memory.
+# 4 GB at this share. Compute per step does not shrink with them: the frozen model still runs
+# forward and backward (the gradients must flow through every frozen layer to reach the adapters
+# below it), and the adapters add products of their own. LoRA's gain is memory. (Time per step
+# is not in the table: a timing varies with the machine and its load.)
 #
 # After the same 120 steps, LoRA's reply loss is higher than full fine-tuning's, by
 # 0.450 ± 0.054, and its plain-text loss lower (it forgot less), by 0.124 ± 0.008: both many SEs
@@ -451,8 +431,8 @@ assert sum(runs["LoRA (rank 8)"]["stops"]) == 0 and sum(runs["full"]["stops"]) >
 # And look at the last column: LoRA's model **never stops**. Its token table is frozen, so the
 # three new tokens keep the mean rows they were born with, and `<|end|>` stays as unlikely as
 # before. Is the higher reply loss the price of fewer parameters, or of that frozen table? Train
-# the whole (tied) table with the adapters, `trainable=("wte",)` (PEFT can train just the new
-# rows, `trainable_token_indices`), and see:
+# the whole (tied) table with the adapters, `trainable=("wte",)` (Hugging Face's LoRA library,
+# PEFT, can train just the new rows, `trainable_token_indices`), and see:
 
 # %% tags=["nbval-ignore-output"]
 with_table = lora.add_lora(
@@ -466,6 +446,30 @@ assert table_vs_lora["reply"].value < 0 and table_vs_lora["reply"].beyond_noise(
 assert sum(runs["LoRA + table"]["stops"]) >= 40
 assert not table_vs_full["reply"].beyond_noise(2)
 assert table_vs_full["plain"].value > 0 and table_vs_full["plain"].beyond_noise(3)
+
+# %% [markdown]
+# The three runs' training losses, recorded every 5 steps (each point the loss of one batch of 8
+# conversations, so the lines wobble):
+
+# %% tags=["nbval-ignore-output"]
+from llmlab import viz
+
+trained = ("full", "LoRA (rank 8)", "LoRA + table")
+curves = {
+    name: [{k: r[k] for k in ("step", "loss")} for r in runs[name]["history"]] for name in trained
+}
+for name in trained[1:]:
+    gap = stats.difference([r["loss"] for r in curves[name]], [r["loss"] for r in curves["full"]])
+    print(f"{name} - full, training loss at the {gap.n} logged steps: {gap:.2f}")
+viz.loss_curve(curves, title="SFT from bpe, 120 steps: full fine-tuning and LoRA")
+
+# %% [markdown]
+# What to see: the three lines rise and fall together, because all three runs read the same
+# batches in the same order (`fit` draws them from its seed), so a hard batch is hard for all.
+# Full fine-tuning and LoRA with its table trainable lie on top of each other, 0.02 ± 0.02 apart
+# on average (the paired SE over the 24 logged batches); plain LoRA's line runs above both from
+# the first steps, by 0.37 ± 0.03: the frozen table holds it back on the training batches too,
+# not only on the held-out conversations.
 
 # %% [markdown]
 # With its table trainable, LoRA learns to stop (50 of 50), and its reply loss is the same as
@@ -512,7 +516,8 @@ chat_box
 
 # %% [markdown]
 # ## Recap
-#
+
+# %% [markdown]
 # - A **classification head** reads the trunk's vector at each row's last real token (you built
 #   that pooling) and scores the classes; every way of training it beat the majority class by
 #   at least four SEs, and none beat another (or the bag of words) by three: on 900 test

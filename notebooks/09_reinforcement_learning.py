@@ -124,11 +124,13 @@ print(
     "advantages by hand equal the library's:",
     torch.allclose(rloo_by_hand.view(-1, 1), scores.advantages),
 )
+all_equal = (by_group == by_group[:, :1]).all(1)
 print(
     "a group whose rewards are all equal gets advantage 0:",
-    bool((rloo_by_hand[(by_group == by_group[:, :1]).all(1)] == 0).all()),
+    bool((rloo_by_hand[all_equal] == 0).all()),
 )
 assert torch.allclose(rloo_by_hand.view(-1, 1), scores.advantages)
+assert (rloo_by_hand[all_equal] == 0).all()
 
 # %% [markdown]
 # ## 3. PPO's clipped step, by hand
@@ -180,6 +182,7 @@ print(
 )
 assert update.ratios[0] == 1.0 and torch.allclose(loss_by_hand, loss)
 assert torch.allclose(k1, library["k1"]) and torch.allclose(k3, library["k3"]) and (k3 >= 0).all()
+assert (k1[mask > 0] < 0).any()  # k1 can be negative on one token; its mean is the KL
 
 # %% [markdown]
 # From here on the library runs the round: `policy.ppo_rollout` samples, a reward is computed,
@@ -257,9 +260,9 @@ results = {"sft": measure(sft, "sft")}
 sft_pass1 = stats.mean(results["sft"]["pass1"])
 assert sft_pass1.value - 3 * sft_pass1.se > 0  # it solves them sometimes ...
 assert sft_pass1.value + 2 * sft_pass1.se < 1 / 3  # ... less often than a random choice ...
-assert (
-    sft_pass1.value + 3 * sft_pass1.se < stats.mean(results["sft"]["passk"]).value
-)  # ... and 8 tries do better
+sft_passk = stats.mean(results["sft"]["passk"])
+assert sft_pass1.value + 3 * sft_pass1.se < sft_passk.value  # ... and 8 tries do better:
+assert sft_passk.value > 0.5  # right at least once in 8 on most questions
 
 # %% [markdown]
 # The `sft` model is right on about a quarter of its replies (0.23 ± 0.03), below both
@@ -276,20 +279,27 @@ assert (
 # group-relative advantages, one clipped step (Adam, learning rate 3e-4); 10 rounds
 # (`grpo.grpo_step`). Three runs from the same `sft` model: GRPO as above; without the std
 # division; and with a KL charge of 0.1 per nat (each reply's return is its reward minus 0.1
-# times its summed k1 to the reference, as in `policy.ppo_scores`). The seed of the runs is
-# `SEED`: change it and rerun to see which conclusions hold.
+# times its summed k1 to the reference, as in `policy.ppo_scores`). Each run prints a line per
+# round as it trains. The seed of the runs is `SEED`: change it and rerun to see which
+# conclusions hold.
 
 # %% tags=["nbval-ignore-output"]
+import time
+
 SEED, STEPS, G = 0, 10, 8
 
 
-def train(normalize: bool = True, kl_coef: float = 0.0) -> tuple[torch.nn.Module, list[dict]]:
-    """The sft model after STEPS rounds of GRPO on the questions; the rounds' diagnostics."""
+def train(
+    name: str, normalize: bool = True, kl_coef: float = 0.0
+) -> tuple[torch.nn.Module, list[dict]]:
+    """The sft model after STEPS rounds of GRPO on the questions; the rounds' diagnostics,
+    printed as each round ends."""
     model = policy.frozen(sft).requires_grad_(True)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4)
     draws = torch.Generator().manual_seed(SEED)
-    log = [
-        grpo.grpo_step(
+    log, start = [], time.perf_counter()
+    for step in range(1, STEPS + 1):
+        found = grpo.grpo_step(
             model,
             reference,
             chat,
@@ -301,15 +311,19 @@ def train(normalize: bool = True, kl_coef: float = 0.0) -> tuple[torch.nn.Module
             kl_coef=kl_coef,
             max_new_tokens=6,
         )
-        for _ in range(STEPS)
-    ]
+        log.append(found)
+        print(
+            f"{name:<16} round {step:>2}/{STEPS}  reward {found['reward']:.2f}  "
+            f"no gradient {found['no_gradient']:.2f}  KL {found['kl']:.2f}  "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
     return model.eval(), log
 
 
 runs = {
-    "grpo": train(),
-    "no std division": train(normalize=False),
-    "KL charge 0.1": train(kl_coef=0.1),
+    "grpo": train("grpo"),
+    "no std division": train("no std division", normalize=False),
+    "KL charge 0.1": train("KL charge 0.1", kl_coef=0.1),
 }
 for name, (model, _) in runs.items():
     results[name] = measure(model, name)
@@ -334,38 +348,34 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# What to see: round 1 is the same in all three runs (the same `sft` model, the same seed), and
-# its step was too big: in round 2 the reward fell to 0.07, about two thirds of the groups had
+# What to see, in the figure and in the lines the runs printed as they trained: round 1 is the
+# same in all three runs (the same `sft` model, the same seed: reward 0.27 each, asserted
+# below), and its step was too big: in round 2 the reward fell to 0.07, 0.68 of the groups had
 # no gradient and the KL jumped to about 2.5 nats, in all three runs alike (Adam's first step
 # moves each weight by about the learning rate, whatever the scale of the advantages). From
-# round 3 the reward climbs back and past where it started, the run with the KL charge lowest;
-# the share of groups with no gradient stays between about a fifth and a half.
+# round 3 the reward climbs back and past where it started (0.49, 0.55 and 0.41 in round 10),
+# the run with the KL charge lowest; the share of groups with no gradient stays between about a
+# fifth and a half (0.23 to 0.45).
 #
 # Before and after, on fresh replies (32 per question), paired question by question (each
 # line: the run minus `sft`, with the paired SE over the 22 questions):
 
 # %% tags=["nbval-ignore-output"]
 
-
-def signed(e: stats.Estimate, spec: str = ".2f") -> str:
-    """``+0.12 ± 0.03``: a difference with its sign, and its SE."""
-    return f"{e.value:+{spec}} ± {e.se:{spec}}"
-
-
 for name, (_, log) in runs.items():
     lift1 = stats.difference(results[name]["pass1"], results["sft"]["pass1"], paired=True)
     liftk = stats.difference(results[name]["passk"], results["sft"]["passk"], paired=True)
     late_kl = sum(d["kl"] for d in log[-3:]) / 3
     print(
-        f"{name:<16} pass@1 {signed(lift1)}   pass@{K} {signed(liftk)}   KL, last 3 rounds {late_kl:.2f}"
+        f"{name:<16} pass@1 {lift1:+.2f}   pass@{K} {liftk:+.2f}   KL, last 3 rounds {late_kl:.2f}"
     )
 between = stats.difference(
     results["grpo"]["pass1"], results["no std division"]["pass1"], paired=True
 )
 with_kl = stats.difference(results["grpo"]["pass1"], results["KL charge 0.1"]["pass1"], paired=True)
-print(f"pass@1, grpo - no std division: {signed(between)};  grpo - KL charge: {signed(with_kl)}")
+print(f"pass@1, grpo - no std division: {between:+.2f};  grpo - KL charge: {with_kl:+.2f}")
 fewer = stats.difference(results["grpo"]["distinct"], results["sft"]["distinct"], paired=True)
-print(f"distinct replies of 32, grpo - sft: {signed(fewer, '.1f')}")
+print(f"distinct replies of 32, grpo - sft: {fewer:+.1f}")
 grpo_lift = stats.difference(results["grpo"]["pass1"], results["sft"]["pass1"], paired=True)
 grpo_k = stats.difference(results["grpo"]["passk"], results["sft"]["passk"], paired=True)
 grpo_pass1, grpo_passk = stats.mean(results["grpo"]["pass1"]), stats.mean(results["grpo"]["passk"])
@@ -373,12 +383,15 @@ assert grpo_lift.value > 0 and grpo_lift.beyond_noise(3)  # RL lifted pass@1
 assert not (grpo_k.value > 0 and grpo_k.beyond_noise(3))  # but not pass@8 beyond noise
 assert grpo_pass1.value < grpo_passk.value  # still below what 8 tries of it reach
 assert fewer.value < 0 and fewer.beyond_noise(3)  # and it answers with fewer different replies
+first = [(log[0]["reward"], log[0]["no_gradient"]) for _, log in runs.values()]
+assert len(set(first)) == 1  # round 1 sampled the same replies in all three runs
+assert all(log[1]["reward"] < log[0]["reward"] < log[-1]["reward"] for _, log in runs.values())
 
 # %% [markdown]
 # **Does RL lift pass@1 toward pass@k, or beyond?** Toward. Ten rounds of GRPO raised pass@1
 # from 0.23 ± 0.03 to 0.56 ± 0.07 (+0.32 ± 0.06 paired: five standard errors), while pass@8
-# moved from 0.75 to 0.77 (+0.02 ± 0.04: noise), and pass@1 stays below pass@8. RL made the model give, more often, an answer it could already
-# give in a few tries; it did not teach it answers it could not find. And it answers with fewer
+# moved from 0.75 to 0.77 (+0.02 ± 0.04: noise), and pass@1 stays below pass@8. RL made the
+# model give, more often, an answer it could already give in a few tries; it did not teach it answers it could not find. And it answers with fewer
 # different replies than `sft` (17.2 → 5.7 distinct replies of 32, −11.5 ± 0.5): RL sharpens the
 # distribution, which is also why it can lose answers that only the tail held. Reports on large
 # models (Yue et al. 2025, "Does reinforcement learning really incentivize reasoning capacity
@@ -410,11 +423,20 @@ for i in range(3):
 # be wrong, like lesson 08's reward model: a model of the labeler, right on most pairs, wrong on
 # some, and a policy tuned against it with no KL charge is free to find the replies it overrates.
 # That is the reason for the reference model and the KL charge of section 1, and for judging a
-# tuned model by the labeler (or people), never by the reward it was trained on. The previous
-# edition of this course ran that experiment on a CPU, and its own numbers did not show the
-# labeler's score falling beyond their noise; this edition does not claim what it cannot
-# measure here. A verifiable reward is the cure the field reached for: where the answer can be
-# checked, check it.
+# tuned model by the labeler (or people), never by the reward it was trained on.
+#
+# What this course has measured, honestly: no reward hacking. In lesson 08, DPO (which never
+# asked the reward model anything) raised the labeler's score and the reward model's together,
+# by +0.21 ± 0.03 and +1.19 ± 0.14 (paired over 256 held-out prompts), mostly through verse;
+# best-of-8, which did pick by the reward model, raised the labeler's score too (+0.28 ± 0.05).
+# The previous edition of this course did train a policy against the reward model (PPO,
+# one seed, one reply per prompt) and called the result reward hacking, but its own numbers did
+# not show it: the labeler's score went from 1.75 to 1.70 and the win rate over `sft` from 0.64
+# to 0.61, while the `sft` model measured twice gave 1.58 and 1.62 and a win rate on 512 prompts
+# carries a standard error of about 0.022; the "hacked" policy still beat `sft`. Showing hacking
+# for real would take several seeds, more replies per prompt and a longer run than a lesson's
+# few CPU minutes, so this edition does not claim it. A verifiable reward is the cure the field
+# reached for: where the answer can be checked, check it.
 
 # %% [markdown]
 # ## Recap
@@ -471,7 +493,8 @@ passed = exercises.check("group_advantages", group_advantages)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("group_advantages")` (then
 # `exercises.hint("group_advantages", 2)`), and only then `exercises.solution("group_advantages")`.
-#
+
+# %% [markdown]
 # ### Exercise: the clipped PPO loss
 # Given the policy's new log-probabilities `logps [N, T]`, the sampling policy's `old_logps
 # [N, T]`, one advantage per reply `advantages [N, 1]`, a `mask [N, T]` (1 on reply tokens)

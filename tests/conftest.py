@@ -32,3 +32,32 @@ def tok():
     from llmlab import pretrained
 
     return pretrained.load("sft", train=False, progress=False)[1]
+
+
+@pytest.fixture(scope="session")
+def chat_tokenizer():
+    """Bytes only (no merges), plus the chat tokens (ids 256, 257, 258): lessons 06 and 07."""
+    from llmlab.chat import chat_tokenizer
+    from llmlab.tokenization import BPETokenizer
+
+    return chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
+
+
+@pytest.fixture
+def tiny_chat_model(chat_tokenizer):
+    """``make(seed=0, block_size=96)``: a fresh one-block GPT over ``chat_tokenizer``'s ids, in eval
+    mode; the same arguments give the same weights."""
+    from llmlab.model import GPT, GPTConfig
+
+    def make(seed: int = 0, block_size: int = 96) -> GPT:
+        torch.manual_seed(seed)
+        config = GPTConfig(
+            vocab_size=chat_tokenizer.vocab_size,
+            block_size=block_size,
+            n_layer=1,
+            n_head=2,
+            n_embd=16,
+        )
+        return GPT(config).eval()
+
+    return make

@@ -38,6 +38,8 @@ def test_rank_breaks_ties_by_index_and_win_rate_is_symmetric():
     prompts = [PROMPT] * 3
     a, b = [GOOD, RUDE, "Nay."], [RUDE, GOOD, "Nay!"]
     assert labeler.win_rate(labeler.score, prompts, a, b) == 0.5
+    assert labeler.wins(labeler, prompts, a, b) == [1.0, 0.0, 0.5]  # "Nay." and "Nay!" tie
+    assert labeler.wins(labeler, prompts, b, a) == [0.0, 1.0, 0.5]
     assert labeler.win_rate(labeler, prompts, [GOOD] * 3, [RUDE] * 3) == 1.0
     with pytest.raises(ValueError, match="one length"):
         labeler.win_rate(labeler.score, prompts, a, b[:2])

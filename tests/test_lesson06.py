@@ -9,24 +9,9 @@ import torch
 from llmlab import chat, exercises, finetune
 from llmlab.chat import reply_tokens
 from llmlab.model import GPT, IGNORE_INDEX, GPTConfig
-from llmlab.tokenization import BPETokenizer
 from llmlab.widgets import stream_reply
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def chat_tokenizer() -> BPETokenizer:
-    """Bytes only (no merges), plus the chat tokens: ids 256, 257, 258."""
-    return chat.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
-
-
-def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96) -> GPT:
-    torch.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=tokenizer.vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16
-    )
-    return GPT(config).eval()
 
 
 HELLO = [("user", "To HAMLET: hello")]
@@ -38,8 +23,8 @@ NAMES = ("loss_mask", "sft_loss")
 
 
 @pytest.mark.parametrize(("temperature", "top_k"), [(0, None), (1.0, None), (0.8, 5)])
-def test_reply_tokens_are_generate_replys(chat_tokenizer, temperature, top_k):
-    model = tiny_chat_model(chat_tokenizer)
+def test_reply_tokens_are_generate_replys(chat_tokenizer, temperature, top_k, tiny_chat_model):
+    model = tiny_chat_model()
     end = chat_tokenizer.special_tokens["<|end|>"]
     for seed in range(5):
         ours = list(
@@ -67,8 +52,8 @@ def test_reply_tokens_are_generate_replys(chat_tokenizer, temperature, top_k):
         assert len(ours) <= 20 and end not in ours[:-1]
 
 
-def test_stream_reply_joins_to_the_reply_and_stops_at_end(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer, seed=3)
+def test_stream_reply_joins_to_the_reply_and_stops_at_end(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model(seed=3)
     pieces = list(stream_reply(model, chat_tokenizer, HELLO, 30, 1.0, None, torch.Generator()))
     text, _ = chat.generate_reply(model, chat_tokenizer, HELLO, 30, 1.0, None, torch.Generator())
     for token in ("<|user|>", "<|assistant|>"):  # a new turn begun: the reply is over
@@ -100,23 +85,19 @@ def test_stream_reply_holds_back_half_a_character(chat_tokenizer):
     assert pieces == ["é", "!"]
 
 
-def test_reply_tokens_checks_its_inputs(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer, block_size=16)
+def test_reply_tokens_checks_its_inputs(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model(block_size=16)
     with pytest.raises(ValueError, match="no room"):
         list(reply_tokens(model, chat_tokenizer, [("user", "x" * 20)]))
     with pytest.raises(ValueError, match="max_new_tokens"):
-        list(reply_tokens(tiny_chat_model(chat_tokenizer), chat_tokenizer, HELLO, 0))
+        list(reply_tokens(tiny_chat_model(), chat_tokenizer, HELLO, 0))
     with pytest.raises(ValueError, match="temperature"):
-        list(reply_tokens(tiny_chat_model(chat_tokenizer), chat_tokenizer, HELLO, 5, -1.0))
+        list(reply_tokens(tiny_chat_model(), chat_tokenizer, HELLO, 5, -1.0))
     small = GPT(GPTConfig(vocab_size=256, block_size=32, n_layer=1, n_head=1, n_embd=8))
     with pytest.raises(ValueError, match="grow it first"):
         list(reply_tokens(small, chat_tokenizer, HELLO))
     with pytest.raises(ValueError, match="end with a 'user' turn"):
-        list(
-            reply_tokens(
-                tiny_chat_model(chat_tokenizer), chat_tokenizer, [*HELLO, ("assistant", "hi")]
-            )
-        )
+        list(reply_tokens(tiny_chat_model(), chat_tokenizer, [*HELLO, ("assistant", "hi")]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +126,8 @@ def test_sft_loss_reference_is_finetunes_loss():
         assert torch.allclose(exercises.sft_loss(logits, ids, mask), expected, atol=1e-5)
 
 
-def test_sft_loss_reference_on_a_rendered_conversation(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer)
+def test_sft_loss_reference_on_a_rendered_conversation(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model()
     turns = [("user", "To HAMLET: hi"), ("assistant", "Good day."), ("user", "And?")]
     turns.append(("assistant", "Farewell."))
     ids, mask = chat.render_chat(turns, chat_tokenizer)
@@ -155,6 +136,52 @@ def test_sft_loss_reference_on_a_rendered_conversation(chat_tokenizer):
         logits = model(batch["input_ids"])[0]
         ours = exercises.sft_loss(logits, torch.tensor([ids]), torch.tensor([mask]))
         assert torch.allclose(ours, finetune.sft_loss(model, batch), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The measures lessons 06 and 07 share.
+
+
+def test_window_losses_average_to_evaluates_number_and_leave_the_mode(tiny_chat_model):
+    from llmlab.train import evaluate
+
+    model = tiny_chat_model(seed=1, block_size=16).train()
+    data = torch.randint(0, 256, (500,), generator=torch.Generator().manual_seed(0))
+    losses = finetune.window_losses(model, data, windows=12)
+    assert losses.shape == (12,) and model.training
+    assert abs(losses.mean().item() - evaluate(model, data, windows=12)) < 1e-5
+    with pytest.raises(ValueError, match="block_size"):
+        finetune.window_losses(model, data[:16])
+    with pytest.raises(ValueError, match="windows"):
+        finetune.window_losses(model, data, windows=0)
+
+
+def test_stops_flags_the_replies_generate_reply_ends(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model(seed=2)
+    end = chat_tokenizer.special_tokens["<|end|>"]
+    with torch.no_grad():  # make <|end|> likely enough that some replies end and some do not
+        model.lm_head.weight[end] += 0.3 * model.lm_head.weight.mean(dim=0)
+    prompts = [[("user", f"To HAMLET: line {k}")] for k in range(12)]
+    generator = torch.Generator().manual_seed(4)
+    expected = [
+        chat.generate_reply(model, chat_tokenizer, p, 6, 1.0, None, generator)[1] for p in prompts
+    ]
+    found = finetune.stops(model, chat_tokenizer, prompts, 6, 1.0, None, seed=4)
+    assert found == expected and 0 < sum(found) < len(found)
+    with pytest.raises(ValueError, match="prompts"):
+        finetune.stops(model, chat_tokenizer, [])
+
+
+def test_held_out_conversations_are_spread_over_the_validation_plays(chat_tokenizer):
+    from llmlab import corpus
+
+    every = finetune.instruction_data("validation", chat_tokenizer, 128)
+    chosen = finetune.held_out_conversations(chat_tokenizer, 128, 10)
+    assert chosen == every[:: len(every) // 10][:10]
+    assert {e.play for e in chosen} <= set(corpus.VALIDATION_PLAYS)
+    assert len({e.play for e in chosen}) > 1
+    with pytest.raises(ValueError, match="n"):
+        finetune.held_out_conversations(chat_tokenizer, 128, 0)
 
 
 def test_the_exercise_stubs_of_the_lesson_report_not_implemented(capsys):

@@ -13,20 +13,7 @@ from llmlab.widgets import NO_ONE, ChatBox, chat_html, stream_reply
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 NAMES = ("last_token_pool", "lora_forward")
-
-
-@pytest.fixture(scope="module")
-def chat_tokenizer() -> BPETokenizer:
-    """Bytes only (no merges), plus the chat tokens: ids 256, 257, 258."""
-    return chat.chat_tokenizer(BPETokenizer({i: bytes([i]) for i in range(256)}, []))
-
-
-def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96) -> GPT:
-    torch.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=tokenizer.vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16
-    )
-    return GPT(config).eval()
+HELLO_TURN = [("user", "hello")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,14 +23,26 @@ def tiny_chat_model(tokenizer: BPETokenizer, seed: int = 0, block_size: int = 96
 def test_chat_html_escapes_and_shows_the_note():
     page = chat_html([("user", "<b>hi</b>"), ("assistant", "a\nb")], note="done & dusted")
     assert "&lt;b&gt;hi&lt;/b&gt;" in page and "a<br>b" in page and "done &amp; dusted" in page
+    assert "sans-serif" in page and "font-family:serif" not in page  # the notebook's font
+    user = page[page.index("llmlab-user") :].split(">", 1)[0]
+    assert user.count("margin") == 1 and "20%" in user  # no later margin resets the indent
+
+
+def test_chat_html_marks_where_the_model_stops_reading():
+    turns = [("user", "one"), ("assistant", "two"), ("user", "three")]
+    page = chat_html(turns, dropped=2, remarks={1: "cut off"}, context=128)
+    marker = page.index("earlier turns no longer fit in the model's 128-token context")
+    assert page.index("two") < marker < page.index("three")  # kept on screen, above the line
+    assert page.count("opacity:0.5") == 2 and "cut off" in page
+    assert "earlier turns" not in chat_html(turns)
 
 
 # ---------------------------------------------------------------------------------------------
 # The view-model, driven as a learner would.
 
 
-def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12)
+def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer, tiny_chat_model):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=12)
     assert box.addressee.value == "HAMLET" and NO_ONE in box.addressee.options
     assert "HORATIO" in box.addressee.options
     box.text.value = "  My lord!  "
@@ -58,38 +57,63 @@ def test_chat_box_sends_the_addressed_line_and_shows_the_reply(chat_tokenizer):
     assert len(box.turns) == 4 and box.turns[2] == ("user", "To HAMLET: And more?")
 
 
-def test_chat_box_reply_is_reproducible_with_its_seed(chat_tokenizer):
+def test_chat_box_reply_is_reproducible_with_its_seed(chat_tokenizer, tiny_chat_model):
     replies = []
     for _ in range(2):
-        box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=12, seed=5)
+        box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=12, seed=5)
         box.text.value = "hello"
         replies.append(box.reply())
     assert replies[0] == replies[1]
 
 
-def test_chat_box_questions_address_no_one_and_changing_whom_restarts(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer, max_new_tokens=8)
+def test_chat_box_questions_address_no_one_and_changing_whom_keeps_the_talk(
+    chat_tokenizer, tiny_chat_model
+):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=8)
     box.text.value = "hi"
     box.send.click()
-    assert box.turns
+    said = list(box.turns)
     box.addressee.value = NO_ONE
-    assert box.turns == []  # a new addressee, a new conversation
+    assert box.turns == said and "To HAMLET: hi" in box.output.value  # kept, and on screen
+    assert "addressed to no one" in box.output.value and "kept" in box.output.value  # said so
     box.text.value = "Which play is HORATIO in?"
     box.send.click()
-    assert box.turns[0] == ("user", "Which play is HORATIO in?")
+    assert box.turns[2] == ("user", "Which play is HORATIO in?")
     box.clear.click()
     assert box.turns == [] and "Which play" not in box.output.value
 
 
-def test_chat_box_refuses_an_empty_line(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer), chat_tokenizer)
+def test_chat_box_refuses_an_empty_line(chat_tokenizer, tiny_chat_model):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer)
     box.text.value = "   "
     box.send.click()
-    assert box.turns == [] and "Type something first" in box.output.value
+    assert box.turns == [] and "Type something first" in box.notice.value  # beside the box
+    assert "role='alert'" in box.notice.value
 
 
-def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer, seed=0)
+def test_chat_box_sends_on_enter(chat_tokenizer, tiny_chat_model):
+    box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=4)
+    box.text.value = "hello"
+    box.text._handle_custom_msg({"event": "submit"}, [])  # what the page sends on Enter
+    assert box.turns[0] == ("user", "To HAMLET: hello") and box.text.value == ""
+
+
+def test_chat_box_says_when_a_reply_was_cut_off(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model()  # random weights: it never writes <|end|> in 6
+    pieces = stream_reply(model, chat_tokenizer, HELLO_TURN, 6, 1.0, None, torch.Generator())
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(pieces)
+    assert stop.value.value is False  # stopped by the limit, not by the model
+    box = ChatBox(model, chat_tokenizer, max_new_tokens=6)
+    box.text.value = "hello"
+    box.send.click()
+    assert box.remarks == {1: "cut off: the reply reached its 6-token limit"}
+    assert "cut off: the reply reached its 6-token limit" in box.output.value
+
+
+def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model(seed=0)
     torch.manual_seed(1)
     base = GPT(GPTConfig(vocab_size=256, block_size=96, n_layer=1, n_head=2, n_embd=16))
     box = ChatBox(model, chat_tokenizer, base_model=base, max_new_tokens=10)
@@ -111,24 +135,33 @@ def test_chat_box_base_toggle_uses_the_grown_base_model(chat_tokenizer):
         )
     )
     assert box.turns[1][1] == ("".join(expected).strip() or "…")
+    assert box.remarks[1].startswith("by the base model")
+    box.use_base.value = False
+    assert len(box.turns) == 2 and "From now on the fine-tuned model answers" in box.output.value
     assert ChatBox(model, chat_tokenizer).use_base.disabled  # no base model: no toggle
 
 
-def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(chat_tokenizer):
-    box = ChatBox(tiny_chat_model(chat_tokenizer, block_size=64), chat_tokenizer, max_new_tokens=4)
+def test_chat_box_drops_the_earliest_exchanges_when_the_context_is_full(
+    chat_tokenizer, tiny_chat_model
+):
+    box = ChatBox(tiny_chat_model(block_size=64), chat_tokenizer, max_new_tokens=4)
     for k in range(6):
         box.text.value = f"line {k}"
         box.send.click()
-    prompt = chat.render_prompt([*box.turns[:-1]], chat_tokenizer)
-    assert len(prompt) <= 64
-    assert box.turns[0][1] != "To HAMLET: line 0"  # the first exchange fell out
+    prompt = chat.render_prompt(box.turns[box.dropped : -1], chat_tokenizer)
+    assert len(prompt) + 4 <= 64  # the prompt read, with room for a whole reply
+    assert box.dropped > 0 and box.dropped % 2 == 0  # whole exchanges fell out of the prompt
+    assert box.turns[0][1] == "To HAMLET: line 0"  # ... but not out of the conversation
+    assert "earlier turns no longer fit in the model's 64-token context" in box.output.value
     box.text.value = "x" * 80
     box.send.click()
-    assert "too long" in box.output.value
+    assert "too long" in box.notice.value and box.text.value == "x" * 80  # kept, to shorten
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        ChatBox(tiny_chat_model(block_size=64), chat_tokenizer, max_new_tokens=60)
 
 
-def test_chat_box_checks_its_arguments(chat_tokenizer):
-    model = tiny_chat_model(chat_tokenizer)
+def test_chat_box_checks_its_arguments(chat_tokenizer, tiny_chat_model):
+    model = tiny_chat_model()
     with pytest.raises(ValueError, match="speakers of 'hamlet'"):
         ChatBox(model, chat_tokenizer, character="ROMEO")
     with pytest.raises(ValueError, match="chat template"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_gpt import tiny
 
-from llmlab import labeler, pretrained
+from llmlab import labeler, pretrained, stats
 from llmlab import policy as P
 from llmlab import rankings as R
 from llmlab import reward_model as RM
@@ -199,13 +199,21 @@ def test_report_of_the_reference_against_itself(tok):
         max_new_tokens=8,
         generator=torch.Generator().manual_seed(1),
     )
-    assert found["win_rate"] == 0.5 and found["replies"] == baseline  # the same draws
+    assert found["replies"] == baseline  # the same draws: every prompt a tie
+    assert found["wins"] == [0.5, 0.5] and found["win_rate"] == stats.Estimate(0.5, 0.0, 2)
+    assert found["scores"] == [labeler.score(p, *r) for p, r in zip(PROMPTS, baseline, strict=True)]
+    assert found["score"].value == pytest.approx(sum(found["scores"]) / 2)
+    assert found["reward"].value == pytest.approx(sum(found["rewards"]) / 2)
+    assert found["rewards"] == pytest.approx(RM.reward_of(reward, tok, PROMPTS, baseline).tolist())
     assert found["kl"] == 0.0 and found["kl_k3"] == 0.0
     assert found["plain_loss"] == evaluate(model, plain, windows=64)
     assert set(found) == {
         "win_rate",
         "score",
         "reward",
+        "wins",
+        "scores",
+        "rewards",
         "kl",
         "kl_k3",
         "distinct_2",

@@ -54,6 +54,10 @@ def test_printing_an_estimate():
     estimate = stats.Estimate(0.12345, 0.0042, 64)
     assert f"{estimate:.3f}" == "0.123 ± 0.004"
     assert str(estimate) == "0.1235 ± 0.0042 (SE, n=64)"
+    assert f"{estimate:+.2f}" == "+0.12 ± 0.00"  # the sign is the value's, never the SE's
+    assert f"{stats.Estimate(-0.5, 0.25, 9):>+6.2f}" == " -0.50 ±   0.25"
+    assert f"{stats.Estimate(0.5, 0.25, 9): .1f}" == " 0.5 ± 0.2"
+    assert f"{stats.Estimate(3.0, 0.5, 9):+>6.1f}" == "+++3.0 ± +++0.5"  # '+' as a fill stays
 
 
 @pytest.mark.parametrize(

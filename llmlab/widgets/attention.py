@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 from llmlab import checks
 from llmlab.widgets.base import (
     ON_RELEASE,
-    SLIDER_HELP,
     LessonWidget,
-    TypedSlider,
+    after_pause,
     column,
     message_html,
     on_change,
     picture,
     redraw,
+    slider_panel,
 )
 
 if TYPE_CHECKING:
@@ -128,17 +128,10 @@ class AttentionExplorer(LessonWidget):
         self.head = w.IntSlider(value=0, min=0, max=heads - 1, description="head", **ON_RELEASE)
         self.token = w.IntSlider(value=0, min=0, max=0, description="token", **ON_RELEASE)
         self.note = w.HTML()  # under the text box: why no picture is shown
-        self.slider_note = w.HTML()  # under the sliders: a typed value out of range
-        rows = [
-            w.HBox(
-                [
-                    TypedSlider(self.layer, self.slider_note, track="12em").widget,
-                    TypedSlider(self.head, self.slider_note, track="12em").widget,
-                ],
-                layout={"flex_flow": "row wrap"},
-            ),
-            TypedSlider(self.token, self.slider_note, track="30em").widget,  # ~6 px a token
-        ]
+        # ~6 px a token on the token slider's track; the note: a typed value out of range
+        sliders, self.slider_note = slider_panel(
+            [[(self.layer, "12em"), (self.head, "12em")], [(self.token, "30em")]]
+        )
         self.caption = w.HTML()
         self.image, self.grid = picture(), picture()
         on_change(self._on_text, self.text)
@@ -154,9 +147,7 @@ class AttentionExplorer(LessonWidget):
             [
                 self.text,
                 self.note,
-                *rows,
-                w.HTML(SLIDER_HELP),
-                self.slider_note,
+                *sliders,
                 self.caption,
                 w.HBox(
                     [self.image, self.grid_box],
@@ -200,14 +191,7 @@ class AttentionExplorer(LessonWidget):
             finally:
                 self._new_text = False
             self._caption()
-        if self.pause:
-            import threading
-
-            self._timer = threading.Timer(self.pause, self.render)
-            self._timer.daemon = True
-            self._timer.start()
-        else:
-            self.render(grid=True)
+        self._timer = after_pause(self.pause, self.render)  # the figures and the overview
 
     def _on_token(self) -> None:
         if not self._new_text:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import threading
+
     import ipywidgets
     from matplotlib.figure import Figure
 
@@ -152,3 +154,42 @@ class TypedSlider:
             f"{value:g} is outside, so it stays at {self._shown(self.slider.value):g}."
         )
         self._set_box(self.slider.value)
+
+
+def slider_panel(
+    rows: Sequence[Sequence[tuple[ipywidgets.Widget, str]]],
+) -> tuple[list[ipywidgets.Widget], ipywidgets.HTML]:
+    """A widget's sliders laid out the one way every widget lays them out.
+
+    ``rows`` lists each row's ``(slider, track width)`` pairs; each slider gets its number box
+    (:class:`TypedSlider`). Under the rows come :data:`SLIDER_HELP` (a person must be told that
+    arrow keys and typing work) and one note for every slider, where a typed value out of range
+    is refused. Returns ``(children, note)``: the widgets to put in the layout, and that note.
+    """
+    import ipywidgets as w
+
+    note = w.HTML()
+    laid: list[ipywidgets.Widget] = []
+    for row in rows:
+        typed = [TypedSlider(slider, note, track=track).widget for slider, track in row]
+        laid.append(
+            typed[0] if len(typed) == 1 else w.HBox(typed, layout={"flex_flow": "row wrap"})
+        )
+    return [*laid, w.HTML(SLIDER_HELP), note], note
+
+
+def after_pause(pause: float, callback: Callable[[], None]) -> threading.Timer | None:
+    """Call ``callback`` once ``pause`` seconds have passed (at once when ``pause`` is 0).
+
+    A text box calls this on every keystroke and cancels the timer it got before: the costly
+    redraw then runs once, when the typing stops, not once per letter. Returns the timer.
+    """
+    if not pause:
+        callback()
+        return None
+    import threading
+
+    timer = threading.Timer(pause, callback)
+    timer.daemon = True
+    timer.start()
+    return timer

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmlab import checks
-from llmlab.widgets.base import LessonWidget
+from llmlab.widgets.base import TEXT_STYLE, LessonWidget
 
 if TYPE_CHECKING:
     from llmlab.chat import Turn
@@ -54,10 +54,10 @@ def ranking_html(prompt: Sequence[Turn], replies: Sequence[Reply], picked: Seque
         cut = "" if ended else " <span style='color:#b71c1c'>[cut off: no &lt;|end|&gt;]</span>"
         cards.append(
             f"<div style='border:1px solid #ccc;border-radius:6px;padding:4px 8px;margin:4px 0'>"
-            f"<b>reply {i + 1}</b> {badge}<br><span style='font-family:serif'>{body}</span>{cut}"
+            f"<b>reply {i + 1}</b> {badge}<br><span>{body}</span>{cut}"
             "</div>"
         )
-    return f"<div style='max-width:46em'>{turns}{''.join(cards)}</div>"
+    return f"<div style='{TEXT_STYLE};max-width:46em'>{turns}{''.join(cards)}</div>"
 
 
 class RankingBox(LessonWidget):
@@ -226,7 +226,7 @@ class RankingBox(LessonWidget):
 
     def render(self) -> None:
         n, replies, picked = self.current, self.replies[self.current], self.picked[self.current]
-        self.header.value = f"<b>prompt {n + 1} of {len(self.prompts)}</b>"
+        self.header.value = f"<b style='{TEXT_STYLE}'>prompt {n + 1} of {len(self.prompts)}</b>"
         self.cards.value = ranking_html(self.prompts[n], replies, picked)
         for i, button in enumerate(self.buttons):
             button.layout.display = "" if i < len(replies) else "none"
@@ -240,6 +240,6 @@ class RankingBox(LessonWidget):
                 "the next cell ran); <i>start over</i> to rank it yourself"
             )
         self.status.value = (
-            f"this prompt: {state} · {done} of {len(self.prompts)} prompts ranked "
-            f"({self.by_you} by you), saved to {html.escape(str(self.path))}"
+            f"<span style='{TEXT_STYLE}'>this prompt: {state} · {done} of {len(self.prompts)} "
+            f"prompts ranked ({self.by_you} by you), saved to {html.escape(str(self.path))}</span>"
         )

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from llmlab import checks
 from llmlab.widgets.base import (
-    SLIDER_HELP,
     TEXT_STYLE,
     LessonWidget,
-    TypedSlider,
+    after_pause,
     column,
     message_html,
     on_change,
     picture,
     redraw,
+    slider_panel,
 )
 
 if TYPE_CHECKING:
@@ -151,8 +151,7 @@ class SamplingPlayground(LessonWidget):
             style={"description_width": "9em"},
         )
         self.note = w.HTML()  # beside the prompt: why nothing is drawn, or how it was cut
-        self.slider_note = w.HTML()  # under the sliders: a typed value out of range
-        self.sliders, rows = {}, []
+        self.sliders = {}
         for name, (low, high, step) in RANGES.items():
             kind = w.IntSlider if name == "top_k" else w.FloatSlider
             self.sliders[name] = kind(
@@ -162,8 +161,9 @@ class SamplingPlayground(LessonWidget):
                 step=step,
                 description=name.replace("_", "-").replace("repetition-", "repetition "),
             )
-            # One slider a row, a track of ~400 px: a mouse lands on 0.3, 10 or 0.2.
-            rows.append(TypedSlider(self.sliders[name], self.slider_note, track="30em").widget)
+        # One slider a row, a track of ~400 px: a mouse lands on 0.3, 10 or 0.2. The note under
+        # them: a typed value out of range.
+        rows, self.slider_note = slider_panel([[(s, "30em")] for s in self.sliders.values()])
         self.sample = w.Button(description="sample", button_style="primary", icon="play")
         self.caption = w.HTML()
         self.image = picture()
@@ -179,8 +179,6 @@ class SamplingPlayground(LessonWidget):
                     layout={"flex_flow": "row wrap", "align_items": "center"},
                 ),
                 *rows,
-                w.HTML(SLIDER_HELP),
-                self.slider_note,
                 self.sample,
                 self.caption,
                 self.image,
@@ -211,8 +209,6 @@ class SamplingPlayground(LessonWidget):
         A prompt the model cannot read (an empty box) leaves nothing of the last one on screen:
         the chart, the sample and the controls go, and the message beside the box says why. A
         new prompt clears the sample of the old one."""
-        import threading
-
         import torch
 
         if self._timer is not None:
@@ -250,12 +246,7 @@ class SamplingPlayground(LessonWidget):
             self.sample.disabled = False
             for slider in self.sliders.values():
                 slider.disabled = False
-        if self.pause:
-            self._timer = threading.Timer(self.pause, self.render)
-            self._timer.daemon = True
-            self._timer.start()
-        else:
-            self.render()
+        self._timer = after_pause(self.pause, self.render)
 
     def _cut_note(self, ids: list[int]) -> str:
         """Beside the prompt, for a prompt longer than the model's window: what it reads."""

@@ -138,6 +138,14 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture(scope="module")
+def module_page(browser):
+    """One page for a test module whose tests share one run of a notebook."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
 def run_notebook(page, lab):
     """``run_notebook(name)``: open it in JupyterLab, run every cell, return the page."""
@@ -145,6 +153,21 @@ def run_notebook(page, lab):
     def run(notebook: str, timeout_s: float = 300):
         run_all_cells(page, lab, notebook, timeout_s)
         return page
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def run_notebook_once(module_page, lab):
+    """``run_notebook(name)`` run once per test module: a lesson's tests that each drive a
+    different part of its widgets share one Run All (and its page) instead of repeating it."""
+    done: set[str] = set()
+
+    def run(notebook: str, timeout_s: float = 300):
+        if notebook not in done:
+            run_all_cells(module_page, lab, notebook, timeout_s)
+            done.add(notebook)
+        return module_page
 
     return run
 
@@ -241,3 +264,12 @@ def type_into(page, box, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(text)
     page.keyboard.press("Enter")
+
+
+def text_fonts(widget) -> list[str]:
+    """The computed font family of every element of ``widget``'s HTML outputs that holds text."""
+    return widget.evaluate(
+        """el => [...el.querySelectorAll('.widget-html-content *')]
+            .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+            .map(e => getComputedStyle(e).fontFamily)"""
+    )

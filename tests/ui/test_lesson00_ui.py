@@ -1,4 +1,4 @@
-"""Lesson 00 in real JupyterLab: run it, then move the speech browser's controls."""
+"""Lesson 00 in real JupyterLab: run it up to the speech browser, then move its controls."""
 
 import pytest
 
@@ -7,13 +7,13 @@ from tests.ui.conftest import type_into
 pytestmark = pytest.mark.ui
 
 
-def test_speech_browser_responds_to_its_controls(run_notebook):
-    page = run_notebook("00_start_here.ipynb")
+def test_speech_browser_responds_to_its_controls(run_notebook_through):
+    page = run_notebook_through("00_start_here.ipynb", "browser = widgets.SpeechBrowser()")
     widget = page.locator(".widget-vbox").filter(has=page.locator("select")).first
     widget.scroll_into_view_if_needed()
     speech = widget.locator(".widget-html-content").last
     before = speech.inner_text()
-    # After Run All the browser shows its own cell's state (the next cell drives a second one):
+    # Run, the browser shows its own cell's state:
     # the first genre's first speech, under its play's title, in the notebook's sans-serif font.
     assert "(comedies), act" in before and widget.locator("input").input_value() == "1"
     font = speech.locator("div").first.evaluate("el => getComputedStyle(el).fontFamily")

@@ -7,8 +7,8 @@ import pytest
 pytestmark = pytest.mark.ui
 
 
-def test_token_playground_shows_bytes_in_brackets_and_ids_under_tokens(run_notebook):
-    page = run_notebook("01_tokenization.ipynb")
+def test_token_playground_shows_bytes_in_brackets_and_ids_under_tokens(run_notebook_through):
+    page = run_notebook_through("01_tokenization.ipynb", "playground = widgets.TokenPlayground(")
     playground = page.locator(".widget-vbox").filter(has=page.locator(".widget-toggle-buttons"))
     playground = playground.first
     playground.scroll_into_view_if_needed()

@@ -1,4 +1,7 @@
-"""Lesson 02 in real JupyterLab: run it, then move the attention explorer's layer and head."""
+"""Lesson 02 in real JupyterLab: run it, then move the attention explorer's layer and head.
+
+Both tests drive the one explorer of one Run All (``run_notebook_once``): the first moves only
+layer and head, the second only the token and the text, so neither depends on the other's order."""
 
 import re
 
@@ -31,8 +34,8 @@ def _step_slider(page, explorer, name: str, key: str, caption, picture) -> None:
     )
 
 
-def test_attention_explorer_follows_layer_and_head(run_notebook):
-    page = run_notebook("02_attention.ipynb")
+def test_attention_explorer_follows_layer_and_head(run_notebook_once):
+    page = run_notebook_once("02_attention.ipynb")
     explorer = page.locator(".widget-vbox").filter(has=page.locator("textarea")).first
     explorer.scroll_into_view_if_needed()
     caption = explorer.locator(".widget-html-content").filter(has_text=SHOWN).first
@@ -53,8 +56,8 @@ def test_attention_explorer_follows_layer_and_head(run_notebook):
     assert _shown(caption) == (layer, head + (1 if key == "ArrowRight" else -1))
 
 
-def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook):
-    page = run_notebook("02_attention.ipynb")
+def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook_once):
+    page = run_notebook_once("02_attention.ipynb")
     explorer = page.locator(".widget-vbox").filter(has=page.locator("textarea")).first
     explorer.scroll_into_view_if_needed()
     caption = explorer.locator(".widget-html-content").filter(has_text=SHOWN).first

@@ -12,14 +12,14 @@ def _rate(caption) -> float:
 
 
 def test_descent_playground_follows_the_learning_rate_and_the_surface(run_notebook_through):
-    page = run_notebook_through(
-        "03_backpropagation.ipynb", "playground = widgets.DescentPlayground()", timeout_s=300
-    )
-    widget = page.locator(".widget-vbox").filter(has_text="learning rate").last
+    # Through the cells that drive a playground from code: the learner's keeps its own state.
+    page = run_notebook_through("03_backpropagation.ipynb", "driven.figure", timeout_s=300)
+    widget = page.locator(".widget-vbox").filter(has_text="learning rate").first
     widget.scroll_into_view_if_needed()
     caption = widget.locator(".widget-html-content").first
     picture = widget.locator("img").first
     rate, src, text = _rate(caption), picture.get_attribute("src"), caption.inner_text()
+    assert rate == pytest.approx(0.05) and "after 50 steps" in text  # not the driven 0.15, 20
 
     slider = widget.locator(".widget-slider").filter(has_text="learning rate")
     slider.locator(".ui-slider-handle, .noUi-handle").first.focus()

@@ -1,20 +1,35 @@
-"""Lesson 07 in real JupyterLab: talk to a character by typing and clicking.
+"""Lesson 07 in real JupyterLab: talk to a character by typing, pressing Enter and clicking.
 
 The chat box needs only the lesson's shipped models, so the test runs the set-up cell, the cell
 that loads them and the chat box's cell, not the fine-tuning in between."""
 
 import pytest
 
+from tests.ui.conftest import text_fonts
+
 pytestmark = pytest.mark.ui
 
+#: The width of the box's placeholder as drawn in its own font, against the box's inner width.
+PLACEHOLDER_FITS = """el => {
+    const style = getComputedStyle(el);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontSize} ${style.fontFamily}`;
+    const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return context.measureText(el.placeholder).width <= inner;
+}"""
 
-def _send(page, chat, line: str, who: str) -> str:
-    """Type ``line`` into the chat box, press Send, wait for the reply; return the conversation."""
+
+def _send(page, chat, line: str, who: str, enter: bool = False) -> str:
+    """Type ``line`` into the chat box, press Enter or click Send, wait for the reply; return the
+    conversation as shown."""
     box = chat.locator("input[type='text']").first
     box.click()
     box.fill("")
-    page.keyboard.type(line, delay=20)  # key by key, as a learner types
-    chat.get_by_role("button", name="Send").click()
+    page.keyboard.type(line, delay=10)  # key by key, as a learner types
+    if enter:
+        page.keyboard.press("Enter")
+    else:
+        chat.get_by_role("button", name="Send").click()
     output = chat.locator(".widget-html-content").last
     page.wait_for_function(
         "([el, line, who]) => el.innerText.includes(line) && el.innerText.includes(who)",
@@ -30,10 +45,52 @@ def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook_cel
     chat = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="Send")).first
     chat.scroll_into_view_if_needed()
     assert "how fares your grace" in chat.inner_text()  # the lesson's own cell sent one line
+    output = chat.locator(".widget-html-content").last
+    text = chat.locator("input[type='text']").first
+    assert text.evaluate(PLACEHOLDER_FITS)  # the placeholder is not clipped
+    fonts = text_fonts(chat)  # every text in the notebook's sans-serif
+    assert fonts and all("sans" in font.lower() for font in fonts), fonts
+    user = output.locator(".llmlab-user").first
+    indent = user.evaluate(
+        "el => parseFloat(getComputedStyle(el).marginLeft) / el.parentElement.clientWidth"
+    )
+    assert indent == pytest.approx(0.2, abs=0.01)  # the user's bubble keeps its 20% indent
 
-    shown = _send(page, chat, "Good night, sweet prince.", "the fine-tuned model")
-    assert "To HAMLET: Good night, sweet prince." in shown  # addressed to the chosen character
+    shown = _send(page, chat, "Good night, sweet prince.", "the fine-tuned model", enter=True)
+    assert "To HAMLET: Good night, sweet prince." in shown  # Enter sent it, addressed
+    assert text.input_value() == ""
 
+    # A line too long for the context: a plain message right beside the box, the line kept.
+    long_line = "Now cracks a noble heart, good night sweet prince " * 8
+    text.click()
+    text.fill(long_line)
+    page.keyboard.press("Enter")
+    alert = chat.get_by_role("alert")
+    alert.wait_for(timeout=20_000)
+    assert "too long" in alert.inner_text() and text.input_value() == long_line
+    box, said = text.bounding_box(), alert.bounding_box()
+    assert said["y"] < box["y"] + box["height"] + 40 and said["x"] < box["x"] + box["width"] + 400
+    size = alert.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert size >= 13  # not small print
+
+    # The base model answers the same conversation: kept, and the switch is said.
     chat.get_by_role("button", name="answer with the base model").click()
+    page.wait_for_function(
+        "el => el.innerText.includes('From now on the base model answers')",
+        arg=output.element_handle(),
+        timeout=20_000,
+    )
+    assert "sweet prince" in output.inner_text()
     shown = _send(page, chat, "What news from the court?", "the base model")
-    assert "sweet prince" not in shown  # switching models started a new conversation
+    assert "sweet prince" in shown  # switching models kept the conversation
+    # It never learned to stop: its reply runs to the limit, and says it was cut.
+    assert "cut off: the reply reached its 48-token limit" in shown
+
+    # The conversation outgrows the 128-token context: earlier turns stay, under a marker.
+    for k in range(4):
+        if output.locator(".llmlab-dropped").count():
+            break
+        _send(page, chat, f"Speak again, line {k}.", "the base model", enter=True)
+    marker = output.locator(".llmlab-dropped")
+    assert "earlier turns no longer fit in the model's 128-token context" in marker.inner_text()
+    assert "how fares your grace" in output.inner_text()  # still on screen, above the marker

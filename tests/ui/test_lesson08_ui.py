@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.ui.conftest import text_fonts
+
 pytestmark = pytest.mark.ui
 
 
@@ -12,6 +14,8 @@ def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
     box.scroll_into_view_if_needed()
     status = box.locator(".widget-html-content").last
     assert "prompt 1 of 3" in box.inner_text() and "0 of 3 prompts ranked" in status.inner_text()
+    fonts = text_fonts(box)  # every text in the notebook's sans-serif, the replies' included
+    assert fonts and all("sans" in font.lower() for font in fonts), fonts
 
     picks = box.get_by_role("button", name="pick reply")
     n = picks.count()
@@ -33,7 +37,9 @@ def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
     page.wait_for_function(
         "el => el.innerText.includes('prompt 2 of 3')", arg=box.element_handle(), timeout=20_000
     )
-    assert not picks.first.is_disabled()  # a fresh prompt to rank
+    page.wait_for_function(  # a fresh prompt to rank (the buttons follow the header)
+        "el => !el.disabled", arg=picks.first.element_handle(), timeout=20_000
+    )
     box.get_by_role("button", name="previous prompt").click()
     box.get_by_role("button", name="start over").click()
     page.wait_for_function(
