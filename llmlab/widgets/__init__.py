@@ -28,6 +28,12 @@ from llmlab.widgets.descent import (
     descent_path,
     descent_verdict,
 )
+from llmlab.widgets.lens import (
+    LensExplorer,
+    LensPredictions,
+    lens_html,
+    lens_predictions,
+)
 from llmlab.widgets.ranking import RankingBox, ranking_html
 from llmlab.widgets.sampling import (
     Distribution,
@@ -51,6 +57,8 @@ __all__ = [
     "ChatBox",
     "DescentPath",
     "DescentPlayground",
+    "LensExplorer",
+    "LensPredictions",
     "Distribution",
     "RankingBox",
     "SamplingPlayground",
@@ -63,6 +71,8 @@ __all__ = [
     "descent_path",
     "descent_verdict",
     "head_summary",
+    "lens_html",
+    "lens_predictions",
     "next_token_distribution",
     "ranking_html",
     "show_token",
