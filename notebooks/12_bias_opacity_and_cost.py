@@ -364,6 +364,24 @@ assert depth_losses[0].value > math.log(model.config.vocab_size)
 # Each block lowers the lens's loss: the prediction forms gradually, not in one layer. (The
 # embeddings' own guess is worse than uniform: it confidently predicts the token itself.)
 #
+# **See it on your own prompt.** Type a line; drag the *layer* slider from 0 (the embeddings
+# alone) to 4 (after the last block: the model's own prediction), or click its handle and step
+# with ← →. The table lists the five likeliest next tokens at that depth, with their
+# probabilities; *every token* shows each position, with the token that actually comes next
+# (bold green where a guess hits it). The line it starts with ends in *my good*: at layer 0 the
+# lens guesses *good* again, at layer 4 *lord*; step through the layers in between to see where
+# *lord* comes in. Then try `"KING LEAR:\n"` (when does the newline give way to the opening of
+# a speech?) or a line you know well, with *every token*, and count the hits at each layer.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import LensExplorer
+
+explorer = LensExplorer(model, tokenizer, prompt="Good morrow, my good", layer=0)
+first, last = (tokenizer.decode([int(explorer.predictions.ids[d, -1, 0])]) for d in (0, 4))
+assert (first, last) == (" good", " lord")  # what the paragraph above says
+explorer
+
+# %% [markdown]
 # ### 2.2 Switch a head off
 #
 # Lesson 02 drew what each head attends to; that shows where a head looks, not whether it

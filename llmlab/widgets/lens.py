@@ -151,7 +151,7 @@ class LensExplorer(LessonWidget):
         self,
         model: GPT,
         tokenizer: Any,
-        prompt: str = "To be, or not to be, that is the",
+        prompt: str = "Good morrow, my good",
         layer: int = 0,
         view: str = "last token",
         top: int = 5,
