@@ -109,6 +109,15 @@ LESSONS: tuple[Lesson, ...] = (
         ("sampling", "numpy_gpt", "widgets"),
         2.0,
     ),
+    Lesson(
+        12,
+        "12_bias_opacity_and_cost",
+        "Bias, opacity and cost",
+        "minimal-pair bias probes against the corpus, a word-swap fix; logit lens (explorer), "
+        "head ablation, probes with controls; FLOPs and energy",
+        ("bias", "lens", "probe", "cost", "stats", "widgets"),
+        2.0,
+    ),
 )
 
 
