@@ -18,7 +18,7 @@
 # linear probe can and cannot read from its vectors. **Cost**: training and running the model in
 # FLOPs, seconds and joules, measured here, on one scale with two published large runs.
 #
-# **CPU time:** about 1.5 minutes on a 2-core laptop (budget: 3 minutes), with the `bpe` model
+# **CPU time:** about 1.5 minutes on a 2-core laptop (budget: 2 minutes), with the `bpe` model
 # in the cache (`llmlab prepare` trains it ahead of time).
 
 # %%
@@ -70,14 +70,15 @@ assert unigrams["he"] > 2 * unigrams["she"] and unigrams["lord"] > 2 * unigrams[
 
 # %% [markdown]
 # Now which words the plays put *in front of* each group word. For an adjective `a` and a pair
-# (`lord`, `lady`), the **association** is how much likelier `a lady` is than `a lord`, beyond
-# how much likelier *lady* is than *lord* anyway, in nats (natural log):
+# (`lord`, `lady`), the **association** is how much likelier `a lady` is than `a lord` in the
+# text, in nats (natural log):
 #
 # `association = log (count(a lady) + ½) / (count(a lord) + ½)`
 #
 # (the ½ keeps a zero count finite). Positive: the text pairs `a` with the woman's word more than
-# with the man's. The pair's overall frequency cancels below (we compare each adjective with the
-# pair's other adjectives), so it does not matter which of the two words is commoner.
+# with the man's. These raw numbers still carry how much commoner *lord* is than *lady* anyway;
+# further down we take that out by measuring each adjective **within its pair**: its association
+# minus the mean association of its pair's adjectives, so only how the adjectives differ is left.
 # We keep the pairs an adjective meets at least 5 times in all: with fewer, a count is noise.
 
 # %%
@@ -132,14 +133,18 @@ for i in np.argsort(in_text)[[0, 1, 2, -3, -2, -1]]:
         f"  {a} {male}: {bigrams[(a, male)]:3}   {a} {female}: {bigrams[(a, female)]:3}   "
         f"association {in_text[i]:+.2f}"
     )
-assert len(items) == 67
+zero = sum(min(bigrams[(a, male)], bigrams[(a, female)]) == 0 for male, female, a in items)
+print(
+    f"{zero} of the {len(items)} items have a zero count on one side (their value is set by the ½)"
+)
+assert len(items) == 67 and zero == 16
 
 # %% [markdown]
 # ### 1.2 What the model learned
 #
 # Ask the model the same question in the style of **CrowS-Pairs** (Nangia et al., 2020): two
 # texts that differ only in the group word, *"The fair lady"* and *"The fair lord"*. Which does
-# the model find likelier? Its association is `log p(lady | "The fair") − log p(lord | "The
+# the model find likelier (at the start of a line, after *The fair*)? Its association is `log p(lady | "The fair") − log p(lord | "The
 # fair")`. By hand for one item, then with `bias.continuation_logprobs`:
 
 
@@ -147,7 +152,7 @@ assert len(items) == 67
 def logprob_by_hand(prefix: str, continuation: str) -> float:
     head, tail = tokenizer.encode(prefix), tokenizer.encode(continuation)
     with torch.no_grad():
-        logits = model(torch.tensor([head + tail]))[0][0]
+        logits = model(torch.tensor([head + tail]))[0][0]  # the model returns (logits, loss); row 0
     logps = logits[len(head) - 1 : -1].float().log_softmax(-1)  # the positions that predict tail
     return sum(logps[i, t].item() for i, t in enumerate(tail))
 
@@ -162,7 +167,7 @@ assert math.isclose(by_hand, (library[0] - library[1]).item(), abs_tol=1e-4)
 
 # %%
 def model_association(net: torch.nn.Module) -> np.ndarray:
-    """Each item's log p(female | "The a") - log p(male | "The a"), in one batch of pairs."""
+    """Each item's log p(female | "The a") - log p(male | "The a") (one pass per text)."""
     pairs = [(f"\nThe {a}", f" {w}") for male, female, a in items for w in (female, male)]
     scores = bias.continuation_logprobs(net, tokenizer.encode, pairs).view(-1, 2)
     return (scores[:, 0] - scores[:, 1]).numpy()
@@ -194,16 +199,22 @@ assert low > 0 and high < 1 and 0.15 < base_slope < 0.3
 # The **slope** says copy, strengthen or weaken: 1 would be a model that learned the text's
 # associations exactly; above 1, one that strengthens them (*amplifies*); between 0 and 1, one
 # that learned their direction but weakened it; 0, none at all. The interval comes from
-# resampling the items (a bootstrap; `stats.bootstrap`). Here the whole interval lies between 0
-# and 1: the model copies the direction of the text's pairings and weakens them, as a
-# 0.9M-parameter model that saw each pairing a handful of times would.
+# resampling the items (a bootstrap; `stats.bootstrap`). Here the whole interval lies above 0:
+# the model learned the direction of the text's pairings. It also lies below 1, but two cautions
+# stop us from calling that *weakening*. The text's own numbers are noisy (a handful of counts
+# each, 16 of them zero and set by the ½), and noise in the x values flattens a fitted slope by
+# itself (*regression dilution*): a model that had learned the true rates exactly would still
+# show a slope below 1. And the model is asked at a line's start, after *The a*, while the counts
+# come from every context. What these items show for sure is the direction.
 #
-# The CrowS-Pairs score is simpler: the share of items where the model prefers the text's side,
-# against the 0.50 of a model with no preference. Here it is above 0.50 by more than two
+# A score in the style of CrowS-Pairs is simpler (adapted: CrowS-Pairs counts preferences for
+# the stereotyped sentence; here, the share of items where the model leans the way the text
+# does), against the 0.50 of a model with no preference. Here it is above 0.50 by more than two
 # standard errors, but not by much: 67 items give a wide interval.
 
 # %%
-agrees = bias.pair_preference(np.sign(x) * y_base, np.zeros_like(x))
+leans_with_text = np.sign(x) * y_base  # > 0 where the model leans the way the text does
+agrees = bias.pair_preference(leans_with_text, np.zeros_like(x))  # the share > 0; a tie: half
 print(f"the model sides with the text on {agrees:.2f} of {agrees.n} items (no preference: 0.50)")
 print(f"that is {(agrees.value - 0.5) / agrees.se:.1f} SE above 0.50")
 assert (agrees.value - 0.5) / agrees.se > 2
@@ -229,8 +240,8 @@ figure
 # ### 1.3 A fix, and what it costs
 #
 # **Counterfactual data augmentation** (CDA) rewrites the training text with the group words
-# swapped (`lord` ↔ `lady`, `he` ↔ `she`, ...) and trains on both versions, so every pairing is
-# seen both ways. `bias.swap_words` swaps whole words and keeps their case:
+# swapped (`lord` ↔ `lady`, `he` ↔ `she`, ...) and trains on both versions, so that the text
+# holds every pairing both ways. `bias.swap_words` swaps whole words and keeps their case:
 
 # %%
 SWAPS = [*PAIRS, ("he", "she"), ("himself", "herself")]
@@ -241,6 +252,12 @@ print(bias.swap_words("My gracious lord, the King is with his sweet Queen.", SWA
 # for the same 300 steps on the plays twice: fine-tuning alone moves things too, so CDA is
 # compared with the control, not with the start. Then the association slope and the held-out
 # loss of each.
+#
+# Two limits of this run, to keep in mind when reading its result. 300 steps of 8 windows of 128
+# tokens see only a small part of the doubled text (the share is printed below), so most swapped
+# pairings are never seen. And the swap list leaves *his*, *her* and *him* alone (*her* would
+# become *his* or *him* depending on the sentence) and plurals too, so the swapped text is not
+# fully consistent: *the Queen is with his sweet King*, above.
 
 # %% tags=["nbval-ignore-output"]
 import copy
@@ -259,19 +276,15 @@ short_run = TrainConfig(
     log_interval=50,
     dtype="bfloat16",
 )
-tuned = {}
+tuned, n_tokens = {}, {}
 for name, text in (
     ("control", train_text + train_text),
     ("CDA", train_text + bias.swap_words(train_text, SWAPS)),
 ):
+    text_ids = torch.tensor(tokenizer.encode(text))
+    n_tokens[name] = len(text_ids)
     tuned[name] = copy.deepcopy(model)
-    fit(
-        tuned[name],
-        lm_batches(torch.tensor(tokenizer.encode(text)), 128),
-        lm_loss,
-        short_run,
-        progress=False,
-    )
+    fit(tuned[name], lm_batches(text_ids, 128), lm_loss, short_run, progress=False)
     print(f"{name}: trained")
 
 # %%
@@ -279,7 +292,10 @@ ys = {name: within_pairs(model_association(net)) for name, net in tuned.items()}
 losses = {
     name: window_losses(net, held_out, 1024) for name, net in {"start": model, **tuned}.items()
 }
-for name in ("control", "CDA"):
+seen = short_run.max_steps * short_run.batch_size * 128 / n_tokens["CDA"]
+print(f"each fine-tune saw {seen:.1%} of its {n_tokens['CDA']:,}-token text")
+ys["start"] = y_base
+for name in ("start", "control", "CDA"):
     print(
         f"{name:>7}: slope {slope(x, ys[name]):.2f}, held-out loss {stats.mean(losses[name]):.3f}"
     )
@@ -290,8 +306,10 @@ change = stats.bootstrap(
 price = stats.difference(losses["CDA"], losses["control"])
 print(f"CDA's change of slope: 95% interval {change[0]:.2f} to {change[1]:.2f}")
 print(f"CDA's price in held-out loss: {price:.3f} nats per token")
-assert slope(x, ys["CDA"]) < slope(x, ys["control"]) and change[1] > -0.05
+assert slope(x, ys["CDA"]) < slope(x, ys["control"]) and change[0] < 0 < change[1]
+assert seen < 0.1
 assert abs(price.value) < 0.02  # under 0.6% of a loss of about 3.4
+assert stats.difference(losses["control"], losses["start"]).beyond_noise(3)
 
 # %% [markdown]
 # CDA lowered the slope, but read the interval of the change before believing it: with 67 items
@@ -299,14 +317,16 @@ assert abs(price.value) < 0.02  # under 0.6% of a loss of about 3.4
 # adjectives, several seeds) would be needed to claim it. The price, measured on the four
 # held-out plays, is small: under 0.02 nats per token, a fraction of a percent of the loss, and
 # this run cannot pin it down more finely than its printed standard error. Compared with the
-# control, not with the start: fine-tuning for 300 steps moves the loss on its own.
+# control, not with the start: fine-tuning for 300 steps moves the loss on its own (the start's
+# 3.383 against the control's 3.424, the same windows).
 #
 # **What such a probe can and cannot show.** It measures one kind of association (an adjective
 # in front of a word) for 9 pairs chosen by us, on 67 items; another choice of words could give
 # another answer. A preference in probability is not a harm: harm happens where a system's
 # output is used. And the plays' language is four centuries old. What the method does show, in
-# numbers, is the chain the warnings describe: the text holds an association, a model trained
-# on it learns it, and removing it costs something.
+# numbers, is the first part of the chain the warnings describe: the text holds an association
+# and a model trained on it learns its direction. That the fix we tried weakens it, this run
+# cannot show: its change lies within the noise, at a small price in held-out loss.
 
 # %% [markdown]
 # ## 2. Opacity, and the tools that open it a little
@@ -359,10 +379,15 @@ print(
 )
 assert all(a.value > b.value for a, b in zip(depth_losses, depth_losses[1:], strict=False))
 assert depth_losses[0].value > math.log(model.config.vocab_size)
+first_block = math.log(model.config.vocab_size) - depth_losses[1].value  # below uniform
+later_blocks = depth_losses[1].value - depth_losses[-1].value
+print(f"block 1 ends {first_block:.2f} nats below uniform; blocks 2 to 4 add {later_blocks:.2f}")
+assert first_block > 2 * later_blocks
 
 # %% [markdown]
-# Each block lowers the lens's loss: the prediction forms gradually, not in one layer. (The
-# embeddings' own guess is worse than uniform: it confidently predicts the token itself.)
+# Each block lowers the lens's loss, but not evenly: most of the prediction is there after
+# block 1, and the later blocks refine it. (The embeddings' own guess is worse than uniform: it
+# confidently predicts the token itself.)
 #
 # **See it on your own prompt.** Type a line; drag the *layer* slider from 0 (the embeddings
 # alone) to 4 (after the last block: the model's own prediction), or click its handle and step
@@ -392,7 +417,7 @@ explorer
 # %%
 table = lens.head_ablation(model, windows)
 rises = np.array([[e.value for e in row] for row in table])
-for layer, row in enumerate(table):  # (+ 0.0 after rounding: never a "-0.000")
+for layer, row in enumerate(table):  # + 0.0: a tiny negative rise prints 0.000, not -0.000
     print(
         f"block {layer + 1}: "
         + "   ".join(f"{round(e.value, 3) + 0.0:.3f} ± {e.se:.3f}" for e in row)
@@ -411,15 +436,14 @@ figure = viz.heatmap(
 figure
 
 # %% [markdown]
-# What to see: one dark cell. One head of the first block carries the most, about half as much
-# again as the next; most of the others add a few hundredths of a nat. A small rise does not say a head does
+# What to see: two dark cells. One head of the first block carries the most, about half as much
+# again as the next (a head of block 3); most of the others add a few hundredths of a nat. A small rise does not say a head does
 # nothing, only that these windows do not need it, or that other heads redo its work.
 #
 # ### 2.3 A linear probe, and its control
 #
 # Does the model keep track of **how far into its line** a word stands? That is not in any one
-# token: it takes counting the words since the last line break, and a verse line's end is
-# predictable from it. Label every token of the 64 windows: 1 if at least 4 words of its line
+# token: it takes counting the words since the last line break. Label every token of the 64 windows: 1 if at least 4 words of its line
 # came before it, else 0. A **linear probe** (`probe.fit`: a logistic regression on the stream's
 # vectors at one depth) tries to read the label; trained on 40 windows, scored on the other 24.
 #
@@ -437,7 +461,7 @@ def words_into_line(row: list[int]) -> list[int]:
     labels, count = [], 0
     for token in row:
         piece = text_of[token]
-        count = 0 if "\n" in piece else count + piece.startswith(" ")
+        count = 0 if "\n" in piece else count + piece.startswith(" ")  # a space: one more word
         labels.append(int(count >= 4))
     return labels
 
@@ -445,9 +469,16 @@ def words_into_line(row: list[int]) -> list[int]:
 task = torch.tensor([words_into_line(row) for row in ids.tolist()]).flatten()
 control = probe.control_labels(ids.flatten(), 2)
 split = 40 * T
-majority = max(task[split:].float().mean().item(), 1 - task[split:].float().mean().item())
+
+
+def commoner_share(labels: torch.Tensor) -> float:
+    share = labels.float().mean().item()
+    return max(share, 1 - share)
+
+
+majority = commoner_share(task[split:])
 print(f"always the commoner label: {majority:.2f} of held-out tokens right")
-# (two decimals: L-BFGS's fit moves a token or two between CPUs' arithmetic paths)
+print(f"(always the commoner control label: {commoner_share(control[split:]):.2f})")
 results = []
 for depth in range(stream.shape[0]):
     X = stream[depth].flatten(0, 1)
@@ -468,12 +499,16 @@ assert tasks == sorted(tasks) and results[0]["control"].value > results[-1]["con
 
 # %% [markdown]
 # Read the columns together. On the embeddings the probe barely beats always answering the
-# commoner label, and it memorises the random control labels better than it reads the real one:
-# a negative selectivity, so nothing about line position is there (as there cannot be: an
-# embedding sees one token). Deeper, task accuracy climbs and the control falls, and after the
-# last block the probe reads line position a few points better than it memorises noise.
+# commoner label (0.63 against 0.62): little about line position is there, as one would expect
+# (this model's positions enter inside attention, RoPE, so the stream after the embeddings holds
+# the token alone). It memorises the random control labels far better: a negative selectivity,
+# which says memorising tokens is easier for the probe than this task, not that the task is
+# impossible. Deeper, task accuracy climbs and the control falls, and after the last block the
+# probe reads line position a few points better than it memorises noise. (The ± here treat
+# the test tokens as independent; neighbours in one line are not, so the true noise is larger.)
 #
-# **How much of the model do these tools explain?** Honestly, little. The lens shows *that* a
+# **How much of the model do these tools explain?** Little, and no number above measures how
+# much. The lens shows *that* a
 # prediction forms gradually, not *how*; ablation ranks heads by one number; the probe found
 # that a property is readable, not that the model uses it. Interpretability research builds on
 # exactly these tools and is far from reading a model the way one reads a program.
@@ -500,39 +535,54 @@ print(f"serving 3·D = {3 * D:,} tokens costs as much arithmetic as training did
 assert cost.inference_flops(n_params, 3 * D) == train_flops
 
 # %% [markdown]
-# Now measure this machine: 20 training steps and 200 generated tokens, with
+# Now measure this machine: 20 training steps and 120 generated tokens, with
 # `cost.EnergyMeter`, which reads the CPU's energy counters where Linux exposes them (RAPL) and
-# otherwise charges the CPU time at a stated power per core; it prints which.
+# otherwise charges the CPU time at a stated power per core; it prints which. (120 new tokens
+# after a 5-token prompt stay inside the model's 128-token window: past it, each new token
+# would re-read the whole window, and `2·N` per token would no longer hold.)
 
 # %% tags=["nbval-ignore-output"]
-few_steps = TrainConfig(**{**short_run.to_dict(), "max_steps": 20, "warmup_steps": 1})
+from dataclasses import replace
+
+few_steps = replace(short_run, max_steps=20, warmup_steps=1)  # 20 steps of the same run
 scratch = copy.deepcopy(model)
 with cost.EnergyMeter() as train_meter:
     fit(scratch, lm_batches(held_out, 128), lm_loss, few_steps, progress=False)
 prompt = torch.tensor([tokenizer.encode("\nHAMLET:\n")])
+assert prompt.shape[1] + 120 <= model.config.block_size
 with cost.EnergyMeter() as serve_meter:
-    model.generate(prompt, 200, temperature=1.0)
+    model.generate(prompt, 120, temperature=1.0)
 per_train_token = train_meter.energy.joules / (20 * 8 * 128)
-per_served_token = serve_meter.energy.joules / 200
+per_served_token = serve_meter.energy.joules / 120
 print(f"energy from: {train_meter.energy.source}")
+KWH_PRICE = 0.30  # dollars per kWh of electricity: an assumption, printed with what it prices
+run_kwh = per_train_token * D / 3.6e6
+run_minutes = train_meter.energy.seconds / 20 * recipe["max_steps"] / 60
 print(
-    f"training: {per_train_token * 1e3:.3f} mJ per token; the whole bpe run: {per_train_token * D / 3600:.2f} Wh"
+    f"training: {per_train_token * 1e3:.3f} mJ per token; the whole bpe run: {run_minutes:.0f} min, "
+    f"{run_kwh * 1000:.2f} Wh, ${run_kwh * KWH_PRICE:.5f} at ${KWH_PRICE:.2f} per kWh (assumed)"
 )
 print(f"serving: {per_served_token * 1e3:.3f} mJ per token generated")
-print(
-    f"this laptop did {6 * n_params * 20 * 8 * 128 / train_meter.energy.seconds:.2e} training FLOP/s"
-)
+train_speed = 6 * n_params * 20 * 8 * 128 / train_meter.energy.seconds
+serve_speed = 2 * n_params * 120 / serve_meter.energy.seconds
+print(f"this laptop did {train_speed:.2e} FLOP/s training, {serve_speed:.2e} generating")
 print(
     f"per token, generating cost {per_served_token / per_train_token:.0f} times what training did"
 )
-assert per_served_token > 3 * per_train_token
+print(
+    f"in energy, serving passes the whole training run after {D * per_train_token / per_served_token:,.0f} "
+    f"generated tokens (in FLOPs: after 3·D = {3 * D:,})"
+)
+assert per_served_token > 3 * per_train_token and serve_speed < train_speed / 10
 
 # %% [markdown]
 # Per token, generating here cost far more energy than training, although it needs a third of
-# the arithmetic (`2·N` against `6·N`): training multiplies a batch of 8 × 128 tokens at once,
-# while generation makes one token at a time, so the CPU waits on memory and on Python between
-# small products. Serving many people at once (batching their requests) is how real services
-# close that gap.
+# the arithmetic (`2·N` against `6·N`). The FLOP/s line says why: training multiplies a batch of
+# 8 × 128 tokens at once, large products that keep the CPU busy, while generation makes one
+# token at a time, small products on which the CPU manages many times fewer FLOPs per second.
+# Serving many people at once (batching their requests) is how services narrow that gap. So
+# *when serving passes training* depends on the unit: in FLOPs after `3·D` tokens; in the
+# energy measured here, far sooner (the last line).
 #
 # Then the two published runs, from their papers (`cost.PUBLISHED`), on the same scale:
 
@@ -548,17 +598,33 @@ for run in cost.PUBLISHED:
         f"{run.name:<12} {run.n_params:9.1e} {run.tokens:9.1e} {run.flops:9.1e} "
         f"{run.energy_kwh / 1000:7,.0f} MWh {run.co2_tonnes:6,.0f} t  {run.flops / train_flops:.1e}"
     )
+for run in cost.PUBLISHED:
+    grams_per_kwh = run.co2_tonnes * 1e6 / run.energy_kwh
+    hydro, coal = (cost.grams_co2(run.energy_kwh, g) / 1e6 for g in (20, 900))
+    print(
+        f"{run.name}: {grams_per_kwh:.0f} g CO2 per kWh as reported; the same energy on hydro "
+        f"power (20 g) {hydro:,.0f} t, on coal (900 g) {coal:,.0f} t.  Source: {run.source}"
+    )
 llama = cost.PUBLISHED[1]
+GPU_HOUR_PRICE = 2.0  # dollars to rent one A100 for an hour: an assumption
+gpu_hours = llama.energy_kwh / 0.400  # Llama 2's energy is its GPU-hours at 400 W each
+print(
+    f"Llama 2 70B: {gpu_hours:,.0f} GPU-hours, about ${gpu_hours * GPU_HOUR_PRICE / 1e6:.1f} "
+    f"million at ${GPU_HOUR_PRICE:.2f} per GPU-hour (assumed)"
+)
 assert all(1e10 < run.flops / train_flops < 1e11 for run in cost.PUBLISHED)
 
 # %% [markdown]
 # A large published run does twenty to fifty *billion* times the arithmetic of ours, and its
-# energy is reported in megawatt-hours; its emissions depend on the grid (`cost.grams_co2`: from
-# about 20 g per kWh on hydro power to 900 on coal).
+# energy is reported in megawatt-hours; its emissions depend on the grid, by a factor of 45
+# between hydro power and coal. The two energies are not counted the same way: Llama 2's is
+# its GPUs' power alone (no cooling, no CPUs); see each source.
 #
-# **When does running a model cost more than making it?** When it has produced `3·D` tokens.
-# For Llama 2 70B, `D` = 2 trillion, so 6 trillion tokens. At an assumed 10 billion tokens a day
-# served (a stated assumption: a popular service; the true number is not published):
+# **When does running a model cost more than making it?** In FLOPs, when it has produced `3·D`
+# tokens. For Llama 2 70B, `D` = 2 trillion, so 6 trillion tokens. At an assumed 10 billion
+# tokens a day served (a stated assumption: a popular service; the true number is not
+# published), and counting FLOPs, that is, as if serving used its chips as efficiently as
+# training did (ours, above, did not: the crossover in energy then comes sooner):
 
 # %%
 days = 3 * llama.tokens / 10e9
@@ -571,15 +637,16 @@ assert 500 < days < 700
 # ## Recap
 #
 # - The plays pair adjectives with women's and men's words unevenly, and the model learned the
-#   direction of those pairings at about a fifth of their strength (slope with its interval);
-#   a swap-the-words fine-tune lowered the slope, by less than its noise on 67 items, at a small
-#   price in held-out loss.
-# - The logit lens shows a prediction forming block by block; switching heads off found one head
-#   that carries far more than the rest; a probe read line position from the last layers a few
-#   points beyond what it memorises, and nothing from the embeddings.
-# - Training and serving on one scale: serving `3·D` tokens costs what training did; a frontier
-#   run is some ten orders of magnitude beyond ours, and generating a token here cost more
-#   energy than training on one.
+#   direction of those pairings (a slope whose interval lies above 0; how much it weakens them,
+#   67 noisy items cannot say); a swap-the-words fine-tune lowered the slope, by less than its
+#   noise, at a small price in held-out loss.
+# - The logit lens shows most of a prediction formed after block 1 and refined by the later
+#   blocks; switching heads off found one head that carries the most, about half as much again
+#   as the next; a probe read line position from the last layers a few points beyond what it
+#   memorises, and barely anything from the embeddings.
+# - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
+#   in energy here, after far fewer, since generating a token cost more than training on one; a
+#   large published run is some ten orders of magnitude beyond ours.
 #
 # **Next:** the course ends here. Its models are tiny; everything above was measured on them,
 # and the same measurements, at scale, are how the field studies the large ones.
