@@ -237,6 +237,54 @@ figure
 # What to see: the points rise to the right, but gently and with wide scatter; the fitted line
 # (orange) is far flatter than the dotted line of a model that copied the text exactly.
 #
+# **The same in sampled text.** Probabilities are one view; what the model *writes* is another.
+# Let it write 128 texts of 120 tokens from a line start and count, as in the plays, how many
+# of the group words (he or she, and the nine pairs) are the women's. The interval comes from
+# resampling the 128 texts. (Sampling draws random numbers, so another machine's arithmetic
+# may draw slightly different texts; the cell's numbers are not compared between machines.)
+
+# %% tags=["nbval-ignore-output"]
+from llmlab import sampling
+
+GROUP_WORDS = [("he", "she"), *PAIRS]
+
+
+def women_and_all(counts: Counter) -> tuple[int, int]:
+    """How many of the group words in ``counts`` are the women's, and how many there are."""
+    women = sum(counts[female] for _, female in GROUP_WORDS)
+    return women, sum(counts[male] + counts[female] for male, female in GROUP_WORDS)
+
+
+samples = sampling.generate_batch(
+    model,
+    [tokenizer.encode("\n")] * 128,
+    120,
+    temperature=1.0,
+    generator=torch.Generator().manual_seed(0),
+)
+per_text = np.array(
+    [
+        women_and_all(Counter(w.lower() for w in re.findall(r"[A-Za-z]+", tokenizer.decode(s))))
+        for s in samples
+    ]
+)
+text_women, text_all = women_and_all(unigrams)
+sampled_share = per_text[:, 0].sum() / per_text[:, 1].sum()
+low, high = stats.bootstrap(per_text, lambda a: a[:, 0].sum() / a[:, 1].sum())
+print(
+    f"the plays: {text_women:,} of {text_all:,} group words are women's: {text_women / text_all:.2f}"
+)
+print(
+    f"the model's texts: {per_text[:, 0].sum()} of {per_text[:, 1].sum()}: {sampled_share:.2f} "
+    f"(95% interval {low:.2f} to {high:.2f})"
+)
+assert high < 0.5 and low < text_women / text_all < high
+
+# %% [markdown]
+# The model writes about men more than about women, as the plays do, and in about the same
+# proportion: the plays' share lies inside the interval of the model's. On this count it copies
+# its data, neither strengthening nor weakening the imbalance, as far as 128 texts can tell.
+#
 # ### 1.3 A fix, and what it costs
 #
 # **Counterfactual data augmentation** (CDA) rewrites the training text with the group words
@@ -638,8 +686,9 @@ assert 500 < days < 700
 #
 # - The plays pair adjectives with women's and men's words unevenly, and the model learned the
 #   direction of those pairings (a slope whose interval lies above 0; how much it weakens them,
-#   67 noisy items cannot say); a swap-the-words fine-tune lowered the slope, by less than its
-#   noise, at a small price in held-out loss.
+#   67 noisy items cannot say); in its own sampled text it names women about as rarely as the
+#   plays do; a swap-the-words fine-tune lowered the slope, by less than its noise, at a small
+#   price in held-out loss.
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
 #   blocks; switching heads off found one head that carries the most, about half as much again
 #   as the next; a probe read line position from the last layers a few points beyond what it
