@@ -205,7 +205,7 @@ assert low > 0 and high < 1 and 0.15 < base_slope < 0.3
 # each, 16 of them zero and set by the ½), and noise in the x values flattens a fitted slope by
 # itself (*regression dilution*): a model that had learned the true rates exactly would still
 # show a slope below 1. And the model is asked at a line's start, after *The a*, while the counts
-# come from every context. What these items show for sure is the direction.
+# come from every context. What these items do show is the direction.
 #
 # A score in the style of CrowS-Pairs is simpler (adapted: CrowS-Pairs counts preferences for
 # the stereotyped sentence; here, the share of items where the model leans the way the text
@@ -556,10 +556,10 @@ assert tasks == sorted(tasks) and results[0]["control"].value > results[-1]["con
 # the test tokens as independent; neighbours in one line are not, so the true noise is larger.)
 #
 # **How much of the model do these tools explain?** Little, and no number above measures how
-# much. The lens shows *that* a
-# prediction forms gradually, not *how*; ablation ranks heads by one number; the probe found
-# that a property is readable, not that the model uses it. Interpretability research builds on
-# exactly these tools and is far from reading a model the way one reads a program.
+# much. The lens shows *where* a prediction forms (mostly by block 1), not *how*; ablation ranks
+# heads by one number; the probe found that a property is readable, not that the model uses it.
+# Interpretability research builds on exactly these tools and is far from reading a model the
+# way one reads a program.
 
 # %% [markdown]
 # ## 3. Cost, on one scale
