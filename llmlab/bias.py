@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -91,25 +91,27 @@ def cooccurrence(
 
 
 @torch.no_grad()
-def continuation_logprobs(model: GPT, encode, prefixes: Sequence[str], continuation: str) -> Tensor:
-    """``[len(prefixes)]``: log p(``continuation`` | prefix), summed over its tokens, per prefix.
+def continuation_logprobs(
+    model: GPT, encode: Callable[[str], list[int]], pairs: Sequence[tuple[str, str]]
+) -> Tensor:
+    """``[len(pairs)]``: log p(continuation | prefix), summed over its tokens, per pair.
 
     ``encode`` turns text into token ids (a tokenizer's ``encode``). Prefix and continuation are
-    encoded apart, so every prefix is followed by the very same continuation tokens.
+    encoded apart, so the same continuation is the very same tokens after any prefix, and the same
+    prefix reads the same after any continuation.
     """
-    if not prefixes or not all(isinstance(p, str) and p for p in prefixes):
-        raise ValueError("prefixes must be a non-empty list of non-empty strings")
-    tail = list(encode(continuation))
-    if not tail:
-        raise ValueError("continuation must encode to at least one token")
+    if not pairs:
+        raise ValueError("pairs must hold at least one (prefix, continuation) pair")
     scores = []
     with evaluating(model):
-        for prefix in prefixes:
-            head = list(encode(prefix))
+        for pair in pairs:
+            if len(pair) != 2 or not all(isinstance(t, str) and t for t in pair):
+                raise ValueError(f"each pair must be two non-empty strings, got {pair!r}")
+            head, tail = list(encode(pair[0])), list(encode(pair[1]))
             ids = torch.tensor([head + tail])
             if ids.shape[1] > model.config.block_size:
                 raise ValueError(
-                    f"prefix + continuation is {ids.shape[1]} tokens; the model reads at most "
+                    f"{pair!r} is {ids.shape[1]} tokens; the model reads at most "
                     f"{model.config.block_size}"
                 )
             logps = model(ids)[0][0, len(head) - 1 : -1].float().log_softmax(-1)

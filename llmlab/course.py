@@ -114,7 +114,24 @@ LESSONS: tuple[Lesson, ...] = (
         "11_what_a_model_knows",
         "What a model knows",
         "calibration, answers with a retrieved passage, canaries and membership, evaluation",
-        ("answers", "calibration", "retrieval", "memorization", "contamination", "stats"),
+        (
+            "answers",
+            "calibration",
+            "retrieval",
+            "memorization",
+            "contamination",
+            "stats",
+            "widgets",
+        ),
+        2.0,
+    ),
+    Lesson(
+        12,
+        "12_bias_opacity_and_cost",
+        "Bias, opacity and cost",
+        "minimal-pair bias probes against the corpus, a word-swap fix; logit lens (explorer), "
+        "head ablation, probes with controls; FLOPs and energy",
+        ("bias", "lens", "probe", "cost", "stats", "widgets"),
         2.0,
     ),
 )

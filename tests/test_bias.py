@@ -35,7 +35,7 @@ def test_cooccurrence_counts_targets_within_the_window_after_each_anchor():
 def test_continuation_logprobs_match_a_by_hand_sum():
     model = tiny()
     encode = lambda s: [ord(c) % 37 for c in s]  # noqa: E731
-    got = bias.continuation_logprobs(model, encode, ["he", "she"], " is")
+    got = bias.continuation_logprobs(model, encode, [("he", " is"), ("she", " is")])
     for prefix, value in zip(["he", "she"], got, strict=True):
         ids = torch.tensor([encode(prefix + " is")])
         logps = model(ids)[0][0].log_softmax(-1)
@@ -55,4 +55,4 @@ def test_pair_preference_counts_wins_and_half_ties():
 def test_an_over_long_pair_is_refused():
     model = tiny()
     with pytest.raises(ValueError, match="at most 16"):
-        bias.continuation_logprobs(model, lambda s: [1] * len(s), ["x" * 10], "y" * 10)
+        bias.continuation_logprobs(model, lambda s: [1] * len(s), [("x" * 10, "y" * 10)])

@@ -26,6 +26,7 @@ from llmlab import (
     course,
     exercises,
     grpo,
+    lens,
     policy,
     reward_model,
     scaling,
@@ -355,6 +356,32 @@ def tfidf_scores(query: str, passages: list[str]) -> list[float]:
     return (matrix @ (q / norm if norm else q)).tolist()
 
 
+def _minimal_pair_preference(model, pairs):
+    """By the chain rule: log p(prefix + continuation) - log p(prefix), from full-text scores."""
+
+    def text_logprob(ids):
+        logps = model(torch.tensor([ids]))[0][0].log_softmax(-1)
+        return logps[:-1].gather(1, torch.tensor(ids[1:])[:, None]).sum().item()
+
+    wins = []
+    for prefix, first, second in pairs:
+        a, b = (text_logprob(prefix + c) - text_logprob(prefix) for c in (first, second))
+        wins.append(0.5 if abs(a - b) < 1e-12 else float(a > b))
+    return sum(wins) / len(wins)
+
+
+def _probe_selectivity(train_x, train_task, train_control, test_x, test_task, test_control):
+    """Nearest class mean by Euclidean distance (the same rule as x.m - |m|^2/2)."""
+
+    def accuracy(labels, truth):
+        classes = [c for c in (0, 1) if (labels == c).any()]
+        means = torch.stack([train_x[labels == c].mean(0) for c in classes])
+        guess = torch.tensor(classes)[torch.cdist(test_x, means).argmin(1)]
+        return (guess == truth).float().mean().item()
+
+    return accuracy(train_task, test_task) - accuracy(train_control, test_control)
+
+
 INDEPENDENT: dict[str, Callable[..., Any]] = {
     "top_speakers": top_speakers,
     "next_char_table": next_char_table,
@@ -395,6 +422,9 @@ INDEPENDENT: dict[str, Callable[..., Any]] = {
     "expected_calibration_error": expected_calibration_error,
     "canary_exposure": canary_exposure,
     "tfidf_scores": tfidf_scores,
+    "minimal_pair_preference": _minimal_pair_preference,
+    "logit_lens_readout": lambda model, ids: lens.logit_lens(model, ids[None]).argmax(-1)[:, 0],
+    "probe_selectivity": _probe_selectivity,
 }
 
 

@@ -46,6 +46,11 @@ from llmlab.exercises.lesson08 import dpo_step, reward_model_step
 from llmlab.exercises.lesson09 import clipped_ppo_loss, group_advantages
 from llmlab.exercises.lesson10 import beam_step, cached_attention_step, top_p_sample
 from llmlab.exercises.lesson11 import canary_exposure, expected_calibration_error, tfidf_scores
+from llmlab.exercises.lesson12 import (
+    logit_lens_readout,
+    minimal_pair_preference,
+    probe_selectivity,
+)
 from llmlab.exercises.registry import (
     EXERCISES,
     Exercise,
@@ -81,6 +86,9 @@ __all__ = [
     "exercise",
     "greedy_generate",
     "greedy_until",
+    "logit_lens_readout",
+    "minimal_pair_preference",
+    "probe_selectivity",
     "group_advantages",
     "header",
     "hint",

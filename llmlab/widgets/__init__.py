@@ -37,6 +37,12 @@ from llmlab.widgets.knowledge import (
     prompt_tokens,
     prompt_with_passage,
 )
+from llmlab.widgets.lens import (
+    LensExplorer,
+    LensPredictions,
+    lens_html,
+    lens_predictions,
+)
 from llmlab.widgets.ranking import RankingBox, ranking_html
 from llmlab.widgets.sampling import (
     Distribution,
@@ -61,6 +67,8 @@ __all__ = [
     "Confidence",
     "DescentPath",
     "DescentPlayground",
+    "LensExplorer",
+    "LensPredictions",
     "Distribution",
     "KnowledgeBox",
     "RankingBox",
@@ -77,6 +85,8 @@ __all__ = [
     "descent_path",
     "descent_verdict",
     "head_summary",
+    "lens_html",
+    "lens_predictions",
     "next_token_distribution",
     "prompt_tokens",
     "prompt_with_passage",
