@@ -90,6 +90,21 @@ def message_html(text: str) -> str:
     return f"<span role='alert' style='{TEXT_STYLE};color:#b00020'>{html.escape(text)}</span>"
 
 
+def read_prompt(tokenizer: Any, text: str, empty: str) -> tuple[str, list[int]]:
+    """A typed prompt's token ids, or the plain-language reason the model cannot read it (an
+    empty box says ``empty``): the prompt boxes answer bad input beside the box, not with a
+    traceback. Exactly one of the two is empty."""
+    if not text:
+        return empty, []
+    try:
+        ids = tokenizer.encode(text)
+    except ValueError as error:
+        return f"The model cannot read this prompt: {error}", []
+    if not ids:
+        return "This prompt gives no tokens: type some text.", []
+    return "", ids
+
+
 def _decimals(step: float) -> int:
     """How many decimals a value on a grid of ``step`` needs (0.05 -> 2, 1 -> 0)."""
     text = f"{step:.10f}".rstrip("0")

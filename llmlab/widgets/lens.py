@@ -27,6 +27,7 @@ from llmlab.widgets.base import (
     column,
     message_html,
     on_change,
+    read_prompt,
     slider_panel,
 )
 
@@ -218,16 +219,9 @@ class LensExplorer(LessonWidget):
         if self._timer is not None:
             self._timer.cancel()
         text = self.prompt.value
-        problem, ids = "", []
-        if not text:
-            problem = "Type a prompt to see what each layer would predict next."
-        else:
-            try:
-                ids = self.tokenizer.encode(text)
-            except ValueError as error:
-                problem = f"The model cannot read this prompt: {error}"
-        if not problem and not ids:
-            problem = "This prompt gives no tokens: type some text."
+        problem, ids = read_prompt(
+            self.tokenizer, text, "Type a prompt to see what each layer would predict next."
+        )
         if problem:
             with self._lock:
                 self.valid, self.ids, self.predictions = False, [], None

@@ -27,6 +27,7 @@ from llmlab.widgets.base import (
     message_html,
     on_change,
     picture,
+    read_prompt,
     redraw,
     slider_panel,
 )
@@ -216,16 +217,9 @@ class SamplingPlayground(LessonWidget):
         text = self.prompt.value
         if text != self._sampled_for:
             self.text.value = ""
-        problem, ids = "", []
-        if not text:
-            problem = "Type a prompt to see the next-token distribution."
-        else:
-            try:
-                ids = self.tokenizer.encode(text)
-            except ValueError as error:
-                problem = f"The model cannot read this prompt: {error}"
-        if not problem and not ids:
-            problem = "This prompt gives no tokens: type some text."
+        problem, ids = read_prompt(
+            self.tokenizer, text, "Type a prompt to see the next-token distribution."
+        )
         if problem:
             with self._lock:
                 self.valid = False
