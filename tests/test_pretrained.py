@@ -136,7 +136,7 @@ def test_interrupted_training_resumes_to_the_same_model(sandbox, monkeypatch):
 
 
 def test_unknown_names_and_tokenizers_get_clear_errors():
-    with pytest.raises(ValueError, match=r"unknown standard model 'gpt5'.*'bpe', 'char'"):
+    with pytest.raises(ValueError, match=r"unknown standard model 'gpt5'.*'bpe', .*'char'"):
         pretrained.load("gpt5")
     with pytest.raises(ValueError, match="format"):
         tokenizer_from_dict({"format": "sentencepiece"})
