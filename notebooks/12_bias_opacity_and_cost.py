@@ -363,8 +363,8 @@ assert stats.difference(losses["control"], losses["start"]).beyond_noise(3)
 
 # %% [markdown]
 # CDA lowered the slope, but read the interval of the change before believing it: resampling
-# the 9 pairs as above, it reaches zero, so these items cannot tell the fix from luck; more items (more pairs, more
-# adjectives, several seeds) would be needed to claim it. The price, measured on the four
+# the 9 pairs as above, it reaches zero, so these items cannot tell the fix from luck; more
+# items (more pairs, more adjectives, several seeds) would be needed to claim it. The price, measured on the four
 # held-out plays, is small: under 0.02 nats per token, a fraction of a percent of the loss, and
 # this run cannot pin it down more finely than its printed standard error. Compared with the
 # control, not with the start: fine-tuning for 300 steps moves the loss on its own (the start's
@@ -514,8 +514,8 @@ assert all_off.value - 3 * all_off.se > rises.sum() and 0.5 < share < 0.8
 
 # %% [markdown]
 # Switched off together, the heads cost more than the sum of their single costs: about a third
-# of what attention does for the loss lives in how heads combine (one head making up, in part,
-# for another that is off), and a one-at-a-time table cannot see it.
+# of what they do for the loss lives in how heads combine (heads that can partly make up for
+# one another, for instance), and a one-at-a-time table cannot see it.
 #
 # ### 2.3 A linear probe, and its control
 #
@@ -729,7 +729,8 @@ assert 500 < days < 700
 #   price in held-out loss.
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
 #   blocks; switching heads off found one head that carries the most, about half as much again
-#   as the next; a probe read line position from the last layers a few points beyond what it
+#   as the next, and one head at a time accounts for only about two thirds of what all the
+#   heads together do for the loss; a probe read line position from the last layers a few points beyond what it
 #   memorises, and barely anything from the embeddings.
 # - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
 #   in energy here, after far fewer, since generating a token cost more than training on one; a
