@@ -127,7 +127,9 @@ def _prepare(args: argparse.Namespace) -> int:
 
     for name in args.names or pretrained.names():
         saved = pretrained.checkpoint(name)
-        print(f"{name}: {saved.path} (validation loss {saved.extra['val_loss']:.4f})")
+        score = saved.extra.get("val_loss")  # None for a run without a held-out score (cda)
+        scored = "no held-out score" if score is None else f"validation loss {score:.4f}"
+        print(f"{name}: {saved.path} ({scored})")
     return 0
 
 

@@ -147,6 +147,50 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Lesson 12's counterfactual data augmentation: the group words swapped in the fine-tuning text.
+_CDA_SWAPS: list[list[str]] = [
+    ["lord", "lady"],
+    ["king", "queen"],
+    ["man", "woman"],
+    ["sir", "madam"],
+    ["son", "daughter"],
+    ["brother", "sister"],
+    ["husband", "wife"],
+    ["father", "mother"],
+    ["boy", "girl"],
+    ["he", "she"],
+    ["himself", "herself"],
+]
+_CDA_TRAIN: dict[str, Any] = {
+    "batch_size": 8,
+    "max_steps": 300,
+    "learning_rate": 3e-3,
+    "min_lr": 3e-4,
+    "warmup_steps": 10,
+    "eval_interval": 0,
+    "log_interval": 50,
+    "dtype": "bfloat16",
+}
+# Lesson 12's two fine-tunes of "bpe" on plain text: the plays plus their copy with the group
+# words swapped ("cda"), and the control, the plays twice ("cda_control"), so the fix is compared
+# with fine-tuning alone. Shipped, so the lesson need not spend half a minute training them.
+RECIPES["cda"] = {
+    "version": 1,
+    "description": "bpe fine-tuned on the plays plus their copy with gendered words swapped",
+    "base": "bpe",
+    "text": {"swaps": _CDA_SWAPS},
+    "train": _CDA_TRAIN,
+    "seed": 1337,
+}
+RECIPES["cda_control"] = {
+    "version": 1,
+    "description": "bpe fine-tuned on the plays twice: the control for 'cda'",
+    "base": "bpe",
+    "text": {"swaps": None},
+    "train": _CDA_TRAIN,
+    "seed": 1337,
+}
+
 
 def names() -> list[str]:
     """The names of the standard models."""
@@ -358,6 +402,47 @@ def finetune_recipe(
     return model, tokenizer, result
 
 
+def text_finetune_recipe(
+    r: dict[str, Any],
+    checkpoint: Path,
+    *,
+    resume: bool = True,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[GPT, Tokenizer, TrainResult]:
+    """Continue training recipe ``r``'s base model on plain text: the training plays, then
+    either the plays again (``swaps`` None, the control) or their copy with each pair of words
+    in ``swaps`` exchanged (:func:`llmlab.bias.swap_words`, counterfactual data augmentation).
+
+    Same tokenizer and loss as pretraining, so the two runs differ only in the second half of
+    their text. No held-out evaluation here: the lesson measures the models itself.
+    """
+    import torch
+
+    from llmlab import bias, corpus
+    from llmlab.train import fit, lm_batches, lm_loss
+    from llmlab.train_config import TrainConfig
+
+    model, tokenizer = load(r["base"], progress=progress)
+    model.train()
+    train_text, swaps = corpus.text("train"), r["text"]["swaps"]
+    second = train_text if swaps is None else bias.swap_words(train_text, [tuple(s) for s in swaps])
+    ids = torch.tensor(tokenizer.encode(train_text + second))
+    torch.manual_seed(r["seed"])
+    result = fit(
+        model,
+        lm_batches(ids, model.config.block_size),
+        lm_loss,
+        TrainConfig(**r["train"]),
+        checkpoint=checkpoint,
+        resume=resume,
+        tokenizer=tokenizer.to_dict(),
+        extra=extra,
+        progress=progress,
+    )
+    return model, tokenizer, result
+
+
 def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
     from llmlab.checkpoint import save_checkpoint
@@ -368,7 +453,10 @@ def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     if progress:
         print(f"training the standard model {name!r} ({r['description']}) into {path}")
     extra = {"recipe": name, "fingerprint": expected}
-    trainer = finetune_recipe if "base" in r else train_recipe
+    if "text" in r:
+        trainer = text_finetune_recipe
+    else:
+        trainer = finetune_recipe if "base" in r else train_recipe
     model, tokenizer, result = trainer(r, partial, extra=extra, progress=progress)
     if result.stop_reason != "max_steps":
         raise KeyboardInterrupt(

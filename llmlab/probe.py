@@ -94,15 +94,37 @@ def control_labels(word_ids: Sequence[int] | Tensor, n_classes: int, seed: int =
 
 
 def selectivity(
-    train: tuple[Tensor, Tensor, Tensor], test: tuple[Tensor, Tensor, Tensor], **fit_args: float
+    train: tuple[Tensor, Tensor, Tensor],
+    test: tuple[Tensor, Tensor, Tensor],
+    *,
+    groups: Sequence[int] | Tensor | None = None,
+    **fit_args: float,
 ) -> dict[str, stats.Estimate]:
     """Task accuracy, control accuracy and their difference, on held-out vectors, with SEs.
 
     ``train`` and ``test`` are ``(features, task_labels, control_labels)``. The difference is
     paired: both probes are scored on the same test vectors.
+
+    ``groups`` (one label per test vector, e.g. the window each token came from) makes the SEs
+    count groups, not vectors: each group's mean is one draw. Neighbouring tokens of one text
+    are not independent, so an SE over tokens is too small; with equal-sized groups the values
+    are unchanged.
     """
     probes = [fit(train[0], train[k], **fit_args) for k in (1, 2)]
     task, control = (correct(p, test[0], test[k]) for p, k in zip(probes, (1, 2), strict=True))
+    if groups is not None:
+        labels = torch.as_tensor(groups)
+        if labels.shape != task.shape:
+            raise ValueError(
+                f"groups must have one label per test vector ({len(task)}), got shape "
+                f"{tuple(labels.shape)}"
+            )
+        members = [labels == g for g in labels.unique()]
+        if len(members) < 2:
+            raise ValueError(f"groups must hold at least 2 distinct labels, got {len(members)}")
+        task, control = (
+            torch.stack([v[m].float().mean() for m in members]) for v in (task, control)
+        )
     return {
         "task": stats.mean(task),
         "control": stats.mean(control),

@@ -121,12 +121,18 @@ def bootstrap(
     n_resamples: int = 2000,
     level: float = 0.95,
     seed: int = 0,
+    groups: Any = None,
 ) -> tuple[float, float]:
     """A percentile interval for ``statistic(values)``: resample the items with replacement.
 
     ``values`` may be 2-D (one row per item, e.g. both models' losses on one window): rows are
     resampled together, which keeps the pairing. ``statistic`` receives the resampled array.
     Reproducible for a given ``seed``.
+
+    ``groups`` (one label per item) makes it a *cluster* bootstrap: whole groups are resampled,
+    with all their items. Use it when items within a group share something (adjectives of one
+    word pair, tokens of one window): resampling single items would then treat them as
+    independent and give too narrow an interval.
     """
     array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=float)
     if array.ndim not in (1, 2) or len(array) < 2:
@@ -136,7 +142,19 @@ def bootstrap(
     n_resamples = checks.integer(n_resamples, "n_resamples", 100)
     level = checks.number(level, "level", 0, 1, low_open=True, high_open=True)
     rng = np.random.default_rng(checks.integer(seed, "seed", 0))
-    picks = rng.integers(0, len(array), size=(n_resamples, len(array)))
+    if groups is None:
+        picks = list(rng.integers(0, len(array), size=(n_resamples, len(array))))
+    else:
+        labels = np.asarray(groups)
+        if labels.shape != (len(array),):
+            raise ValueError(
+                f"groups must have one label per item ({len(array)}), got shape {labels.shape}"
+            )
+        members = [np.flatnonzero(labels == g) for g in np.unique(labels)]
+        if len(members) < 2:
+            raise ValueError(f"groups must hold at least 2 distinct labels, got {len(members)}")
+        drawn = rng.integers(0, len(members), size=(n_resamples, len(members)))
+        picks = [np.concatenate([members[g] for g in row]) for row in drawn]
     results = np.array([statistic(array[p]) for p in picks], dtype=float)
     tail = (1 - level) / 2
     return float(np.quantile(results, tail)), float(np.quantile(results, 1 - tail))

@@ -18,8 +18,9 @@
 # linear probe can and cannot read from its vectors. **Cost**: training and running the model in
 # FLOPs, seconds and joules, measured here, on one scale with two published large runs.
 #
-# **CPU time:** about 1.5 minutes on a 2-core laptop (budget: 2 minutes), with the `bpe` model
-# in the cache (`llmlab prepare` trains it ahead of time).
+# **CPU time:** about 1 minute on a 2-core laptop (budget: 2 minutes), with the `bpe` model and
+# the two fine-tunes of section 1.3 shipped or in the cache (`llmlab prepare` fetches or trains
+# them ahead of time).
 
 # %%
 import llmlab
@@ -39,6 +40,8 @@ from llmlab import bias, corpus, lens, pretrained, probe, stats, viz
 model, tokenizer = pretrained.load("bpe")
 n_params = model.num_params()
 print(f"bpe: {n_params:,} parameters, {model.config.n_layer} layers of {model.config.n_head} heads")
+held_out = torch.tensor(tokenizer.encode(corpus.text("validation")))  # the 4 held-out plays
+T = model.config.block_size  # the model's window: 128 tokens
 
 # %% [markdown]
 # ## 1. Bias, from data to model
@@ -189,18 +192,27 @@ def slope(x: np.ndarray, y: np.ndarray) -> float:
 x = within_pairs(in_text)
 y_base = within_pairs(model_association(model))
 base_slope = slope(x, y_base)
-low, high = stats.bootstrap(np.stack([x, y_base], 1), lambda a: slope(a[:, 0], a[:, 1]))
+pair_of = [male for male, _, _ in items]  # each item's word pair: the bootstrap's clusters
+low, high = stats.bootstrap(
+    np.stack([x, y_base], 1), lambda a: slope(a[:, 0], a[:, 1]), groups=pair_of
+)
 print(
     f"slope of the model's association on the text's: {base_slope:.2f}  (95% interval {low:.2f} to {high:.2f})"
 )
-assert low > 0 and high < 1 and 0.15 < base_slope < 0.3
+items_only = stats.bootstrap(np.stack([x, y_base], 1), lambda a: slope(a[:, 0], a[:, 1]))
+print(f"(resampling the 67 items instead: {items_only[0]:.2f} to {items_only[1]:.2f})")
+assert min(low, items_only[0]) > 0 and max(high, items_only[1]) < 1 and 0.15 < base_slope < 0.3
 
 # %% [markdown]
 # The **slope** says copy, strengthen or weaken: 1 would be a model that learned the text's
 # associations exactly; above 1, one that strengthens them (*amplifies*); between 0 and 1, one
-# that learned their direction but weakened it; 0, none at all. The interval comes from
-# resampling the items (a bootstrap; `stats.bootstrap`). Here the whole interval lies above 0:
-# the model learned the direction of the text's pairings. It also lies below 1, but two cautions
+# that learned their direction but weakened it; 0, none at all. The interval comes from a
+# bootstrap (`stats.bootstrap`) that resamples the 9 word *pairs*, each with all its
+# adjectives, not the 67 items one by one: the items of one pair share their two words, so they
+# are not independent draws. With only 9 pairs to resample, that interval is itself rough (a
+# bootstrap over few clusters tends to come out too narrow), so the cell prints the items'
+# interval too, and we lean on the wider of the two. Both lie above 0:
+# the model learned the direction of the text's pairings. Both also lie below 1, but two cautions
 # stop us from calling that *weakening*. The text's own numbers are noisy (a handful of counts
 # each, 16 of them zero and set by the ½), and noise in the x values flattens a fitted slope by
 # itself (*regression dilution*): a model that had learned the true rates exactly would still
@@ -299,7 +311,9 @@ print(bias.swap_words("My gracious lord, the King is with his sweet Queen.", SWA
 # Fine-tune the model for 300 steps on the plays plus their swapped copy, and, as the control,
 # for the same 300 steps on the plays twice: fine-tuning alone moves things too, so CDA is
 # compared with the control, not with the start. Then the association slope and the held-out
-# loss of each.
+# loss of each. The two runs are standard models, `cda` and `cda_control`, trained once by
+# `pretrained.text_finetune_recipe` (about a minute each on one core) and shipped with the
+# course, so the cell below loads them.
 #
 # Two limits of this run, to keep in mind when reading its result. 300 steps of 8 windows of 128
 # tokens see only a small part of the doubled text (the share is printed below), so most swapped
@@ -307,40 +321,27 @@ print(bias.swap_words("My gracious lord, the King is with his sweet Queen.", SWA
 # become *his* or *him* depending on the sentence) and plurals too, so the swapped text is not
 # fully consistent: *the Queen is with his sweet King*, above.
 
-# %% tags=["nbval-ignore-output"]
-import copy
-
+# %%
 from llmlab.scaling import window_losses
-from llmlab.train import TrainConfig, fit, lm_batches, lm_loss
+from llmlab.train import TrainConfig
 
-held_out = torch.tensor(tokenizer.encode(corpus.text("validation")))  # the 4 held-out plays
-short_run = TrainConfig(
-    batch_size=8,
-    max_steps=300,
-    learning_rate=3e-3,
-    min_lr=3e-4,
-    warmup_steps=10,
-    eval_interval=0,
-    log_interval=50,
-    dtype="bfloat16",
+tuned = {"control": pretrained.load("cda_control")[0], "CDA": pretrained.load("cda")[0]}
+cda_recipe = pretrained.recipe("cda")
+assert [tuple(pair) for pair in cda_recipe["text"]["swaps"]] == SWAPS  # the swaps shown above
+assert pretrained.recipe("cda_control")["train"] == cda_recipe["train"]  # the same run
+short_run = TrainConfig(**cda_recipe["train"])
+n_tokens = {"CDA": len(tokenizer.encode(train_text + bias.swap_words(train_text, SWAPS)))}
+print(
+    f"both: {short_run.max_steps} steps of {short_run.batch_size} windows of {T} tokens, "
+    f"learning rate {short_run.learning_rate} falling to {short_run.min_lr}"
 )
-tuned, n_tokens = {}, {}
-for name, text in (
-    ("control", train_text + train_text),
-    ("CDA", train_text + bias.swap_words(train_text, SWAPS)),
-):
-    text_ids = torch.tensor(tokenizer.encode(text))
-    n_tokens[name] = len(text_ids)
-    tuned[name] = copy.deepcopy(model)
-    fit(tuned[name], lm_batches(text_ids, 128), lm_loss, short_run, progress=False)
-    print(f"{name}: trained")
 
 # %%
 ys = {name: within_pairs(model_association(net)) for name, net in tuned.items()}
 losses = {
     name: window_losses(net, held_out, 1024) for name, net in {"start": model, **tuned}.items()
 }
-seen = short_run.max_steps * short_run.batch_size * 128 / n_tokens["CDA"]
+seen = short_run.max_steps * short_run.batch_size * T / n_tokens["CDA"]
 print(f"each fine-tune saw {seen:.1%} of its {n_tokens['CDA']:,}-token text")
 ys["start"] = y_base
 for name in ("start", "control", "CDA"):
@@ -350,6 +351,7 @@ for name in ("start", "control", "CDA"):
 change = stats.bootstrap(
     np.stack([x, ys["control"], ys["CDA"]], 1),
     lambda a: slope(a[:, 0], a[:, 2]) - slope(a[:, 0], a[:, 1]),
+    groups=pair_of,
 )
 price = stats.difference(losses["CDA"], losses["control"])
 print(f"CDA's change of slope: 95% interval {change[0]:.2f} to {change[1]:.2f}")
@@ -360,9 +362,9 @@ assert abs(price.value) < 0.02  # under 0.6% of a loss of about 3.4
 assert stats.difference(losses["control"], losses["start"]).beyond_noise(3)
 
 # %% [markdown]
-# CDA lowered the slope, but read the interval of the change before believing it: with 67 items
-# it reaches zero, so these items cannot tell the fix from luck; more items (more pairs, more
-# adjectives, several seeds) would be needed to claim it. The price, measured on the four
+# CDA lowered the slope, but read the interval of the change before believing it: resampling
+# the 9 pairs as above, it reaches zero, so these items cannot tell the fix from luck; more
+# items (more pairs, more adjectives, several seeds) would be needed to claim it. The price, measured on the four
 # held-out plays, is small: under 0.02 nats per token, a fraction of a percent of the loss, and
 # this run cannot pin it down more finely than its printed standard error. Compared with the
 # control, not with the start: fine-tuning for 300 steps moves the loss on its own (the start's
@@ -408,7 +410,6 @@ for depth, row in enumerate(guesses_by_hand):
 # into next words. How good is each depth's guess, on 64 held-out windows?
 
 # %%
-T = model.config.block_size
 starts = torch.linspace(0, len(held_out) - T - 2, 64).long()
 windows = held_out[starts[:, None] + torch.arange(T + 1)]
 stream = lens.residual_stream(model, windows[:, :-1])
@@ -488,6 +489,34 @@ figure
 # again as the next (a head of block 3); most of the others add a few hundredths of a nat. A small rise does not say a head does
 # nothing, only that these windows do not need it, or that other heads redo its work.
 #
+# **How much does one head at a time account for?** If each head's rise were its whole share,
+# switching off all four heads of a block would raise the loss by the sum of their four rises,
+# and all 16 heads by the sum of all. Measure it:
+
+# %%
+from llmlab.lens import window_losses
+
+base_losses = window_losses(model, windows)
+for layer in range(model.config.n_layer):
+    with lens.heads_off(model, {layer: range(model.config.n_head)}):
+        block_off = stats.difference(window_losses(model, windows), base_losses)
+    print(
+        f"block {layer + 1}: all its heads off {block_off:.3f}; "
+        f"the sum of its single heads {rises[layer].sum():.3f}"
+    )
+everything = {layer: range(model.config.n_head) for layer in range(model.config.n_layer)}
+with lens.heads_off(model, everything):
+    all_off = stats.difference(window_losses(model, windows), base_losses)
+share = rises.sum() / all_off.value
+print(f"all 16 heads off: {all_off:.3f}; the sum of the 16 single rises: {rises.sum():.3f}")
+print(f"one head at a time accounts for {share:.0%} of what the heads do to the loss")
+assert all_off.value - 3 * all_off.se > rises.sum() and 0.5 < share < 0.8
+
+# %% [markdown]
+# Switched off together, the heads cost more than the sum of their single costs: about a third
+# of what they do for the loss lives in how heads combine (heads that can partly make up for
+# one another, for instance), and a one-at-a-time table cannot see it.
+#
 # ### 2.3 A linear probe, and its control
 #
 # Does the model keep track of **how far into its line** a word stands? That is not in any one
@@ -515,6 +544,7 @@ def words_into_line(row: list[int]) -> list[int]:
 
 
 task = torch.tensor([words_into_line(row) for row in ids.tolist()]).flatten()
+window_of = torch.arange(len(ids)).repeat_interleave(T)  # which window each token is from
 control = probe.control_labels(ids.flatten(), 2)
 split = 40 * T
 
@@ -531,7 +561,9 @@ results = []
 for depth in range(stream.shape[0]):
     X = stream[depth].flatten(0, 1)
     r = probe.selectivity(
-        (X[:split], task[:split], control[:split]), (X[split:], task[split:], control[split:])
+        (X[:split], task[:split], control[:split]),
+        (X[split:], task[split:], control[split:]),
+        groups=window_of[split:],  # the SEs count the 24 test windows, not their tokens
     )
     results.append(r)
     print(
@@ -552,12 +584,15 @@ assert tasks == sorted(tasks) and results[0]["control"].value > results[-1]["con
 # the token alone). It memorises the random control labels far better: a negative selectivity,
 # which says memorising tokens is easier for the probe than this task, not that the task is
 # impossible. Deeper, task accuracy climbs and the control falls, and after the last block the
-# probe reads line position a few points better than it memorises noise. (The ± here treat
-# the test tokens as independent; neighbours in one line are not, so the true noise is larger.)
+# probe reads line position a few points better than it memorises noise. (The ± count the 24
+# test windows as the independent draws, not their 3,072 tokens: neighbours in one line are not
+# independent, and an SE over tokens would claim too much.)
 #
-# **How much of the model do these tools explain?** Little, and no number above measures how
-# much. The lens shows *where* a prediction forms (mostly by block 1), not *how*; ablation ranks
-# heads by one number; the probe found that a property is readable, not that the model uses it.
+# **How much of the model do these tools explain?** Little. The one number we measured, above,
+# is about the crudest question (which heads the loss needs), and one head at a time accounts
+# for only about two thirds of it. The lens shows *where* a prediction forms (mostly by block
+# 1), not *how*; ablation ranks heads by one number; the probe found that a property is
+# readable, not that the model uses it.
 # Interpretability research builds on exactly these tools and is far from reading a model the
 # way one reads a program.
 
@@ -590,17 +625,20 @@ assert cost.inference_flops(n_params, 3 * D) == train_flops
 # would re-read the whole window, and `2·N` per token would no longer hold.)
 
 # %% tags=["nbval-ignore-output"]
-from dataclasses import replace
+import copy
 
-few_steps = replace(short_run, max_steps=20, warmup_steps=1)  # 20 steps of the same run
+from llmlab.train import TrainConfig, fit, lm_batches, lm_loss
+
+cda_run = pretrained.recipe("cda")["train"]  # 20 steps of section 1.3's fine-tuning run
+few_steps = TrainConfig(**{**cda_run, "max_steps": 20, "warmup_steps": 1})
 scratch = copy.deepcopy(model)
 with cost.EnergyMeter() as train_meter:
-    fit(scratch, lm_batches(held_out, 128), lm_loss, few_steps, progress=False)
+    fit(scratch, lm_batches(held_out, T), lm_loss, few_steps, progress=False)
 prompt = torch.tensor([tokenizer.encode("\nHAMLET:\n")])
 assert prompt.shape[1] + 120 <= model.config.block_size
 with cost.EnergyMeter() as serve_meter:
     model.generate(prompt, 120, temperature=1.0)
-per_train_token = train_meter.energy.joules / (20 * 8 * 128)
+per_train_token = train_meter.energy.joules / (20 * 8 * T)
 per_served_token = serve_meter.energy.joules / 120
 print(f"energy from: {train_meter.energy.source}")
 KWH_PRICE = 0.30  # dollars per kWh of electricity: an assumption, printed with what it prices
@@ -611,7 +649,7 @@ print(
     f"{run_kwh * 1000:.2f} Wh, ${run_kwh * KWH_PRICE:.5f} at ${KWH_PRICE:.2f} per kWh (assumed)"
 )
 print(f"serving: {per_served_token * 1e3:.3f} mJ per token generated")
-train_speed = 6 * n_params * 20 * 8 * 128 / train_meter.energy.seconds
+train_speed = 6 * n_params * 20 * 8 * T / train_meter.energy.seconds
 serve_speed = 2 * n_params * 120 / serve_meter.energy.seconds
 print(f"this laptop did {train_speed:.2e} FLOP/s training, {serve_speed:.2e} generating")
 print(
@@ -691,7 +729,8 @@ assert 500 < days < 700
 #   price in held-out loss.
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
 #   blocks; switching heads off found one head that carries the most, about half as much again
-#   as the next; a probe read line position from the last layers a few points beyond what it
+#   as the next, and one head at a time accounts for only about two thirds of what all the
+#   heads together do for the loss; a probe read line position from the last layers a few points beyond what it
 #   memorises, and barely anything from the embeddings.
 # - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
 #   in energy here, after far fewer, since generating a token cost more than training on one; a

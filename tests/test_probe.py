@@ -56,6 +56,26 @@ def test_selectivity_is_high_for_a_real_property_and_near_zero_for_memorised_noi
     assert result["selectivity"].value > 5 * result["selectivity"].se
 
 
+def test_selectivity_by_groups_counts_each_group_once():
+    g = torch.Generator().manual_seed(0)
+    words = torch.randint(0, 200, (1200,), generator=g)
+    table = torch.randn(200, 16, generator=g)
+    x = table[words] + 0.1 * torch.randn(1200, 16, generator=g)
+    task, control = (table[words][:, 0] > 0).long(), probe.control_labels(words, 2)
+    train = (x[:900], task[:900], control[:900])
+    single = probe.selectivity(train, (x[900:], task[900:], control[900:]))
+    # each test vector 10 times over, as 10 tokens of one window that all agree: one draw each
+    copies = tuple(t[900:].repeat_interleave(10, 0) for t in (x, task, control))
+    grouped = probe.selectivity(train, copies, groups=torch.arange(300).repeat_interleave(10))
+    naive = probe.selectivity(train, copies)
+    for key in ("task", "control", "selectivity"):
+        assert grouped[key].value == pytest.approx(single[key].value)
+        assert grouped[key].se == pytest.approx(single[key].se, rel=1e-4)
+        assert naive[key].se < 0.35 * grouped[key].se  # counting tokens claims sqrt(10) too much
+    with pytest.raises(ValueError, match="groups must have one label per test vector"):
+        probe.selectivity(train, copies, groups=torch.zeros(5))
+
+
 @pytest.mark.parametrize(
     "features, labels",
     [

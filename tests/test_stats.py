@@ -50,6 +50,24 @@ def test_the_bootstrap_agrees_with_the_formula_and_keeps_pairs():
     assert gap == pytest.approx((1.0, 1.0))  # resampled together, the pairing survives
 
 
+def test_the_cluster_bootstrap_resamples_whole_groups():
+    rng = np.random.default_rng(2)
+    centres = rng.normal(0, 1, 40)  # 40 groups of 25 items that share their group's value
+    values = np.repeat(centres, 25) + rng.normal(0, 0.01, 1000)
+    groups = np.repeat(np.arange(40), 25)
+    low, high = stats.bootstrap(values, groups=groups, seed=1)
+    formula = stats.mean(centres).interval()  # the 40 groups are the independent draws
+    assert abs((high - low) - (formula[1] - formula[0])) < 0.15 * (formula[1] - formula[0])
+    items = stats.bootstrap(values, seed=1)  # as if the 1000 items were independent
+    assert items[1] - items[0] < 0.3 * (high - low)
+    sizes = stats.bootstrap(values, len, groups=groups, n_resamples=100)
+    assert sizes == (1000, 1000)  # equal groups: every resample holds 40 whole groups
+    with pytest.raises(ValueError, match="groups must have one label per item"):
+        stats.bootstrap(values, groups=groups[:-1])
+    with pytest.raises(ValueError, match="at least 2 distinct labels"):
+        stats.bootstrap(values, groups=np.zeros(1000))
+
+
 def test_printing_an_estimate():
     estimate = stats.Estimate(0.12345, 0.0042, 64)
     assert f"{estimate:.3f}" == "0.123 ± 0.004"
