@@ -262,13 +262,12 @@ plt.show()
 # Its mean confidence, 0.302, is above its accuracy, 0.240 ± 0.030 (by 0.062 ± 0.027 per answer,
 # beyond noise): **overconfident**. Its ECE is 0.084 (interval 0.065 to 0.141), but the ECE is
 # biased upward on few answers: a perfectly calibrated model with the same confidences, its right
-# answers drawn at random, shows 0.057 on average, and 0.080 of such simulations (500 of them)
-# reach 0.084. So the ECE alone does not show miscalibration here; the overconfidence rests on
-# the per-answer difference. (The answers also pool
-# kinds with 4 to 38 options, which sets much of the confidence; see below.) The Brier score, 0.879 ±
-# 0.021, is no better than a uniform guess over the same options (0.871; the difference, +0.008 ±
-# 0.018, is within noise): as a forecast, its whole distribution scores no better than a blind
-# guess.
+# answers drawn at random, shows 0.057 on average, and 0.080 of such simulations (500 of them) reach
+# 0.084. So the ECE alone does not show miscalibration here; the overconfidence rests on the
+# per-answer difference. (The answers also pool kinds with 4 to 38 options, which sets much of the
+# confidence; see below.) The Brier score, 0.879 ± 0.021, is no better than a uniform guess over the
+# same options (0.871; the difference, +0.008 ± 0.018, is within noise): as a forecast, its whole
+# distribution scores no better than a blind guess.
 
 # %% [markdown]
 # ### Selective answering
@@ -487,16 +486,16 @@ assert followed["reader"].beyond_noise()
 # %% [markdown]
 # Closed book, neither model names one held-out speaker in 60 questions: it never read those plays.
 # `sft` does not use a passage either: with the true one in its prompt it is right no more often
-# (+0.000). The `reader` is right 0.183 ± 0.050 of the time with the true passage and 0.150 ±
-# 0.046 with the retrieved one; the prompts too long for its 128-token window (10 true, 7
-# retrieved) count as wrong; on the 50 true prompts that fit it is right 0.220 ± 0.059 of the time, so
-# even with the answer in front of it, it fails about four times in five: a 4-layer model with a
-# 128-token window, given 300 steps, learned the task only a little. With a wrong passage it is
-# never right, and it names the wrong passage's speaker 0.100 ± 0.039 of the time (6 of 60; 11
-# of those prompts did not fit), against 0.000 with no passage. That is the behaviour it
-# was trained for (the 70% above), shown rarely, not a general property of reading: it measures
-# what this reader was taught. A passage in the prompt helps only a model taught to read it, and
-# only as far as the passage is right.
+# (+0.000). The `reader` is right 0.183 ± 0.050 of the time with the true passage and 0.150 ± 0.046
+# with the retrieved one; the prompts too long for its 128-token window (10 true, 7 retrieved) count
+# as wrong; on the 50 true prompts that fit it is right 0.220 ± 0.059 of the time, so even with the
+# answer in front of it, it fails about four times in five: a 4-layer model with a 128-token window,
+# given 300 steps, learned the task only a little. With a wrong passage it is never right, and it
+# names the wrong passage's speaker 0.100 ± 0.039 of the time (6 of 60; 11 of those prompts did not
+# fit), against 0.000 with no passage. That is the behaviour it was trained for (the 70% above),
+# shown rarely, not a general property of reading: it measures what this reader was taught. A
+# passage in the prompt helps only a model taught to read it, and only as far as the passage is
+# right.
 
 # %% [markdown]
 # Bad input gets a clear error from the library, naming what is wrong: an empty question, a
@@ -757,14 +756,13 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Training lines have a slightly lower loss (2.195 against 2.237 nats per character, a difference
-# of −0.043 ± 0.020, about two SEs), and the AUC is 0.548, but its interval (0.497 to 0.594) holds 0.5:
-# the test cannot be told from a coin. Lines seen about nine times each are not memorised by a
-# model this small and this briefly trained; the canaries above needed 16 copies or more. The
-# held-out lines are also from other plays, so a loss gap could be the plays' style rather than
-# membership; a fairer test takes its non-members from the same plays, lines of the training
-# plays left out of the text: against those the AUC is 0.544 (interval 0.498 to 0.592), the same
-# verdict.
+# Training lines have a slightly lower loss (2.195 against 2.237 nats per character, a difference of
+# −0.043 ± 0.020, about two SEs), and the AUC is 0.548, but its interval (0.497 to 0.594) holds 0.5:
+# the test cannot be told from a coin. Lines seen about nine times each are not memorised by a model
+# this small and this briefly trained; the canaries above needed 16 copies or more. The held-out
+# lines are also from other plays, so a loss gap could be the plays' style rather than membership; a
+# fairer test takes its non-members from the same plays, lines of the training plays left out of the
+# text: against those the AUC is 0.544 (interval 0.498 to 0.592), the same verdict.
 #
 # ### Do the shipped models recite the plays?
 #
@@ -891,15 +889,15 @@ assert pairs[("labeler", "reader", "sft_short")].value > 0
 assert not pairs[("labeler", "reader", "sft_short")].beyond_noise()
 
 # %% [markdown]
-# The printed orders differ, but only some of their steps are beyond noise. The **loss** ranks
-# `sft` first (0.190 ± 0.025 nats below `sft_short`) and the `reader` far last (+1.202 ± 0.048
-# above `sft`, its starting point: 300 steps on one kind of question cost it the rest of the
-# conversations). **Exact match** cannot tell them apart: its differences (−0.010 ± 0.022,
-# −0.020 ± 0.035, −0.030 ± 0.030) are within noise, so its order is no ranking. The **labeler**
-# puts `sft` first (+0.615 ± 0.174 over `sft_short`) and the `reader` below it (−0.351 ± 0.173,
-# two SEs). The one pair the loss and the labeler order oppositely is `reader` and `sft_short`:
-# the labeler has the `reader` ahead by +0.264 ± 0.159, within noise (1.7 SEs), while the loss
-# has it behind by 1.012 ± 0.059 nats. So the scores do not contradict each other beyond noise here; they measure
+# The printed orders differ, but only some of their steps are beyond noise. The **loss** ranks `sft`
+# first (0.190 ± 0.025 nats below `sft_short`) and the `reader` far last (+1.202 ± 0.048 above
+# `sft`, its starting point: 300 steps on one kind of question cost it the rest of the
+# conversations). **Exact match** cannot tell them apart: its differences (−0.010 ± 0.022, −0.020 ±
+# 0.035, −0.030 ± 0.030) are within noise, so its order is no ranking. The **labeler** puts `sft`
+# first (+0.615 ± 0.174 over `sft_short`) and the `reader` below it (−0.351 ± 0.173, two SEs). The
+# one pair the loss and the labeler order oppositely is `reader` and `sft_short`: the labeler has
+# the `reader` ahead by +0.264 ± 0.159, within noise (1.7 SEs), while the loss has it behind by
+# 1.012 ± 0.059 nats. So the scores do not contradict each other beyond noise here; they measure
 # different things, and exact match sees nothing. "Better" needs saying at what, and a difference
 # inside its SE ranks nothing.
 #
@@ -1046,13 +1044,14 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 
 # %% [markdown]
 # **4-gram overlap**, which reads the training text, separates the leaked items perfectly (AUC
-# 1.000; at 0.5, precision 1.000 and recall 0.900 ± 0.067: the leaked items are there
-# verbatim). **Min-K%**, which needs only the model, does worse (AUC 0.705; precision and recall
-# 0.650 ± 0.107 at its median), and on the deduplicated twin, where each leaked item appears
-# once, its AUC is 0.534. With 20 items of each kind these AUCs are rough (bootstrap intervals
-# 0.530 to 0.846, and 0.347 to 0.712): the planted model's is above a coin, the twin's cannot be
-# told from one, but the two intervals overlap, so the drop itself is not measured beyond noise. Overlap needs the training data, which most large models' makers
-# do not publish; the model alone says little about an item it saw once.
+# 1.000; at 0.5, precision 1.000 and recall 0.900 ± 0.067: the leaked items are there verbatim).
+# **Min-K%**, which needs only the model, does worse (AUC 0.705; precision and recall 0.650 ± 0.107
+# at its median), and on the deduplicated twin, where each leaked item appears once, its AUC is
+# 0.534. With 20 items of each kind these AUCs are rough (bootstrap intervals 0.530 to 0.846, and
+# 0.347 to 0.712): the planted model's is above a coin, the twin's cannot be told from one, but the
+# two intervals overlap, so the drop itself is not measured beyond noise. Overlap needs the training
+# data, which most large models' makers do not publish; the model alone says little about an item it
+# saw once.
 
 # %% [markdown]
 # ## 5. The course's models, side by side
