@@ -9,6 +9,8 @@ Accuracy alone cannot tell "confidently wrong" from "unsure and wrong"; these me
   accuracy is one point of a *reliability diagram* (calibrated = on the diagonal);
 * :func:`expected_calibration_error` (ECE) is the gap between the two, averaged over the bins,
   each weighted by its share of the answers (Guo et al., 2017);
+* :func:`calibrated_ece` is the ECE's noise floor: what a calibrated model with the same
+  confidences shows from sampling alone;
 * :func:`brier_score` is the squared error of the whole predicted distribution against the
   truth: it rewards being right *and* being honest about it, and needs no bins;
 * :func:`selective_curve` answers only when sure: keep the most confident answers first and
@@ -80,6 +82,26 @@ def expected_calibration_error(confidence: Any, correct: Any, n_bins: int = 10) 
     bins = reliability_bins(confidence, correct, n_bins)
     n = sum(b.count for b in bins)
     return float(sum(b.count / n * abs(b.accuracy - b.confidence) for b in bins if b.count))
+
+
+def calibrated_ece(
+    confidence: Any, n_bins: int = 10, n_simulations: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """The ECE a *perfectly calibrated* model with these confidences shows, ``n_simulations`` times.
+
+    Each simulation draws every answer right with probability equal to its confidence and
+    recomputes the ECE. Because each bin's accuracy is noisy, these ECEs are above 0: they are
+    the noise floor an observed ECE must clear before it says anything about miscalibration.
+    """
+    conf, _ = _pairs(confidence, np.zeros(np.size(confidence)))
+    n_simulations = checks.integer(n_simulations, "n_simulations", 1)
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [
+            expected_calibration_error(conf, rng.random(conf.size) < conf, n_bins)
+            for _ in range(n_simulations)
+        ]
+    )
 
 
 def brier_score(probabilities: Sequence[Any], labels: Sequence[int]) -> stats.Estimate:

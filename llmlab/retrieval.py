@@ -21,6 +21,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from llmlab import checks, corpus, stats
 from llmlab.contamination import words
@@ -133,12 +134,31 @@ def quote(play: str, speaker: str, text: str, lines: int = QUOTED_LINES) -> str:
     return f"From {title(play)}:\n{speaker}:\n{shown}"
 
 
-def with_passage(question: str, passage: str) -> str:
-    """The user's turn that gives ``passage`` before ``question`` (retrieval-augmented prompt)."""
+def with_passage(
+    question: str, passage: str, *, tokenizer: Any = None, max_tokens: int | None = None
+) -> str:
+    """The user's turn that gives ``passage`` before ``question`` (retrieval-augmented prompt).
+
+    Given a ``tokenizer`` and ``max_tokens`` (the room the model's context leaves for this turn),
+    a turn that does not fit raises here, naming the passage: it is the passage that must be cut,
+    and later the model would only see a prompt too long, without knowing which part.
+    """
     for name, value in (("question", question), ("passage", passage)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must be a non-empty text, got {value!r}")
-    return f"{passage}\n\n{question}"
+    prompt = f"{passage}\n\n{question}"
+    if (tokenizer is None) != (max_tokens is None):
+        raise ValueError("give tokenizer and max_tokens together (or neither)")
+    if tokenizer is not None:
+        max_tokens = checks.integer(max_tokens, "max_tokens", 1)
+        size, own = len(tokenizer.encode(prompt)), len(tokenizer.encode(passage))
+        if size > max_tokens:
+            room = max(0, own - size + max_tokens)
+            raise ValueError(
+                f"passage is {own} tokens and the turn with the question {size}, over "
+                f"max_tokens={max_tokens}: cut the passage to about {room} tokens"
+            )
+    return prompt
 
 
 def speech_of_line(split: str = "all") -> dict[tuple[str, str], corpus.Speech]:

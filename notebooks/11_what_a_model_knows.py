@@ -40,6 +40,10 @@ llmlab.setup(threads=1)  # one thread: fastest for models this small, and the sa
 # and the **stock answer** (the commonest answer of that kind in training, given every time).
 # The questions come from the six **held-out** plays, which the model never read, and from a
 # sample of the training plays.
+#
+# Every number below comes with its SE. A difference is **beyond noise** when it is more than two
+# SEs from zero (`Estimate.beyond_noise()`, which every assert of this lesson uses); a difference
+# inside that band is "within noise" and ranks nothing.
 
 # %%
 from collections import Counter
@@ -50,12 +54,10 @@ from llmlab import answers, calibration, instructions, pretrained, stats
 
 sft, tokenizer = pretrained.load("sft")
 held_out = instructions.plays_examples("validation", kinds=answers.KINDS)
-trained_on = [  # up to 30 of each kind, spread over the training plays
-    q
-    for kind in answers.KINDS
-    for found in [instructions.plays_examples("train", kinds=[kind])]
-    for q in found[:: max(1, len(found) // 30)][:30]
-]
+trained_on = []  # up to 30 of each kind, spread over the training plays
+for kind in answers.KINDS:
+    found = instructions.plays_examples("train", kinds=[kind])
+    trained_on += found[:: max(1, len(found) // 30)][:30]
 stock = answers.stock_answers(instructions.plays_examples("train", kinds=answers.KINDS))
 
 
@@ -114,6 +116,23 @@ gap = stats.difference(
 )
 print(f"all kinds: training plays {seen:.3f}, held-out plays {unseen:.3f}, gap {gap:+.3f}")
 assert gap.beyond_noise() and gap.value > 0
+# the two splits mix the kinds differently (30 of each in training; 107/78/9/6 held out), so
+# also weigh the four kinds equally in both: the mean of the per-kind gaps
+per_kind = [
+    stats.difference(
+        column(results["training plays"], "right", kind),
+        column(results["held-out plays"], "right", kind),
+        paired=False,
+    )
+    for kind in answers.KINDS
+]
+balanced = stats.Estimate(
+    float(np.mean([d.value for d in per_kind])),
+    float(np.sqrt(sum(d.se**2 for d in per_kind)) / len(per_kind)),
+    len(results["held-out plays"]),
+)
+print(f"gap with the four kinds weighed equally: {balanced:+.3f}")
+assert balanced.beyond_noise() and all(d.value >= 0 for d in per_kind)
 versus_stock = {
     (split, kind): stats.difference(column(rows, "right", kind), column(rows, "stock", kind))
     for split, rows in results.items()
@@ -132,8 +151,42 @@ assert versus_stock[("training plays", "main_character")].beyond_noise()
 # would be right 0.458 of the time; on `character_play` it never names a held-out play (the right
 # title is one it was never taught as an answer). On the training plays it is right 0.525 ±
 # 0.046, 0.285 ± 0.055 more, and there it beats the stock answer where it has facts to recall
-# (`main_character`: +0.533 ± 0.104). What it "knows" of the held-out plays is the stock answer;
-# its other answers there are inventions, given in the same fluent form as its facts.
+# (`main_character`: +0.533 ± 0.104). The two splits mix the kinds differently (39% of the
+# held-out questions are `character_play`, a quarter of the training ones), so that gap is partly
+# the mix; weighing the four kinds equally, the gap is +0.362 ± 0.058, and on no kind is the
+# held-out accuracy higher. What it "knows" of the held-out plays is the stock answer; its other
+# answers there are inventions, given in the same form as its facts: below, its own greedy
+# replies to two held-out questions, and (picked for it) the first training-play
+# `main_character` question it answers right.
+#
+# A note on "0.000 ± 0.000": the SE of a share is 0 when the share is 0 or 1, which does not
+# make it exact. With 0 right out of `n`, the true rate can still be up to about `3/n` (a 95%
+# upper bound): 0 of 78 allows up to 0.04, but 0 of 6 allows up to 0.5. The held-out
+# `play_genre` (9) and `main_character` (6) rows are too small to say anything on their own.
+
+# %%
+from llmlab.chat import reply_tokens
+
+END = tokenizer.special_tokens["<|end|>"]
+
+
+def greedy(q):
+    """sft's own reply to the question, token by token, the likeliest each time."""
+    said = [t for t in reply_tokens(sft, tokenizer, q.turns[:1], 16, temperature=0) if t != END]
+    return tokenizer.decode(said)
+
+
+shown = [
+    next(q for q in held_out if q.kind == "character_play"),
+    next(q for q in held_out if q.kind == "character_act"),
+]
+for q in trained_on:  # the first training-play question whose reply is right
+    if q.kind == "main_character" and greedy(q) == q.turns[1][1]:
+        shown.append(q)
+        break
+for q in shown:
+    print(f"{q.turns[0][1]}\n  sft says: {greedy(q)!r}   right: {q.turns[1][1]!r}")
+assert len(shown) == 3
 
 # %% [markdown]
 # ### Is its confidence a probability?
@@ -174,6 +227,13 @@ print(f"Brier minus the uniform guess's {versus_uniform:+.3f}")
 overconfidence = stats.difference(confidence, right)
 print(f"confidence minus accuracy, per answer: {overconfidence:+.3f}")
 assert overconfidence.beyond_noise() and not versus_uniform.beyond_noise()
+floor = calibration.calibrated_ece(confidence, n_bins=10, n_simulations=500, seed=0)
+above = float((floor >= ece).mean())
+print(
+    f"ECE of a perfectly calibrated model with these confidences: mean {floor.mean():.3f}, "
+    f"95th percentile {np.quantile(floor, 0.95):.3f}; share of simulations at or above {ece:.3f}: {above:.3f}"
+)
+assert above > 0.05  # the observed ECE is inside what a calibrated model shows by chance
 
 # %% tags=["nbval-ignore-output"]
 import matplotlib.pyplot as plt
@@ -199,11 +259,15 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Its mean confidence, 0.302, is above its accuracy, 0.240 ± 0.030 (by 0.062 ± 0.027 per answer):
-# **overconfident**, with an ECE of 0.084 (interval 0.065 to 0.141). The Brier score, 0.879 ±
-# 0.021, is no better than a uniform guess over the same options (0.871; the difference, +0.008 ±
-# 0.018, is within noise): as a forecast, its whole distribution scores no better than a blind
-# guess.
+# Its mean confidence, 0.302, is above its accuracy, 0.240 ± 0.030 (by 0.062 ± 0.027 per answer,
+# beyond noise): **overconfident**. Its ECE is 0.084 (interval 0.065 to 0.141), but the ECE is
+# biased upward on few answers: a perfectly calibrated model with the same confidences, its right
+# answers drawn at random, shows 0.057 on average, and 0.080 of such simulations (500 of them) reach
+# 0.084. So the ECE alone does not show miscalibration here; the overconfidence rests on the
+# per-answer difference. (The answers also pool kinds with 4 to 38 options, which sets much of the
+# confidence; see below.) The Brier score, 0.879 ± 0.021, is no better than a uniform guess over the
+# same options (0.871; the difference, +0.008 ± 0.018, is within noise): as a forecast, its whole
+# distribution scores no better than a blind guess.
 
 # %% [markdown]
 # ### Selective answering
@@ -226,12 +290,27 @@ kept = confidence >= thresholds[top]
 gain = stats.difference(right[kept], right[~kept], paired=False)
 print(f"accuracy of the most confident quarter minus the rest: {gain:+.3f}")
 assert gain.beyond_noise()
+half = confidence >= thresholds[int(np.nonzero(coverage <= 0.5 + 1e-9)[0][-1])]
+kinds = column(rows, "kind")
+print("kinds in the most confident half:", dict(Counter(kinds[half].tolist())))
+print("kinds in the rest:", dict(Counter(kinds[~half].tolist())))
+act = kinds == "character_act"
+within = stats.difference(right[half & act], right[~half & act], paired=False)
+print(f"character_act alone, in the confident half minus the rest: {within:+.3f}")
+assert not (half & (kinds == "character_play")).any() and within.beyond_noise()
 
 # %% [markdown]
-# Abstaining helps: answering only its most confident half raises accuracy from 0.240 to 0.430 ±
-# 0.050, and the most confident quarter is right 0.240 ± 0.077 more often than the rest. But the
-# gain stops there: its top tenth is right 0.350 ± 0.107 of the time, no higher than its top
-# half. Its confidence *orders* answers a little; it is not a probability to take at face value.
+# Answering only its most confident half raises accuracy from 0.240 to 0.430 ± 0.050, and the
+# most confident quarter is right 0.240 ± 0.077 more often than the rest; its top tenth is right
+# 0.350 ± 0.107 of the time, no higher than its top half. But look at *which* questions it keeps:
+# the confident half holds 86 `character_act` questions and no `character_play` one, while all
+# 78 `character_play` questions fall in the rest. A question with 5 options (`character_act`)
+# gets a higher top probability than one with 38 (`character_play`, where it is never right), so
+# the confidence first of all knows the *kind* of question, and abstaining mostly skips a
+# hopeless kind. Within `character_act` alone, the confident half is still right 0.239 ± 0.110
+# more often than the rest (just over two SEs): the confidence orders answers a little within a
+# kind too. It is not a probability to take at face value. (The reliability diagram and the ECE
+# above pool the kinds the same way.)
 
 # %% [markdown]
 # ## 2. Answers with context
@@ -244,7 +323,9 @@ assert gain.beyond_noise()
 # The search is **TF-IDF**: a passage and a question each become a vector with one entry per
 # word, its count times its *inverse document frequency* `log((1 + N) / (1 + df)) + 1` (a word
 # in few passages weighs more), scaled to length 1; passages are ranked by the dot product
-# (cosine). By hand on five passages, against `llmlab.retrieval`:
+# (cosine). Words here are lower-cased runs of letters, digits and apostrophes
+# (`contamination.words`, the same split the retriever uses). By hand on five passages, against
+# `llmlab.retrieval`:
 
 # %%
 import math
@@ -302,13 +383,15 @@ assert recall[1].value > 0.5
 # the same line's text kept, as a misleading search result would be). A reply counts as right
 # when it names the line's speaker. Two models: `sft`, and the course's `reader`, which is
 # `sft` fine-tuned for 300 steps on such prompts from the training plays
-# (`pretrained.recipe("reader")`; in 70% of them the quoted speech is credited to someone else,
-# so only reading the passage gets the answer right).
+# (`pretrained.recipe("reader")`). In 70% of its training prompts the quoted speech is credited
+# to another speaker of another play, *and the answer it is taught is that other speaker*: it is
+# trained to answer with whoever the passage names, right or wrong, so that it cannot answer from
+# memory. The "wrong" prompts below are exactly that training situation.
 
 # %%
 import random
 
-from llmlab.chat import render_chat, reply_tokens
+from llmlab.chat import render_chat
 
 reader, _ = pretrained.load("reader")
 speech_of = retrieval.speech_of_line("validation")
@@ -320,7 +403,8 @@ rng = random.Random(0)
 def reply(model, user):
     """The greedy reply's speaker, or None when the prompt does not fit the context."""
     turns = [("user", user)]
-    if len(render_chat([*turns, ("assistant", "X" * 40)], tokenizer)[0]) > 128:
+    longest_reply = "X" * 40  # room for a speaker's name and a play's title
+    if len(render_chat([*turns, ("assistant", longest_reply)], tokenizer)[0]) > 128:
         return None
     ids = [t for t in reply_tokens(model, tokenizer, turns, 12, temperature=0) if t != END]
     return tokenizer.decode(ids).split(",")[0]
@@ -375,6 +459,17 @@ followed = {
     for name in ("sft", "reader")
 }
 print("follows the wrong passage's speaker:", {k: f"{v:.3f}" for k, v in followed.items()})
+unprompted = stats.mean(
+    np.array(
+        [a == m for a, m in zip(replies[("reader", "closed book")], misled_to, strict=True)], float
+    )
+)
+print(f"reader names that other speaker with no passage: {unprompted:.3f}")
+fits = np.array([r is not None for r in replies[("reader", "true")]])
+print(
+    f"reader with the true passage, on the {int(fits.sum())} prompts that fit: "
+    f"{stats.mean(right_speaker[('reader', 'true')][fits]):.3f}"
+)
 sft_reads = stats.difference(right_speaker[("sft", "true")], right_speaker[("sft", "closed book")])
 reader_reads = stats.difference(
     right_speaker[("reader", "true")], right_speaker[("reader", "closed book")]
@@ -391,12 +486,16 @@ assert followed["reader"].beyond_noise()
 # %% [markdown]
 # Closed book, neither model names one held-out speaker in 60 questions: it never read those plays.
 # `sft` does not use a passage either: with the true one in its prompt it is right no more often
-# (+0.000). The `reader` is right 0.183 ± 0.050 of the time with the true passage and 0.150 ±
-# 0.046 with the retrieved one; the prompts too long for its 128-token window (10 true, 7
-# retrieved) count as wrong. With a wrong passage it is never right, and it names the wrong
-# passage's speaker 0.100 ± 0.039 of the time (11 of those prompts did not fit): what it reads,
-# it repeats. A passage in the prompt helps only a model taught to read it, and only as far as
-# the passage is right.
+# (+0.000). The `reader` is right 0.183 ± 0.050 of the time with the true passage and 0.150 ± 0.046
+# with the retrieved one; the prompts too long for its 128-token window (10 true, 7 retrieved) count
+# as wrong; on the 50 true prompts that fit it is right 0.220 ± 0.059 of the time, so even with the
+# answer in front of it, it fails about four times in five: a 4-layer model with a 128-token window,
+# given 300 steps, learned the task only a little. With a wrong passage it is never right, and it
+# names the wrong passage's speaker 0.100 ± 0.039 of the time (6 of 60; 11 of those prompts did not
+# fit), against 0.000 with no passage. That is the behaviour it was trained for (the 70% above),
+# shown rarely, not a general property of reading: it measures what this reader was taught. A
+# passage in the prompt helps only a model taught to read it, and only as far as the passage is
+# right.
 
 # %% [markdown]
 # Bad input gets a clear error from the library, naming what is wrong: an empty question, a
@@ -407,10 +506,11 @@ from llmlab import memorization
 
 attempts = {
     "empty question": lambda: retrieval.with_passage("  ", prompts["true"][0]),
-    "passage too long": lambda: reply_tokens(
-        reader,
-        tokenizer,
-        [("user", retrieval.with_passage(line_questions[0].turns[0][1], "Words. " * 80))],
+    "passage too long": lambda: retrieval.with_passage(
+        line_questions[0].turns[0][1],
+        "Words. " * 80,
+        tokenizer=tokenizer,
+        max_tokens=100,  # the 128-token context, less the chat template and room for a reply
     ),
     "too many canaries": lambda: memorization.plant(
         "ROMEO:\nO.\n", ["PUCK:\nMy secret number is 1.\n"], [3]
@@ -469,13 +569,16 @@ box
 # Sharer", 2019) measure how much: made-up secrets, here `"NAME:\nMy secret number is 4821.\n"`
 # in the plays' layout, planted a known number of times in a training text. After training,
 # score all 10,000 four-digit numbers after the same prefix by the model's loss and find the
-# planted one's **rank**. Its **exposure** is `log2(10,000) − log2(rank)`: about 1 bit for a
-# secret the model knows nothing of, 13.3 bits when it ranks first.
+# planted one's **rank**. Its **exposure** is `log2(10,000) − log2(rank)`: about 1 to 1.5 bits
+# on average for a secret the model knows nothing of (1/ln 2 ≈ 1.44 for a rank drawn at random),
+# 13.3 bits when it ranks first.
 #
 # The model: about 100,000 parameters, 2 layers, characters, trained 300 steps (seconds) on
 # about 50,000 characters of the training plays, with 20 canaries: 4 names each at 0 (never
 # planted: the baseline), 1, 4, 16 and 64 copies. The same text also holds held-out questions
 # planted on purpose (section 4). `memorization.small_model` trains it once and caches it.
+# Beside it, a **deduplicated twin**: the same recipe on the same text with every planted item
+# kept only once (a canary planted 64 times appears once), the remedy training-data builders use.
 
 # %%
 rng = random.Random(0)
@@ -513,10 +616,11 @@ small, char_tokenizer = memorization.small_model(planted_text)
 twin, _ = memorization.small_model(deduplicated)
 print(f"{len(clean):,} characters of plays; planted: {len(planted_text) - len(clean):,} more")
 print(f"parameters: {sum(p.numel() for p in small.parameters()):,}")
+block_size = 64  # characters per training window of the small model
 seen_times = (
     memorization.SMALL_TRAIN["max_steps"]
     * memorization.SMALL_TRAIN["batch_size"]
-    * 64
+    * block_size
     / len(planted_text)
 )
 print(f"training reads {seen_times:.1f} times as many characters as the text holds")
@@ -570,7 +674,13 @@ print(f"64-copy canaries, planted minus deduplicated: {dedup:+.1f} bits")
 print(
     f"deduplicated twin, 64-copy canaries (now 1 copy) minus never planted: {twin_grew:+.1f} bits"
 )
+once = np.array(copies) >= 1  # all 16 planted canaries are at 1 copy in the twin
+twin_once = stats.difference(
+    table["deduplicated"][once, 0], table["deduplicated"][none, 0], paired=False
+)
+print(f"deduplicated twin, all 16 one-copy canaries minus never planted: {twin_once:+.1f} bits")
 assert grew.beyond_noise() and dedup.beyond_noise() and not twin_grew.beyond_noise()
+assert not twin_once.beyond_noise()
 assert table["planted"][many, 1].sum() >= 1 and table["deduplicated"][:, 1].sum() == 0
 
 # %% [markdown]
@@ -578,9 +688,12 @@ assert table["planted"][many, 1].sum() >= 1 and table["deduplicated"][:, 1].sum(
 # exposure is 8.8 ± 0.9 bits, at 64 copies 12.4 ± 0.5 of the possible 13.3, and 2 of those 4
 # secrets are the model's single likeliest number: anyone who knows the prefix reads them out.
 # **Deduplication** (every canary kept once) takes the 64-copy canaries down by 8.2 ± 1.8 bits,
-# to 4.2 ± 1.7, within noise of never planted (+2.5 ± 1.8), and none is extracted. Memorisation
-# here is repetition: the training read the text 9.1 times over, yet what was in it once is not
-# exposed beyond noise.
+# to 4.2 ± 1.7, within noise of never planted (+2.5 ± 1.8), and none is extracted. Pooling all
+# 16 canaries the twin saw once against its 4 never planted: +1.5 ± 0.9 bits, within noise
+# (1.7 SEs) but not far from it.
+# Memorisation here is mostly repetition: the training read the text 9.1 times over, and what
+# was in it once is exposed little if at all (with 4 to 16 canaries per group, only a large
+# effect would show).
 #
 # ### Membership: was this line in the training text?
 #
@@ -613,7 +726,25 @@ print(
 print(
     f"membership AUC {auc:.3f} (bootstrap 95% interval {auc_low:.3f} to {auc_high:.3f}; a coin: 0.5)"
 )
-assert 0.5 < auc < 0.65
+loss_gap = stats.difference(member_loss, stranger_loss, paired=False)
+print(f"training lines minus held-out lines: {loss_gap:+.3f} nats/char")
+assert 0.5 < auc < 0.65 and auc_low < 0.5 and loss_gap.value < 0
+# fairer non-members: lines of the *training* plays that were not sampled into the text
+in_text = {s.render() for s in chosen}
+unsampled = "".join(s.render() for s in corpus.speeches("train") if s.render() not in in_text)
+neighbours = [line for line in some_lines(unsampled, 400, 3) if line not in clean][:300]
+neighbour_loss = memorization.line_losses(small, char_tokenizer, neighbours)
+same_plays = memorization.auc(-member_loss, -neighbour_loss)
+same_low, same_high = stats.bootstrap(
+    np.r_[np.c_[-member_loss, np.ones(300)], np.c_[-neighbour_loss, np.zeros(len(neighbours))]],
+    lambda a: memorization.auc(a[a[:, 1] == 1, 0], a[a[:, 1] == 0, 0]),
+    n_resamples=300,
+)
+print(
+    f"non-members from the training plays ({len(neighbours)} lines, loss {stats.mean(neighbour_loss):.3f}): "
+    f"AUC {same_plays:.3f} (interval {same_low:.3f} to {same_high:.3f})"
+)
+assert same_low < 0.5 < same_high
 
 # %% tags=["nbval-ignore-output"]
 fpr, tpr = memorization.roc_curve(-member_loss, -stranger_loss)
@@ -625,10 +756,13 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# Training lines have a slightly lower loss (2.195 against 2.237 nats per character), and the AUC
-# is 0.548 (interval 0.497 to 0.594): barely above a coin. Lines seen about nine times each are
-# not memorised by a model this small and this briefly trained; the canaries above needed
-# dozens of copies.
+# Training lines have a slightly lower loss (2.195 against 2.237 nats per character, a difference of
+# −0.043 ± 0.020, about two SEs), and the AUC is 0.548, but its interval (0.497 to 0.594) holds 0.5:
+# the test cannot be told from a coin. Lines seen about nine times each are not memorised by a model
+# this small and this briefly trained; the canaries above needed 16 copies or more. The held-out
+# lines are also from other plays, so a loss gap could be the plays' style rather than membership; a
+# fairer test takes its non-members from the same plays, lines of the training plays left out of the
+# text: against those the AUC is 0.544 (interval 0.498 to 0.592), the same verdict.
 #
 # ### Do the shipped models recite the plays?
 #
@@ -676,13 +810,17 @@ for name in ("char", "bpe"):
 # %% [markdown]
 # Neither shipped model reproduces any of the 32-character continuations, and each gets as many
 # characters right on the training plays as on the held-out ones (differences −0.05 ± 0.17 and
-# +0.07 ± 0.12 characters): they learned the plays' style, not their text. Models far larger,
-# trained on text repeated many times, do recite; the canaries show how the count drives it.
+# +0.07 ± 0.12 characters): they learned the plays' style, not their text. (The prompt is cut at
+# an arbitrary character, so `bpe`'s last prompt token is often a word fragment, lesson 01's
+# artefact: compare each model with itself across splits, not `char` with `bpe`.) Models far
+# larger, trained on text repeated many times, do recite (Carlini et al., "Extracting Training
+# Data from Large Language Models", 2021; "Quantifying Memorization Across Neural Language
+# Models", 2023); the canaries show how the count drives it.
 
 # %% [markdown]
 # ## 4. Evaluation
 #
-# ### Three scores, three rankings
+# ### Three scores, one model, three verdicts?
 #
 # Which of the course's chat models is best? Score `sft_short` (lesson 06's 120-step run), `sft`
 # and `reader` three ways on held-out material: the **loss** per reply token on lesson 06's 64
@@ -709,10 +847,9 @@ def scores(model):
     judged = []
     for d in dialogue:
         ids = list(reply_tokens(model, tokenizer, d.turns[:1], 32, temperature=0))
+        ended = ids[-1:] == [END]  # did the reply finish by itself within 32 tokens?
         judged.append(
-            labeler.score(
-                d.turns[:1], tokenizer.decode([t for t in ids if t != END]), ended=ids[-1:] == [END]
-            )
+            labeler.score(d.turns[:1], tokenizer.decode([t for t in ids if t != END]), ended=ended)
         )
     return {"loss": np.array(losses), "exact match": np.array(right), "labeler": np.array(judged)}
 
@@ -730,7 +867,7 @@ for m in ("loss", "exact match", "labeler"):
 pairs = {
     (m, a, b): stats.difference(board[a][m], board[b][m])  # paired: the same items
     for m in ("loss", "exact match", "labeler")
-    for a, b in (("sft", "sft_short"), ("reader", "sft"))
+    for a, b in (("sft", "sft_short"), ("reader", "sft"), ("reader", "sft_short"))
 }
 for (m, a, b), d in pairs.items():
     print(f"{m:12} {a} minus {b}: {d:+.3f}")
@@ -743,20 +880,33 @@ assert not any(
     for a, b in (("sft", "sft_short"), ("reader", "sft"))
 )
 assert pairs[("loss", "reader", "sft")].beyond_noise()
+# the one pair loss and labeler order oppositely: beyond noise on the loss only
+assert (
+    pairs[("loss", "reader", "sft_short")].value > 0
+    and pairs[("loss", "reader", "sft_short")].beyond_noise()
+)
+assert pairs[("labeler", "reader", "sft_short")].value > 0
+assert not pairs[("labeler", "reader", "sft_short")].beyond_noise()
 
 # %% [markdown]
-# The three scores rank the models three ways. The **loss** ranks `sft` first (0.190 ± 0.025 nats
-# below `sft_short`) and the `reader` far last (+1.202 ± 0.048: 300 steps on one kind of question
-# cost it the rest of the conversations). **Exact match** cannot tell them apart: its
-# differences (−0.010 ± 0.022, −0.020 ± 0.035) are within noise, so its ranking is no ranking.
-# The **labeler** puts `sft` first (+0.615 ± 0.174 over `sft_short`) and the `reader` below it
-# (−0.351 ± 0.173, two SEs). A score measures one thing; "better" needs saying at what, and a
-# difference inside its SE ranks nothing.
+# The printed orders differ, but only some of their steps are beyond noise. The **loss** ranks `sft`
+# first (0.190 ± 0.025 nats below `sft_short`) and the `reader` far last (+1.202 ± 0.048 above
+# `sft`, its starting point: 300 steps on one kind of question cost it the rest of the
+# conversations). **Exact match** cannot tell them apart: its differences (−0.010 ± 0.022, −0.020 ±
+# 0.035, −0.030 ± 0.030) are within noise, so its order is no ranking. The **labeler** puts `sft`
+# first (+0.615 ± 0.174 over `sft_short`) and the `reader` below it (−0.351 ± 0.173, two SEs). The
+# one pair the loss and the labeler order oppositely is `reader` and `sft_short`: the labeler has
+# the `reader` ahead by +0.264 ± 0.159, within noise (1.7 SEs), while the loss has it behind by
+# 1.012 ± 0.059 nats. So the scores do not contradict each other beyond noise here; they measure
+# different things, and exact match sees nothing. "Better" needs saying at what, and a difference
+# inside its SE ranks nothing.
 #
 # ### Seed noise
 #
 # One recipe, three seeds: the small model of section 3 trained again on the same text with
 # seeds 1 and 2 (cached too). How much does the membership AUC move with nothing but the seed?
+# (This is a different model and measure from the three scores above, which were not reseeded:
+# it shows how to measure seed noise, not how big it is for them.)
 
 # %%
 seeded = [auc]
@@ -771,9 +921,11 @@ print(f"the AUC's own sampling SE, from its bootstrap interval: {(auc_high - auc
 assert spread < (auc_high - auc_low) / 3.92
 
 # %% [markdown]
-# The seed moves the AUC by 0.010 (SD of three seeds), less than the sampling SE of one
-# measurement on 300 + 300 lines (0.025): here the choice of lines matters more than the seed. A
-# comparison needs both noises small against the difference it claims.
+# On this measure the seed moves the AUC by 0.010 (SD of three seeds), less than the sampling SE
+# of one measurement on 300 + 300 lines (0.025). Three seeds give only a rough spread (an SD from
+# three values is itself uncertain by about half), and every seed's AUC is near a coin's, but
+# here the choice of lines seems to matter more than the seed. A comparison needs both noises
+# small against the difference it claims.
 #
 # ### Contamination on purpose
 #
@@ -788,23 +940,33 @@ titles = [f"{instructions.title(p.slug)}." for p in corpus.plays()]
 
 @torch.no_grad()
 def continuation_log_prob(model, prefix, text):
-    ids = char_tokenizer.encode(prefix + text)[-65:]
+    ids = char_tokenizer.encode(prefix + text)[-(block_size + 1) :]  # a window and its next
     n = len(char_tokenizer.encode(text))
     logp = model(torch.tensor([ids[:-1]]))[0][0].float().log_softmax(-1)
     return float(logp[torch.arange(len(ids) - 1 - n, len(ids) - 1), torch.tensor(ids[-n:])].sum())
 
 
 def answered(model):
-    right = []
+    right, picks = [], []
     for q in test_items:
         prefix = f"STUDENT:\n{q.turns[0][1]}\nTEACHER:\n"
         best = max(titles, key=lambda t: continuation_log_prob(model, prefix, t + "\n"))
         right.append(float(best == q.turns[1][1]))
-    return np.array(right)
+        picks.append(best)
+    return np.array(right), picks
 
 
 never_leaked, _ = memorization.small_model(memorization.plant(clean, canaries, copies, seed=0))
-right, baseline = answered(small), answered(never_leaked)
+(right, picked), (baseline, picked_clean) = answered(small), answered(never_leaked)
+held_out_titles = {q.turns[1][1] for q in test_items}
+on_test = {
+    name: stats.mean(np.array([p in held_out_titles for p in found], float))
+    for name, found in (("contaminated", picked), ("clean", picked_clean))
+}
+print(
+    f"answers that are one of the {len(held_out_titles)} held-out titles:",
+    {k: f"{v:.3f}" for k, v in on_test.items()},
+)
 inflation = stats.difference(right[leaked], right[~leaked], paired=False)
 print(f"no test question in training: accuracy {stats.mean(baseline):.3f} (chance {1 / 38:.3f})")
 print(
@@ -815,22 +977,28 @@ spill = stats.difference(right[~leaked], baseline[~leaked])
 inflated = stats.difference(right, baseline)
 print(f"the other half, against the model that saw no test question: {spill:+.3f}")
 print(f"the whole test, contaminated model minus clean model: {inflated:+.3f}")
+assert on_test["contaminated"].value > 0.9 and on_test["clean"].value < 0.1
 assert inflated.beyond_noise() and spill.value > 0 and not inflation.beyond_noise()
 
 # %% [markdown]
 # The model that saw no test question answers none right; chance is 0.026. Leaking half the
 # questions lifts the *whole* test: the leaked half is right 0.200 ± 0.092 of the time, the other
 # half 0.211 ± 0.096, indistinguishable (−0.011 ± 0.133), and the whole test gains 0.205 ±
-# 0.066 over the clean model. The leaked items taught the test's format and its answers
-# (the six held-out titles), which serve the unleaked questions too. So comparing leaked with
+# 0.066 over the clean model. The leaked items taught the test's answers: the contaminated model
+# names one of the held-out titles for every question (1.000), the clean one never, and those
+# titles serve the unleaked questions too. Even the leaked half, seen 4 times each, is right only
+# 0.200: a 100,000-parameter model does not simply recall it. So comparing leaked with
 # unleaked items would find nothing here: contamination shows only against a model trained
 # without it.
 #
 # A **detector** must find the leaked items without knowing which they are. Two detectors:
-# the share of an item's word 4-grams found in the training text (**n-gram overlap**; needs
-# the training text) and **Min-K% probability** (the mean log-probability of the item's 20%
-# least likely characters; needs only the model: a seen item has fewer surprising tokens).
-# Each scored on the known plants by AUC, and by precision and recall at a threshold.
+# the share of an item's word 4-grams (runs of 4 consecutive words; an **n-gram** is a run of
+# `n`) found in the training text (**n-gram overlap**; needs the training text) and **Min-K%
+# probability** (the mean log-probability of the item's 20% least likely characters; needs only
+# the model: a seen item has fewer surprising tokens). Each scored on the known plants by AUC,
+# and at a threshold by **precision** (the share of flagged items that were leaked) and
+# **recall** (the share of leaked items flagged; a different use of the word from section 2's
+# recall@k).
 
 # %%
 reference = contamination.ngrams(planted_text, 4)
@@ -844,7 +1012,7 @@ overlap = np.array(
 
 @torch.no_grad()
 def token_log_probs(model, text):
-    ids = char_tokenizer.encode(text)[-65:]
+    ids = char_tokenizer.encode(text)[-(block_size + 1) :]  # a window and its next character
     logp = model(torch.tensor([ids[:-1]]))[0][0].float().log_softmax(-1)
     return logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].numpy()
 
@@ -861,16 +1029,29 @@ for name, score, cut in (
     )
 twin_auc = memorization.auc(min_k_twin[leaked], min_k_twin[~leaked])
 print(f"Min-K% AUC on the deduplicated twin (1 copy each): {twin_auc:.3f}")
+interval = {}
+for name, score in (("planted", min_k), ("twin", min_k_twin)):
+    interval[name] = low_, high_ = stats.bootstrap(
+        np.c_[score, leaked],
+        lambda a: memorization.auc(a[a[:, 1] == 1, 0], a[a[:, 1] == 0, 0]),
+        n_resamples=300,
+    )
+    print(f"Min-K% AUC, {name}: bootstrap 95% interval {low_:.3f} to {high_:.3f}")
+assert interval["planted"][0] > 0.5 and interval["twin"][0] < 0.5
+assert interval["twin"][1] > interval["planted"][0]  # the two intervals overlap
 assert memorization.auc(overlap[leaked], overlap[~leaked]) == 1.0
 assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 
 # %% [markdown]
 # **4-gram overlap**, which reads the training text, separates the leaked items perfectly (AUC
-# 1.000; at 0.5, precision 1.000 and recall 0.900 ± 0.067: the leaked items are there
-# verbatim). **Min-K%**, which needs only the model, does worse (AUC 0.705; precision and recall
-# 0.650 ± 0.107 at its median), and on the deduplicated twin, where each leaked item appears
-# once, its AUC falls to 0.534. Overlap needs the training data, which most large models' makers
-# do not publish; the model alone says little about an item it saw once.
+# 1.000; at 0.5, precision 1.000 and recall 0.900 ± 0.067: the leaked items are there verbatim).
+# **Min-K%**, which needs only the model, does worse (AUC 0.705; precision and recall 0.650 ± 0.107
+# at its median), and on the deduplicated twin, where each leaked item appears once, its AUC is
+# 0.534. With 20 items of each kind these AUCs are rough (bootstrap intervals 0.530 to 0.846, and
+# 0.347 to 0.712): the planted model's is above a coin, the twin's cannot be told from one, but the
+# two intervals overlap, so the drop itself is not measured beyond noise. Overlap needs the training
+# data, which most large models' makers do not publish; the model alone says little about an item it
+# saw once.
 
 # %% [markdown]
 # ## 5. The course's models, side by side
@@ -879,7 +1060,11 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 # Every number measured above, one row per model, each with its SE (closed-set answers: section
 # 4's 100 held-out questions; speaker: the 60 line questions with the true passage; characters
 # recited: on the training plays); "–" where a measure does not apply (the base models do not
-# answer in the chat template; the chat models were not asked to continue the plays).
+# answer in the chat template; the chat models were not asked to continue the plays). The
+# preference-tuned models of lessons 08 and 09 (DPO, PPO, GRPO) are not here: those lessons train
+# them in place and the course does not cache them, so this lesson has none to load. The
+# calibration and memorisation measures were taken on one model each (`sft`; the small
+# character model), not on every row.
 
 # %%
 columns = ("closed-set right", "speaker w/ passage", "reply loss", "labeler", "chars recited")
@@ -900,14 +1085,17 @@ for name, row in measured.items():
 
 # %% [markdown]
 # What to conclude about bigger models. Every measure here has a larger-scale counterpart, and
-# this lesson's numbers say which way each one leans, not how far: a model answers from what
-# its weights hold and invents fluently where they hold nothing (section 1); its confidence is
-# a hint, to be checked (calibrated or not, it must be measured on held-out questions); a
-# passage in the prompt helps a model trained to read it, and a wrong one misleads it (section
-# 2); what is repeated in training is what comes back out, and deduplication is the first
-# defence (section 3); and one score, on one seed, on a test that may have leaked, ranks
-# nothing (section 4). Bigger models know more, which moves the numbers; these measurements are
-# how you find out by how much.
+# this lesson's numbers say which way each one leans, not how far:
+#
+# 1. A model answers from what its weights hold and invents where they hold nothing.
+# 2. Its confidence is a hint: whether it is calibrated must be measured, on held-out questions.
+# 3. A passage in the prompt helps a model trained to read it, and a model trained to follow its
+#    passage follows a wrong one too.
+# 4. What is repeated in training is what comes back out; deduplication is the first defence.
+# 5. One score, on one seed, on a test that may have leaked, ranks nothing.
+#
+# Bigger models know more, which moves the numbers; these measurements are how you find out by
+# how much.
 
 # %% [markdown]
 # ## What to remember
@@ -917,13 +1105,14 @@ for name, row in measured.items():
 # - Confidence is calibrated only if measured to be: a reliability diagram, the ECE and the Brier
 #   score (against a uniform guess) say how far; abstaining below a threshold trades coverage for
 #   accuracy only as far as the confidence orders answers.
-# - Retrieval puts the answer in the prompt; the model must be taught to read it, and then it
-#   also repeats a wrong passage.
+# - Retrieval puts the answer in the prompt; the model must be taught to read it, and one taught
+#   to follow its passage can follow a wrong one.
 # - Repetition drives memorisation: a secret's exposure climbs with its copies, and
-#   deduplication takes most of it away; a loss-based membership test on lines seen a few times
-#   is barely better than a coin.
-# - Loss, exact match and a judge rank models differently; a difference inside its SE ranks
-#   nothing; contamination inflates a whole test, and is best found with the training text.
+#   deduplication takes most of it away; a loss-based membership test on lines seen about nine
+#   times cannot be told from a coin.
+# - Loss, exact match and a judge measure different things, and their orders differ; a difference
+#   inside its SE ranks nothing; contamination inflates a whole test, and is best found with the
+#   training text.
 
 
 # %% [markdown]

@@ -76,3 +76,18 @@ def test_bad_input_names_the_argument():
         calibration.brier_score([[0.5, 0.6]], [0])
     with pytest.raises(ValueError, match=r"labels\[0\]"):
         calibration.brier_score([[0.5, 0.5]], [2])
+
+
+def test_calibrated_ece_is_the_noise_floor_of_a_calibrated_model():
+    confidence = np.full(40, 0.3)
+    floor = calibration.calibrated_ece(confidence, n_bins=10, n_simulations=2000, seed=1)
+    # one bin of 40 answers: ECE = |k/40 - 0.3| with k ~ Binomial(40, 0.3)
+    k = np.arange(41)
+    pmf = np.array([math.comb(40, int(i)) * 0.3**i * 0.7 ** (40 - i) for i in k])
+    assert floor.mean() == pytest.approx(float((pmf * abs(k / 40 - 0.3)).sum()), abs=0.004)
+    assert (calibration.calibrated_ece([0.0, 1.0, 1.0], n_simulations=50) == 0).all()
+    assert (floor == calibration.calibrated_ece(confidence, 10, 2000, seed=1)).all()
+    with pytest.raises(ValueError, match="n_simulations"):
+        calibration.calibrated_ece(confidence, n_simulations=0)
+    with pytest.raises(ValueError, match="confidence"):
+        calibration.calibrated_ece([1.5])

@@ -92,3 +92,23 @@ def test_every_line_question_finds_the_speech_it_quotes():
     for q in instructions.plays_examples("validation", kinds=["line_speaker"]):
         s = speech[(q.play, retrieval.quoted_line(q.turns[0][1]))]
         assert q.turns[1][1].startswith(f"{s.speaker}, in ")
+
+
+def test_a_passage_too_long_for_the_room_left_is_refused_naming_the_passage():
+    class Chars:  # one token per character
+        def encode(self, text):
+            return list(text)
+
+    question, passage = 'Who speaks "Hi"?', "x" * 30
+    assert retrieval.with_passage(question, passage, tokenizer=Chars(), max_tokens=48) == (
+        retrieval.with_passage(question, passage)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"passage is 30 tokens .* 48, over max_tokens=47: cut the passage to about 29",
+    ):
+        retrieval.with_passage(question, passage, tokenizer=Chars(), max_tokens=47)
+    with pytest.raises(ValueError, match="max_tokens"):
+        retrieval.with_passage(question, passage, tokenizer=Chars(), max_tokens=0)
+    with pytest.raises(ValueError, match="together"):
+        retrieval.with_passage(question, passage, tokenizer=Chars())
