@@ -105,6 +105,21 @@ def read_prompt(tokenizer: Any, text: str, empty: str) -> tuple[str, list[int]]:
     return "", ids
 
 
+def cut_note(tokenizer: Any, ids: list[int], block: int) -> str:
+    """Beside a prompt longer than the model's window (``block`` tokens): where it is cut, and
+    what the model reads; empty for a prompt that fits."""
+    import html
+
+    if len(ids) <= block:
+        return ""
+    start = tokenizer.decode(ids[-block:])[:24]
+    return (
+        f"<span style='{TEXT_STYLE};color:#8a5a00'>This prompt is {len(ids):,} tokens; the "
+        f"model reads only the last {block}, so it starts at "
+        f"<code>…{html.escape(start)}</code> (the first {len(ids) - block:,} are cut)</span>"
+    )
+
+
 def _decimals(step: float) -> int:
     """How many decimals a value on a grid of ``step`` needs (0.05 -> 2, 1 -> 0)."""
     text = f"{step:.10f}".rstrip("0")

@@ -25,6 +25,7 @@ from llmlab.widgets.base import (
     LessonWidget,
     after_pause,
     column,
+    cut_note,
     message_html,
     on_change,
     read_prompt,
@@ -234,21 +235,9 @@ class LensExplorer(LessonWidget):
         predictions = lens_predictions(self.model, read, self.top)
         with self._lock:
             self.ids, self.predictions, self.valid = read, predictions, True
-            self.note.value = self._cut_note(len(ids))
+            self.note.value = cut_note(self.tokenizer, ids, block)
             self.layer.disabled = self.view.disabled = False
         self._timer = after_pause(self.pause, self.render)
-
-    def _cut_note(self, n_tokens: int) -> str:
-        """Beside the prompt, for a prompt longer than the model's window: what the lens reads."""
-        block = self.model.config.block_size
-        if n_tokens <= block:
-            return ""
-        start = self.tokenizer.decode(self.ids)[:24]
-        return (
-            f"<span style='{TEXT_STYLE};color:#8a5a00'>This prompt is {n_tokens:,} tokens, more "
-            f"than the {block} the model can read: the lens reads only the last {block}, from "
-            f"<code>…{html.escape(start)}</code> (the first {n_tokens - block:,} are cut)</span>"
-        )
 
     def flush(self) -> None:
         """Draw now what the end of a pause would draw."""

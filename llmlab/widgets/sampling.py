@@ -24,6 +24,7 @@ from llmlab.widgets.base import (
     LessonWidget,
     after_pause,
     column,
+    cut_note,
     message_html,
     on_change,
     picture,
@@ -236,23 +237,11 @@ class SamplingPlayground(LessonWidget):
             logits = self.model(torch.tensor([window]))[0][0, -1]
         with self._lock:
             self.ids, self.logits, self.valid = ids, logits, True
-            self.note.value = self._cut_note(ids)
+            self.note.value = cut_note(self.tokenizer, ids, block)
             self.sample.disabled = False
             for slider in self.sliders.values():
                 slider.disabled = False
         self._timer = after_pause(self.pause, self.render)
-
-    def _cut_note(self, ids: list[int]) -> str:
-        """Beside the prompt, for a prompt longer than the model's window: what it reads."""
-        block = self.model.config.block_size
-        if len(ids) <= block:
-            return ""
-        start = self.tokenizer.decode(ids[-block:])[:24]
-        return (
-            f"<span style='{TEXT_STYLE};color:#8a5a00'>This prompt is {len(ids):,} tokens; the "
-            f"model reads only the last {block}, so it starts at "
-            f"<code>…{html.escape(start)}</code> (the first {len(ids) - block:,} are cut)</span>"
-        )
 
     def flush(self) -> None:
         """Draw now what the end of a pause would draw."""
