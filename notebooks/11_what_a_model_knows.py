@@ -264,9 +264,9 @@ plt.show()
 # biased upward on few answers: a perfectly calibrated model with the same confidences, its right
 # answers drawn at random, shows 0.057 on average, and 0.080 of such simulations (500 of them) reach
 # 0.084. So the ECE alone does not show miscalibration here; the overconfidence rests on the
-# per-answer difference. (The answers also pool kinds with 4 to 38 options, which sets much of the
-# confidence; see below.) The Brier score, 0.879 ± 0.021, is no better than a uniform guess over the
-# same options (0.871; the difference, +0.008 ± 0.018, is within noise): as a forecast, its whole
+# per-answer difference. (The answers also pool kinds with 3 to dozens of options, which sets much of
+# the confidence; see below.) The Brier score, 0.879 ± 0.021, is no better than a uniform guess
+# over the same options (0.871; the difference, +0.008 ± 0.018, is within noise): as a forecast, its whole
 # distribution scores no better than a blind guess.
 
 # %% [markdown]
@@ -684,7 +684,8 @@ assert not twin_once.beyond_noise()
 assert table["planted"][many, 1].sum() >= 1 and table["deduplicated"][:, 1].sum() == 0
 
 # %% [markdown]
-# A secret never planted, or planted once, sits where chance puts it (0.8 bits). At 16 copies its
+# A secret never planted, or planted once, is exposed no more than chance gives (0.8 bits here, from
+# only 4 secrets a row, against about 1.4 for a random rank on average). At 16 copies its
 # exposure is 8.8 ± 0.9 bits, at 64 copies 12.4 ± 0.5 of the possible 13.3, and 2 of those 4
 # secrets are the model's single likeliest number: anyone who knows the prefix reads them out.
 # **Deduplication** (every canary kept once) takes the 64-copy canaries down by 8.2 ± 1.8 bits,
@@ -932,8 +933,8 @@ assert spread < (auc_high - auc_low) / 3.92
 #
 # ### Contamination on purpose
 #
-# Half of the `character_play` test questions of the held-out plays above ("Which play is X
-# in?") were planted 4 times each in the small model's training text. Does the model score
+# The test is every other `character_play` question of the held-out plays above ("Which play is
+# X in?"), 39 of them; 20 of those were planted 4 times each in the small model's training text. Does the model score
 # higher on the leaked half? It answers by scoring all 38 titles after `STUDENT:` and the
 # question, as section 1 did:
 
@@ -1050,7 +1051,7 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 # 1.000; at 0.5, precision 1.000 and recall 0.900 ± 0.067: the leaked items are there verbatim).
 # **Min-K%**, which needs only the model, does worse (AUC 0.705; precision and recall 0.650 ± 0.107
 # at its median), and on the deduplicated twin, where each leaked item appears once, its AUC is
-# 0.534. With 20 items of each kind these AUCs are rough (bootstrap intervals 0.530 to 0.846, and
+# 0.534. With 20 leaked and 19 unleaked items these AUCs are rough (bootstrap intervals 0.530 to 0.846, and
 # 0.347 to 0.712): the planted model's is above a coin, the twin's cannot be told from one, but the
 # two intervals overlap, so the drop itself is not measured beyond noise. Overlap needs the training
 # data, which most large models' makers do not publish; the model alone says little about an item it
