@@ -239,6 +239,21 @@ def run_all_cells(page, lab_url: str, notebook: str, timeout_s: float) -> None:
     _wait_idle(page, timeout_s)
 
 
+SHOTS = os.environ.get("LLMLAB_SCREENSHOTS")  # `make screenshots` points it at assets/screenshots
+
+
+def save_screenshot(element, name: str) -> None:
+    """Save a picture of ``element`` (a widget in use) as ``NAME.png`` in ``$LLMLAB_SCREENSHOTS``.
+
+    Off unless the variable is set, so an ordinary test run writes nothing into the repository;
+    ``make screenshots`` sets it and refreshes the pictures the README and the site show."""
+    if not SHOTS:
+        return
+    element.scroll_into_view_if_needed()
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    element.screenshot(path=str(Path(SHOTS) / f"{name}.png"), animations="disabled")
+
+
 def slider_track(slider):
     """The bounding box of an ipywidgets slider's track (``slider``: its ``.widget-slider``)."""
     return slider.locator(".noUi-base, .ui-slider").first.bounding_box()
