@@ -77,8 +77,12 @@ def static_widgets(notebook: nbformat.NotebookNode, pictures: Path = SCREENSHOTS
                     "classes": "llmlab-widget",
                 }
             elif "text/html" in bundle:
-                outputs.append(nbformat.v4.new_output("display_data", {"text/html": bundle["text/html"]}))
-            outputs.append(nbformat.v4.new_output("display_data", {"text/markdown": f"*{LIVE_NOTE}.*"}))
+                outputs.append(
+                    nbformat.v4.new_output("display_data", {"text/html": bundle["text/html"]})
+                )
+            outputs.append(
+                nbformat.v4.new_output("display_data", {"text/markdown": f"*{LIVE_NOTE}.*"})
+            )
         cell.outputs = outputs
     return replaced
 

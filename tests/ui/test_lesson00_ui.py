@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ui.conftest import type_into
+from tests.ui.conftest import save_screenshot, type_into
 
 pytestmark = pytest.mark.ui
 
@@ -42,6 +42,7 @@ def test_speech_browser_responds_to_its_controls(run_notebook_through):
     )
     jumped = speech.inner_text()
     assert "histories" in jumped and box.input_value() == "5000"
+    save_screenshot(widget, "SpeechBrowser")
 
     # The slider steps to the neighbour, and the number box follows it.
     widget.locator(".ui-slider-handle, .noUi-handle").first.focus()

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.ui.conftest import save_screenshot
+
 pytestmark = pytest.mark.ui
 
 
@@ -30,6 +32,7 @@ def test_token_playground_shows_bytes_in_brackets_and_ids_under_tokens(run_noteb
         text, token_id = token.rsplit("\n", 1)
         assert text and token_id.isdigit()
     assert "a new line" in output.inner_text()  # the legend of · ↵ <c3>
+    save_screenshot(playground, "TokenPlayground")
 
     playground.get_by_role("button", name="characters").click()
     box.fill("KING:\nGood morrow!")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.ui.conftest import drag_slider, slider_track, type_into
+from tests.ui.conftest import drag_slider, save_screenshot, slider_track, type_into
 
 pytestmark = pytest.mark.ui
 
@@ -54,6 +54,7 @@ def test_attention_explorer_follows_layer_and_head(run_notebook_once):
     key = "ArrowRight" if head < 3 else "ArrowLeft"
     _step_slider(page, explorer, "head", key, caption, picture)
     assert _shown(caption) == (layer, head + (1 if key == "ArrowRight" else -1))
+    save_screenshot(explorer, "AttentionExplorer")
 
 
 def test_typing_updates_the_explorer_without_leaving_the_box(run_notebook_once):

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.ui.conftest import save_screenshot
+
 pytestmark = pytest.mark.ui
 
 
@@ -30,6 +32,7 @@ def test_descent_playground_follows_the_learning_rate_and_the_surface(run_notebo
         timeout=30_000,
     )
     assert _rate(caption) == pytest.approx(rate * 10**0.05, rel=0.02)
+    save_screenshot(widget, "DescentPlayground")
 
     # One step: "after 1 step", not "after 1 steps".
     old = caption.inner_text()

@@ -5,7 +5,7 @@ that loads them and the chat box's cell, not the fine-tuning in between."""
 
 import pytest
 
-from tests.ui.conftest import text_fonts
+from tests.ui.conftest import save_screenshot, text_fonts
 
 pytestmark = pytest.mark.ui
 
@@ -59,6 +59,7 @@ def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook_cel
     shown = _send(page, chat, "Good night, sweet prince.", "the fine-tuned model", enter=True)
     assert "To HAMLET: Good night, sweet prince." in shown  # Enter sent it, addressed
     assert text.input_value() == ""
+    save_screenshot(chat, "ChatBox")
 
     # A line too long for the context: a plain message right beside the box, the line kept.
     long_line = "Now cracks a noble heart, good night sweet prince " * 8

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ui.conftest import text_fonts
+from tests.ui.conftest import save_screenshot, text_fonts
 
 pytestmark = pytest.mark.ui
 
@@ -30,6 +30,7 @@ def test_the_ranking_box_ranks_by_clicks_and_saves(run_notebook_through):
     shown = box.inner_text()
     assert all(f"#{place}" in shown for place in range(1, n + 1))  # every reply has its place
     assert "my_rankings.json" in status.inner_text()
+    save_screenshot(box, "RankingBox")
     for i in range(n):
         assert picks.nth(i).is_disabled()
 

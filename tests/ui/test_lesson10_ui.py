@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.ui.conftest import drag_slider, slider_track, type_into
+from tests.ui.conftest import drag_slider, save_screenshot, slider_track, type_into
 
 pytestmark = pytest.mark.ui
 
@@ -99,6 +99,7 @@ def test_playground_follows_temperature_and_streams_a_sample(run_notebook_throug
         timeout=30_000,
     )
     assert "Is this a dagger which I see before" in text.inner_text()
+    save_screenshot(playground, "SamplingPlayground")
     # The sample in the notebook's sans-serif font (read in one go: the stream replaces the div).
     page.wait_for_function(
         "(el) => { const d = el.querySelector('div');"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.ui.conftest import text_fonts
+from tests.ui.conftest import save_screenshot, text_fonts
 
 pytestmark = pytest.mark.ui
 
@@ -69,6 +69,7 @@ def test_the_box_answers_a_typed_question_with_and_without_the_passage(run_noteb
     assert said.group(2) == f"{_confidence(closed):.2f}"  # the closed-book answer, as it was
     bars = re.compile(r"\d\.\d{3}")  # the bars' probabilities, three decimals each
     assert bars.findall(opened) != bars.findall(closed)  # the passage moved the model's bet
+    save_screenshot(box, "KnowledgeBox")
 
     # A passage longer than the model's context: a plain message, no answer, no traceback.
     passage.click()

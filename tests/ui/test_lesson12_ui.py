@@ -5,7 +5,7 @@ that loads it and the explorer's cell, not the bias, probe and cost sections aro
 
 import pytest
 
-from tests.ui.conftest import drag_slider, type_into
+from tests.ui.conftest import drag_slider, save_screenshot, type_into
 
 pytestmark = pytest.mark.ui
 
@@ -44,6 +44,7 @@ def test_the_lens_explorer_follows_the_prompt_the_slider_and_the_keys(run_notebo
     )
     _changed(page, table, old)
     assert "lord" in table.inner_text().split("\n")[-1]
+    save_screenshot(explorer, "LensExplorer")
     # One key press steps back a block.
     old = table.inner_text()
     slider.locator(".ui-slider-handle, .noUi-handle").first.focus()
