@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(MAKE) torch
-	$(BIN)/python -m pip install -e ".[lab,test]"
+	$(BIN)/python -m pip install -e ".[lab,test,site]"
 	touch $(STAMP)
 
 # A torch that satisfies the range stays. Otherwise: with an NVIDIA GPU, the default build;
@@ -77,6 +77,19 @@ notebooks: setup  ## re-execute the lesson sources into committed .ipynb files
 
 check-notebooks: setup
 	$(BIN)/python notebooks/build.py --check
+
+# The executed course as a static site in _site/ (open _site/index.html): the committed notebooks
+# rendered as they are, never re-run, no network; each widget shown as its picture in use.
+.PHONY: site screenshots
+site: setup  ## build the static site of the executed course into _site/
+	$(BIN)/python notebooks/site/build.py --out _site
+
+# The pictures of the widgets in use (README, site): the browser tests save them, then any
+# picture over 150 KB is shrunk.
+screenshots: setup  ## refresh assets/screenshots/ by running the browser tests
+	$(TEST_THREADS) LLMLAB_SCREENSHOTS=assets/screenshots CI=true $(BIN)/python -m pytest -q \
+	  -p no:cacheprovider tests/ui $(PYTEST_ARGS)
+	$(BIN)/python notebooks/site/build.py --shrink assets/screenshots
 
 lint: setup
 	$(BIN)/ruff check llmlab tests benchmarks notebooks

@@ -28,6 +28,7 @@ from llmlab.course import LESSONS, Lesson  # noqa: E402
 
 SCREENSHOTS = ROOT / "assets" / "screenshots"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MAX_PICTURE_BYTES = 150_000  # a committed screenshot (the README shows them all)
 LIVE_NOTE = "A live widget: run this lesson in JupyterLab to use it"
 # The class a LessonWidget names in its text/plain ("RankingBox: run the notebook to use ...").
 PLAIN_CLASS = re.compile(r"^([A-Z]\w*): run the notebook")
@@ -130,10 +131,41 @@ def build(out: Path, pictures: Path = SCREENSHOTS, quiet: bool = True) -> dict[s
     return widgets
 
 
+def shrink_picture(path: Path, max_bytes: int = MAX_PICTURE_BYTES) -> int:
+    """Rewrite the PNG ``path`` under ``max_bytes`` if it is larger; return its size in bytes.
+
+    First 256 colours (a widget's flat colours and text survive it), then, while still too large,
+    nine-tenths of the width and height: the README and the site show thumbnails anyway."""
+    from PIL import Image
+
+    if max_bytes < 1_000:
+        raise ValueError(f"max_bytes must be at least 1000, got {max_bytes}")
+    size = path.stat().st_size
+    if size <= max_bytes:
+        return size
+    image = Image.open(path).convert("RGB")
+    picture = image.quantize(colors=256)
+    while True:
+        picture.save(path, optimize=True)
+        size = path.stat().st_size
+        if size <= max_bytes:
+            return size
+        width, height = image.size
+        image = image.resize((int(width * 0.9), int(height * 0.9)), Image.Resampling.LANCZOS)
+        picture = image.quantize(colors=256)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_site", help="output folder")
+    parser.add_argument(
+        "--shrink", type=Path, metavar="FOLDER", help="only shrink the PNGs in FOLDER (and stop)"
+    )
     args = parser.parse_args(argv)
+    if args.shrink:
+        for path in sorted(args.shrink.glob("*.png")):
+            print(f"{path}: {shrink_picture(path) / 1000:.0f} kB")
+        return 0
     start = time.perf_counter()
     widgets = build(args.out)
     shown = sum(len(names) for names in widgets.values())
