@@ -249,9 +249,17 @@ def save_screenshot(element, name: str) -> None:
     ``make screenshots`` sets it and refreshes the pictures the README and the site show."""
     if not SHOTS:
         return
+    # A widget taller than the window would be cut by JupyterLab's own scrolling panel, its menu
+    # and status bars drawn over it: the window grows to hold it for the picture, then shrinks.
+    page, window = element.page, element.page.viewport_size
+    height = int(element.bounding_box()["height"]) + 250
+    if height > window["height"]:
+        page.set_viewport_size({"width": window["width"], "height": height})
+        page.wait_for_timeout(500)
     element.scroll_into_view_if_needed()
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     element.screenshot(path=str(Path(SHOTS) / f"{name}.png"), animations="disabled")
+    page.set_viewport_size(window)
 
 
 def slider_track(slider):
