@@ -177,7 +177,7 @@ def test_the_site_builds_quickly_with_a_page_per_lesson(built):
     assert sorted(widgets) == sorted(lesson.slug for lesson in LESSONS)
     for lesson in LESSONS:
         page = (out / f"{lesson.slug}.html").read_text(encoding="utf-8")
-        assert f"{lesson.number:02d}" in page and "<h1>" in page
+        assert f"<h1>{lesson.number:02d} · " in page  # the lesson's own title heads its page
     index = _parse(out / "index.html")
     for lesson in LESSONS:  # the landing page links every lesson, and shows its budget
         assert f"{lesson.slug}.html" in index.targets

@@ -18,6 +18,7 @@ html_theme = "alabaster"
 html_title = "llmlab: an LLM built end to end on a laptop CPU"
 html_theme_options = {
     "description": "A notebook course: every lesson executed, with its outputs and figures.",
+    "fixed_sidebar": True,  # the lessons stay in view while a long page scrolls
     "show_relbars": True,  # previous / next lesson links above and below every page
     "page_width": "1200px",
     "sidebar_width": "260px",
