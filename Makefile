@@ -85,11 +85,11 @@ site: setup  ## build the static site of the executed course into _site/
 	$(BIN)/python notebooks/site/build.py --out _site
 
 # The pictures of the widgets in use (README, site): the browser tests save them, then any
-# picture over 150 KB is shrunk.
+# picture over 150 KB is shrunk (also after a failed test: the pictures taken before it count).
 screenshots: setup  ## refresh assets/screenshots/ by running the browser tests
 	$(TEST_THREADS) LLMLAB_SCREENSHOTS=assets/screenshots CI=true $(BIN)/python -m pytest -q \
-	  -p no:cacheprovider tests/ui $(PYTEST_ARGS)
-	$(BIN)/python notebooks/site/build.py --shrink assets/screenshots
+	  -p no:cacheprovider tests/ui $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python notebooks/site/build.py --shrink assets/screenshots && exit $$status
 
 lint: setup
 	$(BIN)/ruff check llmlab tests benchmarks notebooks
