@@ -556,8 +556,7 @@ def train_step(
     the update, so the weights stay as they were. ``net`` is ``model``'s DDP wrapper if any;
     ``agree(loss)`` turns this process's loss into the one every rank acts on (:func:`fit`).
     """
-    if not checks.is_number(lr) or not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+    checks.number(lr, "lr", 0)
     local_loss, norm = _forward_backward(
         model if net is None else net, model, optimizer, loss_fn, batch, lr, config
     )
