@@ -729,9 +729,10 @@ assert word_gain.value > 0.3 and word_gain.beyond_noise(3)
 #
 # - Let it run a few hundred steps, pause, and read the sample: which came first, line breaks
 #   and speaker names, or real words?
-# - Raise the learning rate tenfold (click the slider's handle and press → ten times: 3e-3 to
-#   3e-2) and watch the curve for a hundred steps. Then go back down. The new rate is used from
-#   the very next step, with no warm-up: is the curve as smooth as before?
+# - Raise the learning rate tenfold (click the slider's handle and press → ten times: from
+#   3.2e-3, about the peak rate of the run above, to 3.2e-2) and watch the curve for a hundred
+#   steps. Then go back down. The new rate is used from the very next step, with no warm-up: is
+#   the curve as smooth as before?
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import TrainingView
@@ -739,6 +740,7 @@ from llmlab.widgets import TrainingView
 view = TrainingView(tokenizer, train_ids, val_ids)
 assert (view.config.n_layer, view.config.n_embd, view.config.block_size) == (2, 64, 64)
 assert view.step == 0 and view.eval_every == view.sample_every == 100  # nothing runs before Start
+assert f"{view.lr.value:.1e}" == "3.2e-03" and f"{view.lr.value * 10:.1e}" == "3.2e-02"
 view
 
 # %% [markdown]

@@ -13,6 +13,7 @@ from llmlab.model import GPTConfig
 from llmlab.tokenization import CharTokenizer
 from llmlab.train import TrainConfig, lm_batches, lm_loss, make_optimizer, train_step
 from llmlab.widgets import TrainingView, status_text
+from llmlab.widgets.training import LR_EXPONENTS, LR_STEP
 
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\n" * 40
 
@@ -41,6 +42,8 @@ async def _until(condition, seconds: float = 30.0) -> None:
 def test_nothing_trains_until_start_and_the_global_rng_is_untouched(view):
     assert view.step == 0 and view.history == [] and not view.running
     assert view.button.description == "Start" and "ready · step 0" in view.status.value
+    # The default rate lies on the slider's grid: the page would otherwise snap it to another.
+    assert (math.log10(view.lr.value) - LR_EXPONENTS[0]) / LR_STEP == pytest.approx(15)
     state = torch.get_rng_state()
     weights = [p.detach().clone() for p in view.model.parameters()]
     assert view.train_steps(6) == 6

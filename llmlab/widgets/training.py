@@ -68,10 +68,12 @@ class TrainingView(LessonWidget):
 
     ``tokenizer``, ``train_ids`` and ``val_ids`` are the lesson's characters and token arrays.
     ``config`` is the model (by default 2 blocks, 64 wide, 64 characters of context: a step
-    takes tens of milliseconds on one core); ``lr`` the starting learning rate; ``batch_size``
-    windows per step; every ``log_every`` steps a point of training loss joins the curve, every
-    ``eval_every`` a held-out loss on ``eval_windows`` fixed windows, and every ``sample_every``
-    a new ``sample_length``-character sample of ``prompt``, always drawn with ``seed``.
+    takes tens of milliseconds on one core); ``lr`` the starting learning rate (the page snaps
+    the slider to its grid, powers of ten ``LR_STEP`` apart, so the default is on it: 10^-2.5,
+    about 3.2e-3); ``batch_size`` windows per step; every ``log_every`` steps a point of
+    training loss joins the curve, every ``eval_every`` a held-out loss on ``eval_windows``
+    fixed windows, and every ``sample_every`` a new ``sample_length``-character sample of
+    ``prompt``, always drawn with ``seed``.
     Code (and the tests) can drive it without a browser: :meth:`train_steps` runs steps in
     place, :meth:`start` and :meth:`pause` do what the button does.
     """
@@ -82,7 +84,7 @@ class TrainingView(LessonWidget):
         train_ids: Any,
         val_ids: Any,
         config: Any = None,
-        lr: float = 3e-3,
+        lr: float = 10**-2.5,
         batch_size: int = 16,
         log_every: int = 10,
         eval_every: int = 100,
@@ -344,7 +346,7 @@ class TrainingView(LessonWidget):
         held = [r for r in records if "val_loss" in r]
         self.val_dots.set_data([r["step"] for r in held], [r["val_loss"] for r in held])
         losses = [r["loss"] for r in records] + [r["val_loss"] for r in held]
-        self.axes.set_xlim(0, max(100, self.step))
+        self.axes.set_xlim(0, max(100, self.step) * 1.03)  # room for the last dot
         if losses:
             self.axes.set_ylim(min(losses) - 0.1, max(losses) + 0.1)
         else:
