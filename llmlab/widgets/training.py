@@ -148,6 +148,7 @@ class TrainingView(LessonWidget):
         self.message = ""
         self._stop, self._task, self._restore = False, None, None
         self._handler = self._on_sigint  # one bound method, to recognise it when installed
+        self._loop = _running_loop()  # the kernel's main loop, when built by a cell
 
         self.button = w.Button(description="Start", icon="play", button_style="success")
         self.button.on_click(lambda _button: self.toggle())
@@ -260,17 +261,26 @@ class TrainingView(LessonWidget):
         else:
             self.start()
 
-    def start(self) -> asyncio.Task | None:
-        """Train in the background on the running event loop (the kernel's) until paused.
+    def start(self) -> Any:
+        """Train in the background on the kernel's main event loop until paused.
 
-        Without a running loop (plain Python) there is nothing to run it in the background:
-        use :meth:`train_steps` instead. Returns the task.
+        The loop is the one the cell that built the view ran in (the main thread's, where a
+        kernel interrupt arrives), or else the running one; a click that ipykernel handles in
+        another thread hands the run over to it. Without any loop (plain Python) there is
+        nothing to run in the background: use :meth:`train_steps`. Returns the task (a future
+        when handed over from another thread).
         """
         if self.running:
             return self._task
-        loop = asyncio.get_running_loop()
+        here = _running_loop()
+        loop = self._loop if self._loop is not None and not self._loop.is_closed() else here
+        if loop is None:
+            raise RuntimeError("start() needs a running event loop; use train_steps() instead")
         self._stop, self.state, self.message = False, "training", ""
-        self._task = loop.create_task(self._run())
+        if loop is here:
+            self._task = loop.create_task(self._run())
+        else:
+            self._task = asyncio.run_coroutine_threadsafe(self._run(), loop)
         self.render_button()
         self.render_status()
         return self._task
@@ -391,3 +401,11 @@ class TrainingView(LessonWidget):
 
     def still(self) -> dict[str, Any]:
         return {"text/html": self.status.value + self.text.value}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, if any."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
