@@ -107,6 +107,24 @@ def test_start_trains_in_the_background_and_pause_stops_it(view):
     assert view.history[-1]["step"] <= view.step
 
 
+def test_a_click_handled_in_another_thread_trains_on_the_views_loop(view):
+    # ipykernel may handle a click outside the main thread; the run must stay on the main
+    # thread's loop, where a kernel interrupt's handler runs.
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        view._loop = loop  # as when a cell builds the view
+        handed = await loop.run_in_executor(None, view.start)
+        assert view.running and view.state == "training"
+        await _until(lambda: view.step >= 2)
+        await loop.run_in_executor(None, view.pause)
+        await asyncio.wrap_future(handed)
+        assert not view.running and view.state == "paused"
+
+    asyncio.run(scenario())
+    with pytest.raises(RuntimeError, match="train_steps"):
+        view.start()  # no loop left to run in
+
+
 def test_an_interrupt_stops_the_run_and_restores_the_kernels_handler(view):
     before = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as ipykernel has it while no cell runs
