@@ -52,7 +52,14 @@ DIVERGED_FACTOR = 2.0
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN/inf or exploded; the weights were not updated with that step."""
+    """The loss became NaN/inf or exploded; the weights were not updated with that step.
+
+    ``loss`` and ``norm`` (the gradient norm) are the step's, for a caller to say what happened.
+    """
+
+    def __init__(self, message: str, loss: float = math.nan, norm: float = math.nan) -> None:
+        super().__init__(message)
+        self.loss, self.norm = loss, norm
 
 
 @dataclass
@@ -345,21 +352,35 @@ def fit(
     stop_reason = "max_steps"
     model.train()
     with _interrupt_requests() as interrupted:
+        started, stop_now, out_of_time = time.perf_counter(), False, False
+
+        def agree(local_loss: Tensor) -> float:
+            """All ranks' mean loss, and (before the update) whether to stop after this step."""
+            nonlocal stop_now, out_of_time
+            spent = seconds + time.perf_counter() - started
+            over_time = config.max_seconds is not None and spent >= config.max_seconds
+            agreed, stop_now, out_of_time = _agree(local_loss, interrupted(), over_time, world)
+            return agreed
+
         while step < config.max_steps:
             started = time.perf_counter()
             lr = lr_at(step, config)
             batch = batches(generator, config.batch_size * world)
-            local_loss, norm = _forward_backward(
-                net, model, optimizer, loss_fn, batch.rows(mine), lr, config
-            )
-            spent = seconds + time.perf_counter() - started
-            over_time = config.max_seconds is not None and spent >= config.max_seconds
-            loss, stop_now, out_of_time = _agree(local_loss, interrupted(), over_time, world)
-            too_high = diverged_above is not None and loss > diverged_above
-            if not (math.isfinite(loss) and math.isfinite(norm)) or too_high:
+            try:
+                loss, _ = train_step(
+                    model,
+                    optimizer,
+                    loss_fn,
+                    batch.rows(mine),
+                    lr,
+                    config,
+                    diverged_above=diverged_above,
+                    net=net,
+                    agree=agree,
+                )
+            except TrainingDivergedError as error:
                 bar.close()
-                raise _diverged(step, loss, norm, lr, checkpoint, last_saved)
-            optimizer.step()
+                raise _diverged(step, error.loss, error.norm, lr, checkpoint, last_saved) from None
             step += 1
             tokens += batch.tokens
             seconds += time.perf_counter() - started
@@ -512,6 +533,44 @@ def _checked_inputs(
                 f"got min id {int(data.min())}, max id {int(data.max())}"
             )
     return train_data, val_data
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFunction,
+    batch: Batch,
+    lr: float,
+    config: TrainConfig,
+    *,
+    diverged_above: float | None = None,
+    net: torch.nn.Module | None = None,
+    agree: Callable[[Tensor], float] | None = None,
+) -> tuple[float, float]:
+    """One step of the loop, the only one in llmlab: ``(loss, gradient norm before clipping)``.
+
+    Forward and backward at learning rate ``lr``, clipping to ``config.grad_clip``, then AdamW's
+    update. :func:`fit` calls it for every step; a caller that owns its own schedule (a live
+    view where the learning rate is a control) calls it one step at a time. A non-finite loss or
+    gradient, or a loss above ``diverged_above``, raises :class:`TrainingDivergedError` *before*
+    the update, so the weights stay as they were. ``net`` is ``model``'s DDP wrapper if any;
+    ``agree(loss)`` turns this process's loss into the one every rank acts on (:func:`fit`).
+    """
+    checks.number(lr, "lr", 0)
+    local_loss, norm = _forward_backward(
+        model if net is None else net, model, optimizer, loss_fn, batch, lr, config
+    )
+    loss = local_loss.item() if agree is None else agree(local_loss)
+    too_high = diverged_above is not None and loss > diverged_above
+    if not (math.isfinite(loss) and math.isfinite(norm)) or too_high:
+        raise TrainingDivergedError(
+            f"loss {loss:.4g}, gradient norm {norm:.4g} (learning rate {lr:.3g}): this step was "
+            "not applied",
+            loss,
+            norm,
+        )
+    optimizer.step()
+    return loss, norm
 
 
 def _forward_backward(

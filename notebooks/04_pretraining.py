@@ -717,6 +717,33 @@ word_gain = stats.difference(real_words(after), real_words(before), paired=False
 assert word_gain.value > 0.3 and word_gain.beyond_noise(3)
 
 # %% [markdown]
+# ### Your turn: a run you steer
+#
+# The widget below trains a model of its own from scratch (2 blocks, 64 wide, 64 characters of
+# context, so a step is quick; `model` above is left as it is) with `llmlab.train`'s own step,
+# while you watch: the loss curve is redrawn about once a second (held-out loss every 100 steps,
+# the dots), and every 100 steps it writes a new sample from the same prompt and the same seed,
+# so what changes between two samples is the model alone. Nothing runs until you press
+# **Start**; **Pause** stops it after the current step, and Kernel → Interrupt stops it too.
+# Things to try:
+#
+# - Let it run a few hundred steps, pause, and read the sample: which came first, line breaks
+#   and speaker names, or real words?
+# - Raise the learning rate tenfold (click the slider's handle and press → ten times: from
+#   3.2e-3, about the peak rate of the run above, to 3.2e-2) and watch the curve for a hundred
+#   steps. Then go back down. The new rate is used from the very next step, with no warm-up: is
+#   the curve as smooth as before?
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import TrainingView
+
+view = TrainingView(tokenizer, train_ids, val_ids)
+assert (view.config.n_layer, view.config.n_embd, view.config.block_size) == (2, 64, 64)
+assert view.step == 0 and view.eval_every == view.sample_every == 100  # nothing runs before Start
+assert f"{view.lr.value:.1e}" == "3.2e-03" and f"{view.lr.value * 10:.1e}" == "3.2e-02"
+view
+
+# %% [markdown]
 # ## 10. Perplexity, bits per character, and a fair comparison
 #
 # The loss is in nats per token. Two friendlier readings of it:

@@ -56,6 +56,7 @@ from llmlab.widgets.tokens import (
     token_html,
     token_view,
 )
+from llmlab.widgets.training import TrainingView, status_text
 
 __all__ = [
     "NO_ONE",
@@ -77,6 +78,7 @@ __all__ = [
     "Surface",
     "TokenPlayground",
     "TokenView",
+    "TrainingView",
     "answer_confidence",
     "answer_options",
     "attention_maps",
@@ -93,6 +95,7 @@ __all__ = [
     "ranking_html",
     "show_token",
     "speech_html",
+    "status_text",
     "stream_reply",
     "token_html",
     "token_view",
