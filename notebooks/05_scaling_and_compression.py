@@ -317,19 +317,20 @@ assert abs(size_law.exponent / (1 + k) - compute_law.exponent) < 0.1 * compute_l
 # %% [markdown]
 # ### Try it: a rung of your own
 #
-# The widget below puts any model width and compute budget on the compute law fitted above: the
-# ladder's five points (with their SE bars, too small to see at this scale), the dashed law, and
-# your choice as a star at the loss the law predicts, with the tokens that budget buys that
-# size and the time it would take at XL's measured speed. **Train it** trains that model for
-# that budget with this lesson's own `run` (budgets that would take more than 20 seconds here
-# are refused) and draws the measured loss beside the star. Things to try:
+# The widget below puts any model width and compute budget (in GFLOP: 10⁹ FLOPs) on the
+# compute law fitted above: the ladder's five points (with their SE bars, too small to see at
+# this scale), the dashed law, and your choice as a star at the loss the law predicts, with the
+# tokens that budget buys that size and the time it would take at XL's measured speed.
+# **Train it** trains that model for that budget with this lesson's own `run` (budgets that
+# would take more than 20 seconds here are refused) and draws the measured loss beside the
+# star. Things to try:
 #
 # - Slide the budget along the ladder: the star follows the line, and beyond XL's compute the
 #   caption says you are extrapolating (section 4 measures how far one step out can miss).
 # - Keep the budget and change the width: the prediction does not move, because the law knows
-#   compute only; the caption shows how far the tokens per parameter drift from the ladder's
-#   path. Train widths 4, 8 and 16 at a budget of 10 (×10⁹ FLOPs): do they land on the star?
-#   (Section 5 runs this comparison with its noise.)
+#   compute only; the caption compares the tokens the budget buys with what the ladder's path
+#   gives that size. Train widths 4, 8 and 16 at a budget of 10 GFLOP: do they land on the
+#   star? (Section 5 runs this comparison with its noise.)
 
 # %% tags=["nbval-ignore-output"]
 from llmlab.widgets import ScalingLadder

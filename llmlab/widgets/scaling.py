@@ -28,7 +28,7 @@ from llmlab.widgets.base import (
     slider_panel,
 )
 
-GIGA = 1e9  # the budget slider counts compute in units of 10^9 FLOPs
+GIGA = 1e9  # the budget slider counts compute in GFLOP, units of 10^9 FLOPs
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,15 @@ def choice_sentence(choice: LadderChoice, flops_per_s: float) -> str:
         f"{choice.seconds:.0f} s of training on this CPU at the measured "
         f"{flops_per_s / GIGA:.2g} GFLOP/s. The law predicts a held-out loss of "
         f"{choice.predicted:.3f} nats per character ({where}). The ladder's path gives a model "
-        f"this size about {choice.ladder_tokens:,.0f} tokens; this budget gives it "
+        f"this size about {_three_digits(choice.ladder_tokens):,} tokens; this budget gives it "
         f"{share:.2g} times that."
     )
+
+
+def _three_digits(x: float) -> int:
+    """``x`` rounded to three significant digits (790,706 -> 791,000): a fitted path's
+    estimate, not a count."""
+    return int(round(x, 2 - math.floor(math.log10(abs(x))))) if x else 0
 
 
 class ScalingLadder(LessonWidget):
@@ -171,7 +177,7 @@ class ScalingLadder(LessonWidget):
         budget = round(sorted(compute)[len(compute) // 2]) if budget is None else budget
         if not (isinstance(budget, (int, float)) and low <= budget <= high):
             raise ValueError(
-                f"budget must be in [{low}, {high}] (10^9 FLOPs: the ladder's compute and a "
+                f"budget must be in [{low}, {high}] (GFLOP, 10^9 FLOPs: the ladder's compute and a "
                 f"factor of two beyond), got {budget!r}"
             )
         self.width = w.SelectionSlider(
@@ -183,7 +189,7 @@ class ScalingLadder(LessonWidget):
             **ON_RELEASE,
         )
         self.budget = w.FloatSlider(
-            value=budget, min=low, max=high, step=1, description="compute (1e9 FLOPs)", **ON_RELEASE
+            value=budget, min=low, max=high, step=1, description="compute (GFLOP)", **ON_RELEASE
         )
         panel, self.note = slider_panel([[(self.budget, "26em")]])
         self.caption = w.HTML()
@@ -244,7 +250,8 @@ class ScalingLadder(LessonWidget):
             text = (
                 f"Trained: width {choice.width} for {steps:,} steps ({measured:.2g} FLOPs), "
                 f"held-out loss {loss.value:.3f} ± {loss.se:.3f}; the law predicted "
-                f"{choice.predicted:.3f}, a miss of {miss:+.3f} ({miss / loss.se:+.1f} SE)."
+                f"{choice.predicted:.3f}, a miss of {miss:+.3f} ({miss / loss.se:+.1f} SE): "
+                f"too {'optimistic' if miss < 0 else 'pessimistic'}."
             )
             self.status.value = f"<span style='{TEXT_STYLE}'>{text}</span>"
             self.render()
@@ -255,12 +262,19 @@ class ScalingLadder(LessonWidget):
     def _draw(self) -> None:
         """The figure, once: the ladder's points with SE bars and the law; the choice moves."""
         from matplotlib.figure import Figure
+        from matplotlib.ticker import FormatStrFormatter
 
         self.figure = Figure(figsize=(7.5, 4), layout="constrained")
         ax = self.axes = self.figure.subplots()
         low, high = self.budget.min * GIGA, self.budget.max * GIGA
         xs = [low * (high / low) ** (i / 50) for i in range(51)]
-        ax.plot(xs, [self.law(x) for x in xs], "--", color="grey", label=f"law: {self.law}")
+        ax.plot(
+            xs,
+            [self.law(x) for x in xs],
+            "--",
+            color="grey",
+            label=f"the law: loss = {self.law} (x: FLOPs)",
+        )
         ax.errorbar(
             [p.flops for p in self.points],
             [p.loss for p in self.points],
@@ -281,6 +295,8 @@ class ScalingLadder(LessonWidget):
             ylabel="held-out loss (nats per char)",
             title="Your choice on the ladder's law",
         )
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%.1f"))  # not 2.5 as 2.5x10^0
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
         ax.legend(loc="upper right", fontsize="small")
 
     def render(self) -> None:
