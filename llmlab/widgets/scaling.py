@@ -11,6 +11,7 @@ its own training function, so "Train it" runs exactly the lesson's recipe.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -208,6 +209,7 @@ class ScalingLadder(LessonWidget):
                 self.image,
             ]
         )
+        self._drawing = threading.RLock()
         self._draw()
         self.render()
 
@@ -264,7 +266,7 @@ class ScalingLadder(LessonWidget):
         from matplotlib.figure import Figure
         from matplotlib.ticker import FormatStrFormatter
 
-        self.figure = Figure(figsize=(7.5, 4), layout="constrained")
+        self.figure = Figure(figsize=(7.5, 3.6), layout="constrained")
         ax = self.axes = self.figure.subplots()
         low, high = self.budget.min * GIGA, self.budget.max * GIGA
         xs = [low * (high / low) ** (i / 50) for i in range(51)]
@@ -300,6 +302,13 @@ class ScalingLadder(LessonWidget):
         ax.legend(loc="upper right", fontsize="small")
 
     def render(self) -> None:
+        # One drawing of the one figure at a time: should a control's message ever be handled
+        # while a drawing is in progress, two drawings would interleave and could send a blank
+        # picture (the browser test once saw one when it moved controls without pausing).
+        with self._drawing:
+            self._render()
+
+    def _render(self) -> None:
         choice = self.choice()
         self.caption.value = f"<span style='{TEXT_STYLE}'>{self.sentence()}</span>"
         self.star.set_data([choice.flops], [choice.predicted])

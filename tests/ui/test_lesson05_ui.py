@@ -25,13 +25,21 @@ CELLS = [
 ]
 
 
+def _png_size(picture) -> int:
+    """The size in bytes of the PNG the picture shows (a blank one is under 2 kB)."""
+    return picture.evaluate("async img => (await (await fetch(img.src)).blob()).size")
+
+
 def _compute(caption) -> float:
     return float(re.search(r"compute ([0-9.e+]+) FLOPs", caption.inner_text()).group(1))
 
 
-def _changed(page, caption, old: str) -> None:
+def _changed(page, caption, picture, old: str, src: str) -> None:
+    """Wait until both the caption and the picture have changed (the picture comes second)."""
     page.wait_for_function(
-        "([el, old]) => el.innerText !== old", arg=[caption.element_handle(), old], timeout=30_000
+        "([el, img, old, src]) => el.innerText !== old && img.src !== src && img.complete",
+        arg=[caption.element_handle(), picture.element_handle(), old, src],
+        timeout=30_000,
     )
 
 
@@ -47,24 +55,23 @@ def test_scaling_ladder_follows_the_budget_and_the_width(run_notebook_cells):
     budget = widget.locator(".widget-slider").filter(has_text="compute (GFLOP)")
     text, src = caption.inner_text(), picture.get_attribute("src")
     drag_slider(page, budget, 60, 2, 201)
-    page.wait_for_function(
-        "([el, img, text, src]) => el.innerText !== text && img.src !== src",
-        arg=[caption.element_handle(), picture.element_handle(), text, src],
-        timeout=30_000,
-    )
+    _changed(page, caption, picture, text, src)
     assert 40e9 < _compute(caption) < 80e9
 
     # Type an exact budget into the box beside the slider.
-    text = caption.inner_text()
+    text, src = caption.inner_text(), picture.get_attribute("src")
     type_into(page, widget.locator(".llmlab-typed input").first, "6")
-    _changed(page, caption, text)
+    _changed(page, caption, picture, text, src)
     assert _compute(caption) == pytest.approx(6e9)
     # One arrow key on the width slider: the next width, the same compute.
+    # (The picture stays: the law knows compute only, so the star does not move.)
     text = caption.inner_text()
     width = widget.locator(".widget-slider").filter(has_text="model width")
     width.locator(".noUi-handle, .ui-slider-handle").first.focus()
     page.keyboard.press("ArrowLeft")
-    _changed(page, caption, text)
+    page.wait_for_function(
+        "([el, old]) => el.innerText !== old", arg=[caption.element_handle(), text], timeout=30_000
+    )
     assert "width 8" in caption.inner_text() and _compute(caption) == pytest.approx(6e9)
 
     # Train it: a small budget trains in seconds and its measured loss appears beside the law's.
@@ -82,4 +89,9 @@ def test_scaling_ladder_follows_the_budget_and_the_width(run_notebook_cells):
     )
     box = widget.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 1280  # the widget fits the window
+    # The widget's top at the notebook's top, so its picture is inside the scrolled panel too.
+    widget.evaluate("el => el.scrollIntoView({block: 'start'})")
+    shown = picture.bounding_box()
+    assert shown["height"] > 200 and shown["y"] + shown["height"] <= 800  # the plot is on screen
+    assert _png_size(picture) > 10_000  # a drawn plot, not a blank picture
     save_screenshot(widget, "ScalingLadder")
