@@ -21,9 +21,9 @@ import bz2
 import gzip
 import lzma
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmlab.model import GPT
@@ -116,6 +116,52 @@ def window_losses(
             loss = F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")
             losses.extend(loss.mean(dim=1).tolist())
     return losses
+
+
+def cached_run(name: str, settings: Mapping[str, Any], measure: Callable[[], dict]) -> dict:
+    """``measure()``'s result (a dict of JSON values), saved in :func:`llmlab.cache_dir` under a
+    hash of ``settings``, and read back from there when the same settings come again.
+
+    A lesson's training runs are deterministic given their settings, so a second run of the
+    lesson (or a widget that shows the runs, in a browser test that must be quick) need not
+    train them again. ``settings`` must hold everything the result depends on; dataclasses (the
+    model's and the training's configs) count by their fields and tensors (the data) by a hash
+    of their bytes. The code version and the torch version are added, so a cache made by other
+    code is never read. Floats survive JSON exactly, so a cached result prints as the fresh one.
+    """
+    import dataclasses
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from llmlab import cache_dir
+    from llmlab.files import write_atomically
+    from llmlab.pretrained import CODE_VERSION
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a short identifier (it names the file), got {name!r}")
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            return (
+                f"{tensor.dtype}{list(tensor.shape)}:"
+                + hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
+            )
+        raise ValueError(f"settings hold a {type(value).__name__}, which has no stable key")
+
+    every = {**settings, "code": CODE_VERSION, "torch": torch.__version__}
+    key = hashlib.sha256(json.dumps(every, sort_keys=True, default=plain).encode()).hexdigest()
+    path = Path(cache_dir()) / f"{name}-{key[:16]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = measure()
+    write_atomically(path, json.dumps(result).encode())
+    return json.loads(json.dumps(result))  # the same types a later read gives (lists, not tuples)
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,9 @@ assert WINDOWS * CONTEXT == 131_072
 # %% [markdown]
 # One function trains a model of a given width for a given number of steps and scores it. It
 # keeps every run it has made, so a later section that needs the same run gets it back instead
-# of training it again.
+# of training it again. It also saves each run's results in the course's cache
+# (`scaling.cached_run`, in `$LLMLAB_HOME`), under a hash of every setting and of the data: run
+# the lesson again and the runs are read back, not retrained (with the seconds they took then).
 
 # %%
 RUNS = {}  # (width, steps, seed) -> the run
@@ -194,14 +196,20 @@ def run(width: int, steps: int, seed: int = 0) -> dict:
             eval_windows=32,
             seed=1337 + seed,
         )
-        result = train(model, train_ids, val_ids, config, progress=False)
-        RUNS[width, steps, seed] = {
-            "params": model.num_params(),
-            "tokens": result.tokens,
-            "seconds": result.seconds,
-            "curve": [(h["tokens"], h["val_loss"]) for h in result.history if "val_loss" in h],
-            "windows": scaling.window_losses(model, val_ids, WINDOWS),  # one loss per window
-        }
+
+        def measure() -> dict:
+            result = train(model, train_ids, val_ids, config, progress=False)
+            return {
+                "params": model.num_params(),
+                "tokens": result.tokens,
+                "seconds": result.seconds,
+                "curve": [(h["tokens"], h["val_loss"]) for h in result.history if "val_loss" in h],
+                "windows": scaling.window_losses(model, val_ids, WINDOWS),  # one loss per window
+            }
+
+        settings = {"model": model.config, "train": config, "seed": seed, "windows": WINDOWS}
+        settings["data"] = [train_ids, val_ids]
+        RUNS[width, steps, seed] = scaling.cached_run("lesson05_run", settings, measure)
         RUNS[width, steps, seed]["loss"] = stats.mean(RUNS[width, steps, seed]["windows"])
     return RUNS[width, steps, seed]
 
@@ -305,6 +313,38 @@ assert abs(size_law.exponent / (1 + k) - compute_law.exponent) < 0.1 * compute_l
 # One law, then: on this ladder we cannot tell how much of the gain came from parameters and how
 # much from data. To separate them, hold the compute fixed and trade one against the other
 # (section 5).
+
+# %% [markdown]
+# ### Try it: a rung of your own
+#
+# The widget below puts any model width and compute budget (in GFLOP: 10⁹ FLOPs) on the
+# compute law fitted above: the ladder's five points (with their SE bars, too small to see at
+# this scale), the dashed law, and your choice as a star at the loss the law predicts, with the
+# tokens that budget buys that size and the time it would take at XL's measured speed.
+# **Train it** trains that model for that budget with this lesson's own `run` (budgets that
+# would take more than 20 seconds here are refused) and draws the measured loss beside the
+# star. Things to try:
+#
+# - Slide the budget along the ladder: the star follows the line, and beyond XL's compute the
+#   caption says you are extrapolating (section 4 measures how far one step out can miss).
+# - Keep the budget and change the width: the prediction does not move, because the law knows
+#   compute only; the caption compares the tokens the budget buys with what the ladder's path
+#   gives that size. Train widths 4, 8 and 16 at a budget of 10 GFLOP: do they land on the
+#   star? (Section 5 runs this comparison with its noise.)
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import ScalingLadder
+
+offered = sorted({4, 32, *(width for width, _ in LADDER.values())})
+ScalingLadder(
+    runs,
+    compute_law,
+    widths={width: make(width).num_params() for width in offered},
+    flops_per_s=xl_rate,
+    train=run,
+    tokens_per_step=BATCH * CONTEXT,
+    max_seconds=20,
+)
 
 # %% [markdown]
 # ## 4. Predict, then verify
