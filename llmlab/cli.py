@@ -127,15 +127,15 @@ def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
     _prepare_arguments,
 )
 def _prepare(args: argparse.Namespace) -> int:
-    from llmlab import cache_dir, pretrained
+    from llmlab import cache_dir, caches
 
-    names = args.names or pretrained.cache_names()
+    names = args.names or caches.cache_names()
     for name in names:  # refuse a bad name before any training time is spent
-        if name not in pretrained.cache_names():
-            raise ValueError(f"names must be among {pretrained.cache_names()}, got {name!r}")
+        if name not in caches.cache_names():
+            raise ValueError(f"names must be among {caches.cache_names()}, got {name!r}")
     print(f"cache: {cache_dir()}", flush=True)
     for name in names:
-        print(pretrained.prepare(name), flush=True)
+        print(caches.prepare(name), flush=True)
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llmlab import cli, memorization, pretrained
+from llmlab import caches, cli, memorization, pretrained
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -46,12 +46,12 @@ def shipped(name: str) -> Path:
 
 
 def test_a_shipped_model_is_served_from_assets_and_a_cached_one_from_the_cache(home):
-    line = pretrained.prepare("char", progress=False)
+    line = caches.prepare("char", progress=False)
     assert line.startswith("char: shipped in assets/checkpoints, ") and str(shipped("char")) in line
     assert re.search(r"validation loss \d\.\d{4}\) \(\d+\.\d s\)$", line)
     home.mkdir()
     shutil.copy(shipped("char"), home)  # as if an earlier run had trained it here
-    line = pretrained.prepare("char", progress=False)
+    line = caches.prepare("char", progress=False)
     assert line.startswith("char: already in the cache, ")
     assert str(home / shipped("char").name) in line
 
@@ -59,8 +59,8 @@ def test_a_shipped_model_is_served_from_assets_and_a_cached_one_from_the_cache(h
 def test_a_missing_model_is_trained_once(home, monkeypatch, tmp_path):
     monkeypatch.setitem(pretrained.RECIPES, "tiny", TINY)
     monkeypatch.setattr(pretrained, "SHIPPED", tmp_path / "none")
-    assert pretrained.prepare("tiny", progress=False).startswith("tiny: trained into the cache, ")
-    assert pretrained.prepare("tiny", progress=False).startswith("tiny: already in the cache, ")
+    assert caches.prepare("tiny", progress=False).startswith("tiny: trained into the cache, ")
+    assert caches.prepare("tiny", progress=False).startswith("tiny: already in the cache, ")
 
 
 def test_the_command_refuses_an_unknown_name_before_doing_anything(home, capsys):
@@ -90,12 +90,12 @@ def test_the_small_models_are_lesson_11s_own(home, monkeypatch):
         (home / f"small-{len(calls)}.safetensors").write_bytes(b"")
 
     monkeypatch.setattr(memorization, "small_model", record)
-    line = pretrained.prepare("small_models", progress=False)
+    line = caches.prepare("small_models", progress=False)
     assert line.startswith("small_models: 0 of 5 already in the cache, 5 trained (")
-    assert len(set(calls)) == len(calls) == len(pretrained.SMALL_MODEL_CALLS)
+    assert len(set(calls)) == len(calls) == len(caches.SMALL_MODEL_CALLS)
     assert [seed for _, seed in calls] == [0, 0, 1, 2, 0]
     # the planted text is the lesson's: as many characters planted as its committed output says
-    namespace = pretrained._lesson_texts()
+    namespace = caches._lesson_texts()
     notebook = json.loads((ROOT / "notebooks" / "11_what_a_model_knows.ipynb").read_text())
     printed = "".join(
         "".join(out.get("text", "")) for c in notebook["cells"] for out in c.get("outputs", [])
@@ -137,15 +137,15 @@ def test_prepare_covers_every_cache_the_lessons_fill():
         for call in _calls(tree, "small_model"):
             small.setdefault(ast.unparse(call), [])
     assert {"char", "bpe", "sft", "sft_short", "reader", "cda", "cda_control"} <= named
-    assert named <= set(pretrained.cache_names())
+    assert named <= set(caches.cache_names())
     declared = {}
-    for call, bound in pretrained.SMALL_MODEL_CALLS:
+    for call, bound in caches.SMALL_MODEL_CALLS:
         declared.setdefault(call, []).append(bound)
     assert set(declared) == set(small)
     for call, loops in small.items():
         expected = [bound for loop in loops for bound in loop] or [{}]
         assert declared[call] == expected, call
-    assert set(pretrained.names()) | {"small_models", "matplotlib"} == set(pretrained.cache_names())
+    assert set(pretrained.names()) | {"small_models", "matplotlib"} == set(caches.cache_names())
 
 
 def test_no_other_module_writes_into_the_cache():
@@ -155,5 +155,5 @@ def test_no_other_module_writes_into_the_cache():
         for module in (ROOT / "llmlab").rglob("*.py")
         if re.search(r"(?<![.\w])cache_dir\((?!create=False)", module.read_text(encoding="utf-8"))
     }
-    # (doctor checks the folder is writable; cli names it in `llmlab prepare`)
-    assert writers - {"__init__"} == {"pretrained", "memorization", "doctor", "cli"}
+    # (doctor checks the folder is writable; cli names it and caches fills it in `llmlab prepare`)
+    assert writers - {"__init__"} == {"pretrained", "memorization", "doctor", "cli", "caches"}
