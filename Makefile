@@ -75,6 +75,12 @@ test-arithmetic: setup  ## the notebooks under nbval, once per setting in ARITHM
 notebooks: setup  ## re-execute the lesson sources into committed .ipynb files
 	$(BIN)/python notebooks/build.py $(LESSONS)
 
+# Every lesson (or LESSONS="03 06") run twice, with an empty and then a warm $LLMLAB_HOME; the wall
+# seconds go into README.md's timing table, with the machine's name. About 25 minutes for all.
+.PHONY: timings
+timings: setup  ## time the lessons, cold and warm cache, into README.md's table
+	$(BIN)/python notebooks/timings.py $(LESSONS)
+
 check-notebooks: setup
 	$(BIN)/python notebooks/build.py --check
 

@@ -114,22 +114,28 @@ def _check_before_training(recipe: dict, out: str) -> None:
 
 
 def _prepare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", help="standard models to fetch or train (default all)")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help="caches to warm (default all): a standard model, small_models (lesson 11), matplotlib",
+    )
 
 
 @command(
     "prepare",
-    "train or fetch the standard models into the cache, before a class",
+    "warm every cache the lessons use (models, lesson 11's small models, fonts), before a class",
     _prepare_arguments,
 )
 def _prepare(args: argparse.Namespace) -> int:
-    from llmlab import pretrained
+    from llmlab import cache_dir, caches
 
-    for name in args.names or pretrained.names():
-        saved = pretrained.checkpoint(name)
-        score = saved.extra.get("val_loss")  # None for a run without a held-out score (cda)
-        scored = "no held-out score" if score is None else f"validation loss {score:.4f}"
-        print(f"{name}: {saved.path} ({scored})")
+    names = args.names or caches.cache_names()
+    for name in names:  # refuse a bad name before any training time is spent
+        if name not in caches.cache_names():
+            raise ValueError(f"names must be among {caches.cache_names()}, got {name!r}")
+    print(f"cache: {cache_dir()}", flush=True)
+    for name in names:
+        print(caches.prepare(name), flush=True)
     return 0
 
 
