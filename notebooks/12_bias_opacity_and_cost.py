@@ -720,6 +720,32 @@ print(
 assert 500 < days < 700
 
 # %% [markdown]
+# ## 4. The course's models on one card
+#
+# One table of the course's models, from the character model of lesson 04 to the DPO model of
+# lesson 08 and the reader of lesson 11, each measured the same way (`llmlab.report`, also
+# `llmlab report` in a terminal): the loss on 64 passages of the held-out plays, in nats per
+# token and in **bits per byte** (the loss per token times tokens, over bytes times ln 2: the
+# only one of the two that compares models with different tokenizers); the share of 100
+# held-out closed-set questions answered right, beside a blind guess's chance; how often the
+# labeler prefers the model's reply to one of `sft`'s, over 64 held-out prompts; and the Brier
+# score of the answers' probabilities (lesson 11's calibration, lower is better). Each number
+# has its SE, so read a difference as real only when it is a few SEs wide. "–": the base models
+# do not answer in the chat template.
+
+# %%
+from llmlab import report
+
+rows = {row.name: row for row in report.card()}
+print(report.format_card(list(rows.values())))
+
+# %% [markdown]
+# PROSE
+
+# %%
+CHECKS
+
+# %% [markdown]
 # ## Recap
 #
 # - The plays pair adjectives with women's and men's words unevenly, and the model learned the
