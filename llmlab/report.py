@@ -132,7 +132,7 @@ def card(
     *,
     passages: int = 64,
     questions: int = 100,
-    prompts: int = 64,
+    prompts: int = 128,
 ) -> list[Row]:
     """The card's rows for the standard models ``names`` (in that order): ``passages`` held-out
     passages, ``questions`` held-out closed-set questions, ``prompts`` held-out prompts (each
