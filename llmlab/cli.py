@@ -178,6 +178,20 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names", nargs="*", help="standard models, one row each (default: the course's card)"
+    )
+
+
+@command("report", "print the report card: the course's models side by side", _report_arguments)
+def _report(args: argparse.Namespace) -> int:
+    from llmlab import report
+
+    print(report.format_card(report.card(args.names or report.MODELS)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmlab", description=__doc__.split("\n")[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")

@@ -191,6 +191,27 @@ RECIPES["cda_control"] = {
     "seed": 1337,
 }
 
+# Lesson 08's DPO run, cached so a report card can load it: the labeler's pairs from four `sft`
+# replies to each of 400 training-play prompts (pairs it separates by at least half a point),
+# then 100 steps of 16 pairs at beta 0.5 against the frozen `sft`. The same calls the lesson makes.
+RECIPES["dpo"] = {
+    "version": 1,
+    "description": "sft tuned by DPO on the scripted labeler's pairs (lesson 08)",
+    "base": "sft",
+    "dpo": {"prompts": 400, "samples": 4, "sample_seed": 0, "min_margin": 0.5, "beta": 0.5},
+    "train": {
+        "batch_size": 16,
+        "max_steps": 100,
+        "learning_rate": 3e-4,
+        "min_lr": 3e-5,
+        "warmup_steps": 5,
+        "eval_interval": 0,
+        "log_interval": 20,
+        "dtype": "bfloat16",
+    },
+    "seed": 1337,
+}
+
 
 def names() -> list[str]:
     """The names of the standard models."""
@@ -443,6 +464,51 @@ def text_finetune_recipe(
     return model, tokenizer, result
 
 
+def dpo_recipe(
+    r: dict[str, Any],
+    checkpoint: Path,
+    *,
+    resume: bool = True,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[GPT, Tokenizer, TrainResult]:
+    """Tune recipe ``r``'s base chat model by DPO on the scripted labeler's pairs (lesson 08).
+
+    The pairs: ``samples`` replies of the base to each of ``prompts`` training-play prompts
+    (:func:`llmlab.rankings.sample_responses`, seeded by ``sample_seed``), kept where the labeler
+    separates them by ``min_margin`` (:func:`llmlab.rankings.label_pairs`). The loss:
+    :func:`llmlab.policy.dpo_loss_fn` against a frozen copy of the base, at ``beta``. No held-out
+    score here: lesson 08 and :mod:`llmlab.report` measure the model by its replies.
+    """
+    import torch
+
+    from llmlab import policy, rankings
+    from llmlab.train import fit
+    from llmlab.train_config import TrainConfig
+
+    base, tokenizer = load(r["base"], progress=progress)
+    d = r["dpo"]
+    prompts = rankings.dialogue_prompts("train", d["prompts"])
+    draws = torch.Generator().manual_seed(d["sample_seed"])
+    samples = rankings.sample_responses(base, tokenizer, prompts, d["samples"], generator=draws)
+    pairs = rankings.label_pairs(prompts, samples, min_margin=d["min_margin"])
+    reference = policy.frozen(base)
+    model = policy.frozen(base).requires_grad_(True).train()
+    torch.manual_seed(r["seed"])
+    result = fit(
+        model,
+        rankings.dpo_batches(pairs, tokenizer, base.config.block_size),
+        policy.dpo_loss_fn(reference, d["beta"]),
+        TrainConfig(**r["train"]),
+        checkpoint=checkpoint,
+        resume=resume,
+        tokenizer=tokenizer.to_dict(),
+        extra=extra,
+        progress=progress,
+    )
+    return model.eval().requires_grad_(False), tokenizer, result
+
+
 def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     """Train recipe ``name`` into ``path``, resuming a partial run left by an interruption."""
     from llmlab.checkpoint import save_checkpoint
@@ -453,7 +519,9 @@ def _train(name: str, expected: str, path: Path, progress: bool) -> Path:
     if progress:
         print(f"training the standard model {name!r} ({r['description']}) into {path}")
     extra = {"recipe": name, "fingerprint": expected}
-    if "text" in r:
+    if "dpo" in r:
+        trainer = dpo_recipe
+    elif "text" in r:
         trainer = text_finetune_recipe
     else:
         trainer = finetune_recipe if "base" in r else train_recipe

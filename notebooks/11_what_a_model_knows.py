@@ -1065,8 +1065,8 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 # 4's 100 held-out questions; speaker: the 60 line questions with the true passage; characters
 # recited: on the training plays); "–" where a measure does not apply (the base models do not
 # answer in the chat template; the chat models were not asked to continue the plays). The
-# preference-tuned models of lessons 08 and 09 (DPO, PPO, GRPO) are not here: those lessons train
-# them in place and the course does not cache them, so this lesson has none to load. The
+# preference-tuned models of lessons 08 and 09 (DPO, PPO, GRPO) are not here: lesson 12's closing
+# report card (`llmlab report`) sets lesson 08's DPO model, cached as `dpo`, beside these. The
 # calibration and memorisation measures were taken on one model each (`sft`; the small
 # character model), not on every row.
 

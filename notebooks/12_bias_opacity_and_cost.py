@@ -16,11 +16,12 @@
 # costs. **Opacity**: what the model's layers would predict if each were the last (the logit
 # lens), how much each attention head carries (switch it off, measure the loss), and what a
 # linear probe can and cannot read from its vectors. **Cost**: training and running the model in
-# FLOPs, seconds and joules, measured here, on one scale with two published large runs.
+# FLOPs, seconds and joules, measured here, on one scale with two published large runs. Last,
+# the **report card**: the course's models, char to DPO, side by side on one table.
 #
 # **CPU time:** about 1 minute on a 2-core laptop (budget: 2 minutes), with the `bpe` model and
-# the two fine-tunes of section 1.3 shipped or in the cache (`llmlab prepare` fetches or trains
-# them ahead of time).
+# the two fine-tunes of section 1.3 and the card's models of section 4 shipped or in the cache
+# (`llmlab prepare` fetches or trains them ahead of time).
 
 # %%
 import llmlab
@@ -720,6 +721,68 @@ print(
 assert 500 < days < 700
 
 # %% [markdown]
+# ## 4. The course's models on one card
+#
+# One table of the course's models, from the character model of lesson 04 to the DPO model of
+# lesson 08 and the reader of lesson 11, each measured the same way (`llmlab.report`, also
+# `llmlab report` in a terminal): the loss on 64 passages of the held-out plays, in nats per
+# token and in **bits per byte** (the loss per token times tokens, over bytes times ln 2: the
+# only one of the two that compares models with different tokenizers); the share of 100
+# held-out closed-set questions answered right, beside a blind guess's chance; how often the
+# labeler prefers the model's reply to one of `sft`'s, over 128 held-out prompts; and the Brier
+# score of the answers' probabilities (lesson 11's calibration, lower is better). Each number
+# has its SE, so read a difference as real only when it is a few SEs wide. "–": the base models
+# do not answer in the chat template.
+
+# %%
+from llmlab import report
+
+rows = {row.name: row for row in report.card()}
+print(report.format_card(list(rows.values())))
+
+# %% [markdown]
+# What the card can rank, and what it cannot:
+#
+# - The two base models pay the same per byte, 2.09 ± 0.03 and 2.08 ± 0.04 bits (the gap is far
+#   inside its noise), though per token their losses differ by more than a factor of two: a BPE
+#   token spells 2.4 bytes, and is paid for as a whole. Loss per token ranks nothing
+#   across tokenizers; bits per byte does, and here it cannot tell the two apart.
+# - Fine-tuning for chat costs plain text: `sft` pays 2.33 ± 0.05 bits per byte, about four SEs
+#   more than `bpe`, and the reader, tuned further, 2.89 ± 0.06.
+# - `sft` answers 0.29 ± 0.05 of the questions right, about three SEs above a blind guess's
+#   0.14; the reader about as many.
+# - DPO's replies beat `sft`'s 0.66 ± 0.04 of the time by the labeler it was tuned for (`sft`
+#   against a second sample of its own: 0.54 ± 0.04, even within noise). It paid in the
+#   questions: 0.13 ± 0.03 right, a blind guess's rate, and a Brier score of 0.95 ± 0.03, worse
+#   than the blind guess's 0.86. Lesson 08 asked for courteous replies and nothing about facts;
+#   the card shows what else moved.
+# - The reader loses to `sft` in dialogue (0.30 ± 0.04): it was tuned to answer from a passage.
+#
+# Each row says what one model does on these held-out items, with its noise; none is a verdict
+# on larger models, whose cards are made the same way.
+
+
+# %%
+def apart(a: stats.Estimate, b: stats.Estimate) -> stats.Estimate:
+    """a - b for two independent estimates: their SEs add in quadrature."""
+    return stats.Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n))
+
+
+char, bpe, sft, dpo, reader = (rows[name] for name in report.MODELS)
+print(f"bytes per token: char {char.bytes / char.tokens:.2f}, bpe {bpe.bytes / bpe.tokens:.2f}")
+print(f"sft bits/byte minus bpe's: {apart(sft.bits_per_byte, bpe.bits_per_byte):+.3f}")
+print(f"sft right minus chance: {sft.accuracy.value - sft.chance:+.2f} ± {sft.accuracy.se:.2f}")
+assert not apart(char.bits_per_byte, bpe.bits_per_byte).beyond_noise()  # level per byte
+assert apart(sft.bits_per_byte, bpe.bits_per_byte).beyond_noise(3)  # chat tuning costs text
+assert sft.accuracy.value - 2 * sft.accuracy.se > sft.chance  # sft beats a blind guess
+assert abs(sft.win_rate.value - 0.5) < 2 * sft.win_rate.se  # sft against itself: even
+assert dpo.win_rate.value - 3 * dpo.win_rate.se > 0.5  # DPO wins, beyond noise
+assert apart(sft.accuracy, dpo.accuracy).beyond_noise()  # and lost the answers
+assert abs(dpo.accuracy.value - dpo.chance) < 2 * dpo.accuracy.se  # down to a blind guess
+assert dpo.brier.value - 2 * dpo.brier.se > 1 - dpo.chance  # worse calibrated than one
+assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses in dialogue
+
+# %% [markdown]
 # ## Recap
 #
 # - The plays pair adjectives with women's and men's words unevenly, and the model learned the
@@ -735,6 +798,8 @@ assert 500 < days < 700
 # - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
 #   in energy here, after far fewer, since generating a token cost more than training on one; a
 #   large published run is some ten orders of magnitude beyond ours.
+# - On one card, the course's models compare by bits per byte, not loss per token; chat tuning
+#   cost plain text, and DPO won the labeler's replies at the price of its answers to questions.
 #
 # **Next:** the course ends here. Its models are tiny; everything above was measured on them,
 # and the same measurements, at scale, are how the field studies the large ones.

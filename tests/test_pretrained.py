@@ -293,3 +293,28 @@ def test_shipped_text_fine_tunes_match_their_recipes(name, monkeypatch):
     assert saved.step == r["train"]["max_steps"] and saved.extra["recipe"] == name
     base = pretrained.checkpoint(r["base"], train=False)
     assert saved.tokenizer == base.tokenizer
+
+
+def test_the_dpo_recipe_is_listed_and_tunes_sft_by_the_lessons_calls():
+    r = pretrained.recipe("dpo")
+    assert "dpo" in pretrained.names() and r["base"] == "sft"
+    assert r["dpo"]["beta"] == 0.5 and r["train"]["max_steps"] == 100  # lesson 08's run
+    assert pretrained.fingerprint("dpo") != pretrained.fingerprint("sft")
+
+
+def test_the_shipped_dpo_model_matches_its_recipe_and_separates_its_pairs(monkeypatch):
+    """The report card loads it; fails when the recipe changed but the file was not retrained."""
+    import math
+
+    monkeypatch.setattr(pretrained, "SHIPPED", REPO_SHIPPED)
+    if not any(pretrained.SHIPPED.glob("dpo-*.safetensors")):
+        pytest.skip(f"no dpo checkpoint is shipped in {pretrained.SHIPPED}")
+    saved = pretrained.checkpoint("dpo", train=False)
+    assert saved.step == 100 and saved.extra["recipe"] == "dpo"
+    assert saved.tokenizer == pretrained.checkpoint("sft", train=False).tokenizer
+    assert saved.extra["history"][-1]["loss"] < math.log(2) / 3  # as lesson 08 asserts
+    model, _ = pretrained.load("dpo", train=False)
+    sft, _ = pretrained.load("sft", train=False)
+    assert any(
+        not torch.equal(a, b) for a, b in zip(model.parameters(), sft.parameters(), strict=True)
+    )
