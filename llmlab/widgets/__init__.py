@@ -43,6 +43,7 @@ from llmlab.widgets.lens import (
     lens_html,
     lens_predictions,
 )
+from llmlab.widgets.quiz import Question, Quiz, feedback_html, grade, quiz_html
 from llmlab.widgets.ranking import RankingBox, ranking_html
 from llmlab.widgets.sampling import (
     Distribution,
@@ -71,6 +72,8 @@ __all__ = [
     "LensPredictions",
     "Distribution",
     "KnowledgeBox",
+    "Question",
+    "Quiz",
     "RankingBox",
     "SamplingPlayground",
     "SpeechBrowser",
@@ -84,12 +87,15 @@ __all__ = [
     "confidence_html",
     "descent_path",
     "descent_verdict",
+    "feedback_html",
+    "grade",
     "head_summary",
     "lens_html",
     "lens_predictions",
     "next_token_distribution",
     "prompt_tokens",
     "prompt_with_passage",
+    "quiz_html",
     "ranking_html",
     "show_token",
     "speech_html",
