@@ -643,3 +643,72 @@ passed = exercises.check("greedy_generate", greedy_generate)
 # - Exercises: header, scaffold, `check`, hints, then `solution`; `check` refuses llmlab's own code.
 #
 # **Next:** lesson 01 turns this text into numbers.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+if gap.beyond_noise(2):
+    overall = (
+        "the char model, by more than 2 SE" if gap.value > 0 else "the table, by more than 2 SE"
+    )
+else:
+    overall = "neither: they are within 2 SE"
+assert rise.value > 0 and rise.beyond_noise(2) and found[CONTEXT].value > found[32].value == 0
+Quiz(
+    [
+        Question(
+            "Over all the test windows, which model predicted the held-out plays better?",
+            [
+                "the char model, by more than 2 SE",
+                "the table, by more than 2 SE",
+                "neither: they are within 2 SE",
+            ],
+            overall,
+            f"Table minus model, paired by window: {gap.value:+.3f} ± {gap.se:.3f} nats per "
+            f"character, {gap.z:.1f} SE from zero (under 1% of the {model_loss.value:.2f} loss).",
+        ),
+        Question(
+            "Why does the network's edge over the table grow as it reads further into a window?",
+            [
+                f"it uses context further back than the table's last {CONTEXT} characters",
+                "it stores more numbers than the table",
+                "the end of any window is easier to predict, for every model",
+            ],
+            f"it uses context further back than the table's last {CONTEXT} characters",
+            f"The gap rose by {rise.value:.3f} ± {rise.se:.3f} nats from 7–16 characters read to "
+            f"65–128, while the table sees only the last {CONTEXT} whatever it has read. The "
+            f"table holds more numbers ({n_counts / n_params:.1f}x the model's parameters), and "
+            "a window's end being easier would help both: the gap is paired, so it cancels.",
+        ),
+        Question(
+            "Why not give the table 32-character contexts, to see as far back as the network?",
+            [
+                "no 32-character context of the test windows occurs in the training text",
+                "a table cannot store strings that long",
+                "back-off works only for short contexts",
+            ],
+            "no 32-character context of the test windows occurs in the training text",
+            f"Of 256 test windows, the last 6 characters were found in training "
+            f"{found[6].value:.0%} of the time, the last 12 {found[12].value:.0%}, the last 32 "
+            f"{found[32].value:.0%}: a table of 32-character contexts would have nothing counted.",
+        ),
+        Question(
+            "What would go wrong if the held-out text were random speeches of all 38 plays "
+            "instead of six whole plays?",
+            [
+                "the loss would look better than on truly new text",
+                "the loss would look worse than on truly new text",
+                "nothing: a random sample is always fairer",
+            ],
+            "the loss would look better than on truly new text",
+            "The plays' names, characters and phrases would leak from training into the "
+            "held-out text, so both models would partly be tested on what they had seen.",
+        ),
+    ]
+)

@@ -829,3 +829,74 @@ passed = exercises.check("bpe_tokenizer", train_and_encode)
 # %% [markdown]
 # Stuck? `exercises.hint("bpe_tokenizer")` (then `exercises.hint("bpe_tokenizer", 2)` and `3`),
 # and only then `exercises.solution("bpe_tokenizer")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+names_share = in_names / unknown.total()
+names = "mostly names of characters who appear only in those plays"
+rare_words = "mostly rare words and word forms"
+step_up, last_step = gains[4096], shrinking[-1]  # 2,048 -> 4,096; and its shrinking
+if not last_step.beyond_noise(2):
+    doubling = "about as many: within noise"
+else:
+    doubling = "fewer" if last_step.value > 0 else "more"
+glued = (b".", b"<|") in undeclared.merges
+assert glued and all(b"|" not in a + b for a, b in declared.merges)
+assert rare > 3839 / 2
+Quiz(
+    [
+        Question(
+            f"A vocabulary of {len(word_vocab):,} words still misses {unknown_share:.1%} of the "
+            "held-out words. What are the missing words?",
+            [names, rare_words, "mostly punctuation the splitter could not read"],
+            names if names_share > 0.5 else rare_words,
+            f"{in_capitals / unknown.total():.0%} of them are in capitals, and "
+            f"{in_names / in_capitals:.0%} of those are words of speakers' names: "
+            f"{names_share:.0%} of all the unknown words. A new play brings new people, so a "
+            "word vocabulary built from other plays cannot hold their names; bytes never miss.",
+        ),
+        Question(
+            "Going from 2,048 to 4,096 tokens, compared with going from 1,024 to 2,048, gains "
+            "... bytes per token",
+            ["fewer", "more", "about as many: within noise"],
+            doubling,
+            f"2,048 -> 4,096 gained {step_up.value:.3f} ± {step_up.se:.3f} bytes per token, "
+            f"{last_step.value:.3f} ± {last_step.se:.3f} less than the step before, paired by "
+            "scene: the new tokens are rarer pieces, so each saves less text.",
+        ),
+        Question(
+            "Why do the course's models not use a vocabulary of 100,000 tokens, as GPT-4 does?",
+            [
+                "most new tokens would be rare: few examples, and a row of parameters, each",
+                "BPE cannot learn that many merges from one text",
+                "a larger vocabulary makes the sequences longer",
+            ],
+            "most new tokens would be rare: few examples, and a row of parameters, each",
+            f"Already at 4,096, {rare:,} of the 3,839 learned tokens occur fewer than 100 times "
+            f"in all the training text, and the newest 1,024 a median of {newest:.0f} times. A "
+            "larger vocabulary makes sequences shorter, not longer.",
+        ),
+        Question(
+            f"What goes wrong when BPE is trained on documents joined by {EOT} without declaring "
+            "it a special token?",
+            [
+                "it learns merges that glue text to pieces of the marker",
+                "nothing: the marker is skipped",
+                "training refuses the text",
+            ],
+            "it learns merges that glue text to pieces of the marker"
+            if glued
+            else "nothing: the marker is skipped",
+            "Undeclared, it learned the merge ('.', '<|'): the end of a sentence glued to a "
+            "piece of the marker, so text and marker share tokens. Declared, the marker is one "
+            "id of its own and no merge touches '|'.",
+        ),
+    ]
+)

@@ -1000,3 +1000,70 @@ driven
 # attention (the exercises above; `exercises.check` tells you when each one is right).
 #
 # **Next:** lesson 03 shows how all these weights are learned: backpropagation.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+bag = "the same vector for each letter, only in the other order"
+one_key = "nearly all the weight goes to one key"
+unscaled, scaled = stats.mean(top_raw).value, stats.mean(top_scaled).value
+patterns = {
+    "the previous character": previous_gap,
+    "the newline that starts the line": line_gap,
+    "the speaker's name": speaker_gap,
+    "the first character of the window": first_gap,
+}
+absent = [name for name, found in patterns.items() if not found.beyond_noise(2) or found.value < 0]
+assert len(absent) == 1
+assert decoder_moved == 0.0 < encoder_moved
+Quiz(
+    [
+        Question(
+            "Fed 'stop' and then 'pots' with no positions and no causal mask, what does an "
+            "attention layer give?",
+            [bag, "different vectors: the order changes the averages", "an error"],
+            bag
+            if torch.allclose(stop, pots[order], atol=1e-6)
+            else "different vectors: the order changes the averages",
+            "Attention is a weighted average, and an average ignores order: the trained first "
+            "layer gave each letter the same output in both words (within 1e-6). Positions, "
+            "added or rotated in, are what tell the orders apart.",
+        ),
+        Question(
+            "With 128 numbers per query and key, what happens if the scores are not divided "
+            "by √128?",
+            [one_key, "the weights become nearly equal", "nothing measurable"],
+            one_key if unscaled > 0.8 else "nothing measurable",
+            f"Dot products of 128 random numbers spread about √128 ≈ 11, so the softmax is "
+            f"nearly a max: the largest of 8 weights averaged {unscaled:.2f} unscaled and "
+            f"{scaled:.2f} scaled ({gap.value:.3f} ± {gap.se:.3f} apart).",
+        ),
+        Question(
+            "In a decoder, change the last token of a text: what happens to the first token's "
+            "output?",
+            ["it stays exactly the same", "it changes a little", "it changes as much as any"],
+            "it stays exactly the same" if decoder_moved == 0 else "it changes a little",
+            f"The causal mask gives every later key weight exactly 0: with the very same "
+            f"weights the first output moved by {decoder_moved} in the decoder and by "
+            f"{encoder_moved:.3f} in the encoder, which sees the whole text.",
+        ),
+        Question(
+            "Measured against chance, which of these patterns did even the best head for it "
+            "not show?",
+            list(patterns),
+            absent[0],
+            "The best head's share minus chance, per window: "
+            + "; ".join(
+                f"{name}: {gap_.value:.3f} ± {gap_.se:.3f}" for name, gap_ in patterns.items()
+            )
+            + ". Only that one is not above chance by 2 SE; nobody wrote the rules of the others: "
+            "training found them.",
+        ),
+    ]
+)

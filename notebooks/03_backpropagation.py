@@ -1010,3 +1010,58 @@ viz.decision_boundary(lambda a, b: linear([a, b])[0].data, points, labels, title
 #   nats per character on the training plays, ≈ 2.49 on held-out plays.
 # - A hidden layer with a non-linearity bends the decision boundary: the engine trains an MLP to
 #   separate a disc from a ring, which no straight line can.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+lowest = min(final, key=final.get)
+rare_rows = "in the rows of the rarest characters"
+straight = "its decision boundary can only be a straight line"
+assert unseen > 0 and nll(raw.log(), valid_ids) == math.inf and gap.beyond_noise(3)
+Quiz(
+    [
+        Question(
+            "On the ravine, which of the four learning rates ended lowest after 50 steps?",
+            [f"lr = {rate}" for rate in final],
+            f"lr = {lowest}",
+            "Losses after 50 steps: "
+            + ", ".join(f"{rate}: {final[rate]:.3g} ({verdicts[rate]})" for rate in final)
+            + ". The best is the largest rate that does not diverge: it zig-zags along the "
+            "steep direction but shrinks the gentle one fastest (by 1 - lr per step).",
+        ),
+        Question(
+            "Why is the unsmoothed bigram table's validation loss infinite?",
+            [
+                "some validation pairs never occur in training: probability 0, and -log 0 is ∞",
+                "it memorised the training text, so it overfits",
+                "the sum of the losses overflows a float",
+            ],
+            "some validation pairs never occur in training: probability 0, and -log 0 is ∞",
+            f"{unseen} validation pairs were never seen in training. Adding 1 to every count "
+            f"(smoothing) gives them some probability: {count_valid:.2f} nats per character.",
+        ),
+        Question(
+            "Gradient descent's bigram table and the smoothed counted table: where do they "
+            "differ most?",
+            [rare_rows, "in the rows of the commonest characters", "nowhere: they are identical"],
+            rare_rows if rare > common else "in the rows of the commonest characters",
+            f"Total variation distance: {float(rare):.1%} in the 10 rarest rows, "
+            f"{float(common):.2%} in the 10 commonest. There, the 1 that smoothing adds to every "
+            "count outweighs the few real counts; descent fits the pairs with no smoothing.",
+        ),
+        Question(
+            "Why can the network with no hidden layer not separate the disc from the ring?",
+            [straight, "it was trained for too few steps", "its learning rate was too high"],
+            straight,
+            f"Same points, steps and rate: accuracy {stats.mean(flat).value:.2f} without a hidden "
+            f"layer, {stats.mean(deep).value:.2f} with 6 tanh neurons ({gap.value:.2f} ± "
+            f"{gap.se:.2f} apart). A weighted sum of the coordinates splits the plane by a line.",
+        ),
+    ]
+)

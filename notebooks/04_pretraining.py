@@ -1105,3 +1105,79 @@ passed = exercises.check("greedy_until", greedy_until)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("greedy_until")` (then
 # `exercises.hint("greedy_until", 2)`), and only then `exercises.solution("greedy_until")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+
+def verdict(gap: stats.Estimate, ahead: str, behind: str) -> str:
+    """Which of two models a paired difference (``ahead`` minus ``behind``, in loss) favours."""
+    if not gap.beyond_noise(2):
+        return "neither: within 2 SE"
+    return f"{behind}, by more than 2 SE" if gap.value > 0 else f"{ahead}, by more than 2 SE"
+
+
+context = "it reads the last 8 characters; the bigram reads only 1"
+uneven = "it varies many times more from block to block"
+ours_vs_table = versus["our model - table"]
+theirs_vs_table = versus["standard - table"]
+assert gain.beyond_noise(3) and spread[False] > 2 * spread[True]
+assert min(line_cost.values()) > 0.5
+Quiz(
+    [
+        Question(
+            "Why does the small MLP over 8 characters predict held-out text better than the "
+            "bigram table?",
+            [context, "it has fewer numbers to fit, so it cannot overfit", "it read more text"],
+            context if gain.value > 0 else "it read more text",
+            f"Both learn from the same text; the MLP has {mlp_params:,} parameters against the "
+            f"bigram's {tokenizer.vocab_size**2:,} counts, and gains {gain.value:.2f} ± "
+            f"{gain.se:.2f} nats per character from the characters before the last one.",
+        ),
+        Question(
+            "In a 12-block GPT at initialisation, what happens to the gradient reaching each "
+            "block when the residual connections are removed?",
+            [uneven, "it stays as even as with them", "it becomes exactly zero"],
+            uneven if spread[False] > 2 * spread[True] else "it stays as even as with them",
+            f"Largest over smallest gradient across the blocks: {spread[True]:.1f}x with the "
+            f"skips, {spread[False]:.1f}x without. Each skip adds a path that carries the "
+            "gradient past the block untouched.",
+        ),
+        Question(
+            "On the same 200 held-out windows, which predicts better: the model trained here or "
+            "lesson 00's counting table?",
+            [
+                "the model trained here, by more than 2 SE",
+                "the counting table, by more than 2 SE",
+                "neither: within 2 SE",
+            ],
+            verdict(ours_vs_table, "the model trained here", "the counting table"),
+            f"Model minus table: {ours_vs_table.value:+.3f} ± {ours_vs_table.se:.3f} nats per "
+            f"character, paired by window. The standard 'char' model, 4 times bigger and trained "
+            f"on twice the characters, is at {theirs_vs_table.value:+.3f} ± "
+            f"{theirs_vs_table.se:.3f}: a small GPT on 4 MB of text does not beat counting.",
+        ),
+        Question(
+            "The standard model read 'Now is the winter of our discontent' during training. "
+            "Does it recite the line?",
+            [
+                "no: it read each famous line only once or twice",
+                "yes: everything it read is stored",
+                "yes, but only at temperature 0",
+            ],
+            "no: it read each famous line only once or twice"
+            if all(greedy[s][:6] != r[:6] for s, r in famous.items())
+            else "yes, but only at temperature 0",
+            "Its favourite continuation is not the line, and the real words cost it "
+            f"{min(line_cost.values()):.2f} to {max(line_cost.values()):.2f} nats per character "
+            f"(a recited line costs near 0). The three lines occur {times_read} times in the "
+            "training plays.",
+        ),
+    ]
+)

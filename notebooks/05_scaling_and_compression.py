@@ -732,3 +732,67 @@ passed = exercises.check("narrow_interval", narrow_interval)
 #
 # **Next:** lesson 06 fine-tunes the pretrained model into an assistant that follows a chat
 # template (supervised fine-tuning).
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+xl_se = xl["loss"].se
+if abs(miss) <= 2 * xl_se:
+    prediction = "right, within the windows' noise"
+else:
+    prediction = "too optimistic: XL's loss was higher" if miss < 0 else "too pessimistic"
+small, large = best_width[1e10], best_width[4e10]
+grew = "it grew" if large > small else ("it shrank" if large < small else "it stayed the same")
+window_se = run(16, steps_16, 0)["loss"].se
+matters = "another seed moves a loss by several times its window SE"
+best_coder = min(bits, key=bits.get)
+assert abs(miss) > 3 * xl_se and abs(moved.value) > 3 * window_se
+Quiz(
+    [
+        Question(
+            "The power law fitted on the four smaller rungs predicted XL's loss. The prediction "
+            "was ...",
+            [
+                "too optimistic: XL's loss was higher",
+                "too pessimistic",
+                "right, within the windows' noise",
+            ],
+            prediction,
+            f"Predicted {predicted_xl:.3f}, measured {xl['loss'].value:.3f} ± {xl_se:.3f}: off by "
+            f"{miss / xl['loss'].value:+.1%}, {miss / xl_se:+.1f} SE. A law is a fit to a few "
+            "points; beyond them it is a guess to be checked.",
+        ),
+        Question(
+            "With 4 times the compute (1e10 to 4e10 FLOPs), the best model width ...",
+            ["it grew", "it stayed the same", "it shrank"],
+            grew,
+            f"Width {small} was best at 1e10 FLOPs, width {large} at 4e10, each sweep bracketing "
+            "its minimum by more than 3 SE: the best size depends on the budget, so a bigger "
+            "budget is best spent partly on a bigger model.",
+        ),
+        Question(
+            "Why train width 8 and width 16 again with a second seed before trusting their gap?",
+            [matters, "a seed changes the number of parameters", "it is not needed: SEs cover it"],
+            matters,
+            f"The seed alone moved width 16's loss by {moved.value:+.3f}, against a window SE of "
+            f"{window_se:.3f}: the window SE counts only which text was scored, not how the "
+            f"training run went. The gap, {gap.value:.3f}, survived the second seed.",
+        ),
+        Question(
+            "Given the 32 training plays first, which codes Macbeth in the fewest bits?",
+            [name for name in bits if name != UNIFORM],
+            best_coder,
+            "Bits per character: "
+            + ", ".join(f"{name} {b:.2f}" for name, b in bits.items() if name != UNIFORM)
+            + ". A model's held-out loss in bits is the length of its arithmetic code, so a "
+            f"better predictor is a better compressor (though its {weights_bytes / 1e6:.1f} MB "
+            "of weights are larger than the play).",
+        ),
+    ]
+)

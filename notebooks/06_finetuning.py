@@ -662,3 +662,60 @@ for name in ("sft", "ours"):
 #
 # **Next:** lesson 07 trains the other kinds of fine-tuning: a classification head on the same
 # trunk, and LoRA, which trains a small fraction of the weights.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# Pick an answer to each question and press **Check**. The answers come from what this lesson
+# measured above: run it again on another machine and the key follows its numbers.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+stopping = "far more often: stopping is a habit SFT teaches"
+unseen_names = "it never read those plays, so every name it gives comes from a training play"
+modest = "no: it gives its own answer little probability"
+forgot = stats.difference(plain["sft"], plain["bpe"])
+forgetting = "its loss on plain text of the held-out plays rose"
+play_right = scores["validation", "character_play"][0]
+assert gap.beyond_noise(3) and play_right.value == 0 and forgot.beyond_noise(3)
+Quiz(
+    [
+        Question(
+            "After SFT, how often does the model end its reply with <|end|> within 48 tokens, "
+            "compared with the base model grown to read the template?",
+            [stopping, "about as often", "less often"],
+            stopping if gap.value > 0 and gap.beyond_noise(3) else "about as often",
+            f"On 50 held-out prompts: sft {stops['sft'].value:.2f}, grown base "
+            f"{stops['bpe (grown)'].value:.2f} ({gap.value:.2f} ± {gap.se:.2f} apart). Every "
+            "SFT reply ends with <|end|>, and the mask makes the model learn it.",
+        ),
+        Question(
+            "Asked which play a character of a held-out play is in, the SFT model is always "
+            "wrong. Why?",
+            [unseen_names, "its answers are in the wrong form", "it refuses to answer"],
+            unseen_names if play_right.value == 0 else "its answers are in the wrong form",
+            f"It got {play_right.value:.0%} of these right. Its answers have the right form (a "
+            "title and a full stop), but a held-out play's names were never in its training "
+            "text: SFT taught the form of the answer, not the facts.",
+        ),
+        Question(
+            "Is the SFT model confidently wrong about the names it cannot know?",
+            [modest, "yes: it is as sure as when it is right"],
+            modest
+            if all(sureness[kind].value < 0.1 for kind in names)
+            else "yes: it is as sure as when it is right",
+            "Mean probability of its own answer: "
+            + ", ".join(f"{kind} {sureness[kind].value:.2f}" for kind in names)
+            + ". Yet it answers every question: no training example said 'I don't know'.",
+        ),
+        Question(
+            "What did fine-tuning cost the model at its old job, predicting the plays?",
+            [forgetting, "nothing measurable", "its loss on plain text fell"],
+            forgetting if forgot.value > 0 else "its loss on plain text fell",
+            f"sft minus bpe on 64 held-out windows: {forgot.value:+.3f} ± {forgot.se:.3f} nats "
+            "per token, paired: catastrophic forgetting. SFT trained on short replies, not on "
+            "long speeches.",
+        ),
+    ]
+)

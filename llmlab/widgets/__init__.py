@@ -43,6 +43,7 @@ from llmlab.widgets.lens import (
     lens_html,
     lens_predictions,
 )
+from llmlab.widgets.quiz import Question, Quiz, feedback_html, grade, quiz_html
 from llmlab.widgets.ranking import RankingBox, ranking_html
 from llmlab.widgets.sampling import (
     Distribution,
@@ -82,6 +83,8 @@ __all__ = [
     "KnowledgeBox",
     "LadderChoice",
     "LadderPoint",
+    "Question",
+    "Quiz",
     "RankingBox",
     "SamplingPlayground",
     "ScalingLadder",
@@ -98,6 +101,8 @@ __all__ = [
     "confidence_html",
     "descent_path",
     "descent_verdict",
+    "feedback_html",
+    "grade",
     "head_summary",
     "ladder_choice",
     "ladder_points",
@@ -106,6 +111,7 @@ __all__ = [
     "next_token_distribution",
     "prompt_tokens",
     "prompt_with_passage",
+    "quiz_html",
     "ranking_html",
     "show_token",
     "speech_html",
