@@ -530,3 +530,91 @@ chat_box
 #
 # **Next:** lesson 08 teaches the model *which* of its answers people prefer: rankings, a reward
 # model, and DPO.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+few, most = min(trainable[n] for n in rates), max(trainable[n] for n in rates)
+ranked = spread.beyond_noise(3)
+trained_plain = {name: stats.mean(runs[name]["plain"]).value for name in trained}
+forgot_most, runner_up = sorted(trained, key=trained_plain.get, reverse=True)[:2]
+forgot_gap = stats.difference(runs[forgot_most]["plain"], runs[runner_up]["plain"])
+assert forgot_gap.value > 0 and forgot_gap.beyond_noise(3)  # the question's premise: a clear top
+caught_up = (
+    table_vs_lora["reply"].value < 0
+    and table_vs_lora["reply"].beyond_noise(3)
+    and sum(runs["LoRA + table"]["stops"]) >= 40
+    and not table_vs_full["reply"].beyond_noise(2)
+)
+helped = table_vs_lora["reply"].value < 0 and table_vs_lora["reply"].beyond_noise(3)
+table_options = [
+    "It caught up with full fine-tuning's reply loss (within noise) and learned to stop",
+    "It improved on plain LoRA, but stayed behind full fine-tuning",
+    "Nothing measurable: the token table was not what held it back",
+]
+forgot_why = {
+    "full": "full fine-tuning moved every weight, the shared token table included.",
+    "LoRA (rank 8)": "plain LoRA's adapters were its only trainable numbers.",
+    "LoRA + table": "the tied token table is also the output layer that scores plain text, and "
+    "every row of it moved.",
+}
+assert share < 0.1  # LoRA trains under a tenth of the numbers
+quiz = Quiz(
+    [
+        Question(
+            f"The genre head was trained five ways, with {few:,} to {most:,} trainable numbers. "
+            "Can this run rank the five ways by accuracy on the 900 held-out speeches?",
+            [
+                "Yes: the best beats the worst by more than three SEs of their paired difference",
+                "No: the best minus the worst is under three SEs, on one seed",
+            ],
+            "Yes: the best beats the worst by more than three SEs of their paired difference"
+            if ranked
+            else "No: the best minus the worst is under three SEs, on one seed",
+            f"Best minus worst ({best} minus {worst}): {spread:.3f}, z = {spread.z:.1f}. Every "
+            "way beat the majority class; telling them apart needs a difference several times "
+            "its SE, and more trainable numbers are no guarantee of one.",
+        ),
+        Question(
+            f"LoRA trains {share:.1%} of the numbers full fine-tuning trains. What shrinks in "
+            "proportion?",
+            [
+                "The optimizer's memory: AdamW keeps two numbers per trainable number",
+                "The compute per training step: frozen layers need no backward pass",
+                "The model a user runs: it has fewer weights after merging",
+            ],
+            "The optimizer's memory: AdamW keeps two numbers per trainable number",
+            f"AdamW's state: {8 * full_trainable / 1e6:.2f} MB in full, "
+            f"{8 * lora_trainable / 1e6:.2f} MB for LoRA. Compute does not shrink with it: the "
+            "gradient still flows back through every frozen layer to reach the adapters below "
+            "it. And a merged model has exactly the shape of the one it came from.",
+        ),
+        Question(
+            "Plain LoRA's reply loss stayed above full fine-tuning's, and it never stopped. "
+            "What happened when its token table was made trainable too?",
+            table_options,
+            table_options[0] if caught_up else table_options[1] if helped else table_options[2],
+            f"LoRA + table minus plain LoRA, reply loss: {table_vs_lora['reply']:.3f}; minus full "
+            f"fine-tuning: {table_vs_full['reply']:.3f}; stops: "
+            f"{sum(runs['LoRA + table']['stops'])} of {len(prompts)}. The new chat tokens are rows "
+            "of that table: frozen, <|end|> keeps the row it was born with.",
+        ),
+        Question(
+            "Of the three SFT runs, which forgot the most of its first job (the highest "
+            "plain-text loss on the held-out plays), and why?",
+            [f"{name}: {forgot_why[name]}" for name in trained],
+            f"{forgot_most}: {forgot_why[forgot_most]}",
+            "Plain-text loss: "
+            + ", ".join(f"{name} {trained_plain[name]:.3f}" for name in trained)
+            + f"; {forgot_most} minus {runner_up}, paired over the same windows: {forgot_gap:.3f}. "
+            "Where the trained weights sit matters as much as how many there are.",
+        ),
+    ]
+)
+quiz

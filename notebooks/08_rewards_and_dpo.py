@@ -745,3 +745,82 @@ passed = exercises.check("dpo_step", dpo_step)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("dpo_step")` (then `exercises.hint("dpo_step", 2)`),
 # and only then `exercises.solution("dpo_step")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+length_rule = stats.mean(longer)
+beats_length = accuracy.value - 3 * accuracy.se > length_rule.value
+held_options = [
+    "It orders them as well as its training pairs: the low loss carried over",
+    "Better than a tie, but worse than its own training pairs, beyond noise",
+    "No better than a tie: it learned nothing that carries over",
+]
+if on_held["accuracies"].value - 3 * on_held["accuracies"].se <= 0.5:
+    held_answer = held_options[2]
+elif gap.value > 0 and gap.beyond_noise(3):
+    held_answer = held_options[1]
+else:
+    held_answer = held_options[0]
+assert on_held["chosen"].value < 0 and on_held["margins"].value > 0  # the premise of question 3
+tax_options = ["It rose, beyond noise", "It fell, beyond noise", "No change we can tell from noise"]
+tax_answer = tax_options[2] if not tax.beyond_noise(3) else tax_options[tax.value < 0]
+quiz = Quiz(
+    [
+        Question(
+            "The reward model picks the labeler's choice on most held-out pairs. Did it learn "
+            "more than the rule 'prefer the longer reply'?",
+            [
+                "Yes: it beats the length rule by more than three SEs",
+                "No: it is within three SEs of the length rule",
+            ],
+            "Yes: it beats the length rule by more than three SEs"
+            if beats_length
+            else "No: it is within three SEs of the length rule",
+            f"Reward model {accuracy:.3f}, length rule {length_rule:.3f}, chance 0.5, on "
+            f"{accuracy.n} pairs from plays it never saw. Even so it is wrong on about one pair "
+            f"in {1 / (1 - accuracy.value):.0f}, and whatever it steers inherits those errors.",
+        ),
+        Question(
+            f"DPO's training loss fell from 0.693 to {dpo_run.history[-1]['loss']:.3f}. How well "
+            "does its implicit reward order the held-out pairs, from plays it never saw?",
+            held_options,
+            held_answer,
+            f"Accuracy on training pairs {on_train['accuracies']:.2f}, on held-out pairs "
+            f"{on_held['accuracies']:.2f}; the gap {gap:.2f}. A training loss measures the "
+            "pairs it was fitted on: judge DPO on held-out pairs.",
+        ),
+        Question(
+            f"On held-out pairs, DPO's mean implicit reward of the chosen replies is "
+            f"{on_held['chosen'].value:+.2f} and of the rejected ones "
+            f"{on_held['rejected'].value:+.2f}. What does the negative reward of the chosen "
+            "replies mean?",
+            [
+                "DPO made the chosen replies less likely than the reference did, and the "
+                "rejected ones even less: its loss asks only for the margin",
+                "DPO prefers the rejected replies: the training went the wrong way",
+                "Nothing: implicit rewards are scaled so that their mean is zero",
+            ],
+            "DPO made the chosen replies less likely than the reference did, and the "
+            "rejected ones even less: its loss asks only for the margin",
+            f"An implicit reward is β·(log π − log π_ref): below zero, the policy gives the reply "
+            f"less probability than the reference. The margin, {on_held['margins']:.2f}, is what "
+            "DPO's loss rewards, and it is positive.",
+        ),
+        Question(
+            "DPO was tuned on preferences over replies only. What happened to its loss on the "
+            "plain text of the held-out plays (lesson 04's first job)?",
+            tax_options,
+            tax_answer,
+            f"DPO minus sft, paired over the same {tax.n} windows: {tax:.3f} nats per token. A "
+            "rise is the alignment tax: what a model is pulled toward, it pays for elsewhere.",
+        ),
+    ]
+)
+quiz

@@ -525,3 +525,99 @@ passed = exercises.check("clipped_ppo_loss", clipped_ppo_loss)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("clipped_ppo_loss")` (then
 # `exercises.hint("clipped_ppo_loss", 2)`), and only then `exercises.solution("clipped_ppo_loss")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+lift_options = [
+    "Beyond: pass@8 rose too, beyond noise: it found answers 8 tries of sft did not",
+    "Toward: pass@1 rose beyond noise, pass@8 did not",
+    "Neither: pass@1 did not rise beyond noise",
+]
+if not (grpo_lift.value > 0 and grpo_lift.beyond_noise(3)):
+    lift_answer = lift_options[2]
+elif grpo_k.value > 0 and grpo_k.beyond_noise(3):
+    lift_answer = lift_options[0]
+else:
+    lift_answer = lift_options[1]
+all_right = grpo.group_advantages(torch.ones(1, G))  # a group of G replies, every one right
+silent = bool((all_right == 0).all())
+silent_share = runs["grpo"][1][-1]["no_gradient"]
+spread_options = [
+    "It sharpened the distribution: fewer different replies, beyond noise",
+    "It widened the model's repertoire: more different replies, beyond noise",
+    "No change in the number of different replies we can tell from noise",
+]
+if not fewer.beyond_noise(3):
+    spread_answer = spread_options[2]
+else:
+    spread_answer = spread_options[0] if fewer.value < 0 else spread_options[1]
+no_seed = "No: each variant was trained once, and these SEs leave out the luck of training"
+quiz = Quiz(
+    [
+        Question(
+            "Ten rounds of GRPO with a reward a program checks: did RL lift pass@1 toward "
+            "pass@8, or beyond it?",
+            lift_options,
+            lift_answer,
+            f"pass@1 {sft_pass1:.2f} → {grpo_pass1:.2f} (paired {grpo_lift:+.2f}); pass@8 "
+            f"{sft_passk:.2f} → {grpo_passk:.2f} (paired {grpo_k:+.2f}). "
+            + (
+                "RL made the model give, more often, an answer it could already give in a few "
+                "tries; it did not teach it answers it could not find."
+                if lift_answer == lift_options[1]
+                else "pass@k of the model before RL is the ceiling to compare pass@1 with."
+            ),
+        ),
+        Question(
+            f"In a round, all {G} replies to one question were right. What does that group "
+            "teach the policy?",
+            [
+                "Nothing: every advantage is 0, so it gives no gradient",
+                "The most: it is the best group, so its replies get the largest push",
+            ],
+            "Nothing: every advantage is 0, so it gives no gradient"
+            if silent
+            else "The most: it is the best group, so its replies get the largest push",
+            f"Advantages are rewards minus the group's mean (over its spread): here "
+            f"{all_right.flatten().tolist()}. In the last round of the main run, a share of "
+            f"{silent_share:.2f} of the groups gave no gradient: compute spent on a question "
+            "too easy or too hard for the policy.",
+        ),
+        Question(
+            "Out of 32 replies per question, how did the number of different replies change "
+            "from sft to the GRPO-tuned model, and what does it say about RL?",
+            spread_options,
+            spread_answer,
+            f"Distinct replies of 32: sft {stats.mean(results['sft']['distinct']):.1f}, grpo "
+            f"{stats.mean(results['grpo']['distinct']):.1f}; paired {fewer:+.1f}. "
+            + (
+                "A sharper distribution answers right more often, and can lose answers only "
+                "its tail held."
+                if spread_answer == spread_options[0]
+                else "Compare it with pass@1 and pass@8: what did RL trade for what?"
+            ),
+        ),
+        Question(
+            f"The run with a KL charge of 0.1 ended with pass@1 "
+            f"{'below' if with_kl.value > 0 else 'above'} plain GRPO's. Does this lesson show "
+            "that a KL charge changes what RL reaches?",
+            [
+                "Yes: the paired difference over the 22 questions settles it",
+                no_seed,
+            ],
+            no_seed,
+            f"grpo minus KL charge, pass@1: {with_kl:+.2f} "
+            f"({'beyond' if with_kl.beyond_noise(3) else 'under'} three SEs). That SE covers "
+            "the questions and the replies sampled to measure, not which replies each run "
+            "happened to learn from: ranking variants needs several training seeds each.",
+        ),
+    ]
+)
+quiz

@@ -877,3 +877,97 @@ passed = exercises.check("cached_attention_step", cached_attention_step)
 # Stuck? In a cell of your own: `exercises.hint("cached_attention_step")` (then
 # `exercises.hint("cached_attention_step", 2)`), and only then
 # `exercises.solution("cached_attention_step")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+worse = [step.value > 0 and step.beyond_noise(3) for step in steps.values()]
+heat_options = [
+    "Less like the plays at every step, beyond noise",
+    "Less like the plays at some steps; other steps were within noise",
+    "No step made it less like the plays beyond noise",
+]
+heat_answer = heat_options[0] if all(worse) else heat_options[1] if any(worse) else heat_options[2]
+penalty_options = [
+    "Nothing the char model can see (within two SEs), and the loop is gone",
+    "The text became less like the plays, beyond noise",
+    "The text became more like the plays, beyond noise",
+]
+if not cost.beyond_noise(2):
+    penalty_answer = penalty_options[0]
+else:
+    penalty_answer = penalty_options[1] if cost.value > 0 else penalty_options[2]
+beam_likelier, beam_loops = versus["beam 4"]  # beam 4 minus greedy, paired by prompt
+assert beam_likelier.value > 0 and beam_likelier.beyond_noise(3)  # the question's premise
+search_options = [
+    "Yes: less repetitive than greedy, beyond noise",
+    "Not measurably: within noise of greedy's distinct-2",
+    "No: more repetitive than greedy, beyond noise",
+]
+if not beam_loops.beyond_noise(3):
+    search_answer = search_options[1]
+else:
+    search_answer = search_options[0] if beam_loops.value > 0 else search_options[2]
+held_plays = [r for r in scored["held-out"] if r["kind"] == "character_play"]
+right_share = sum(r["right"] for r in held_plays) / len(held_plays)
+trained_form = ends == sum(map(len, scored.values()))
+assert plays[0].value < 0.25  # "not sure of": it gives its own wrong title little probability
+unknown_options = [
+    "It answers anyway, in the trained form: a wrong title it is not sure of",
+    "It names the right play more often than a blind guess",
+    "It often breaks the trained form: no title, no full stop",
+]
+if right_share > plays[2]:
+    unknown_answer = unknown_options[1]
+else:
+    unknown_answer = unknown_options[0] if trained_form else unknown_options[2]
+quiz = Quiz(
+    [
+        Question(
+            "Each step hotter, from T=0.4 to T=1.6, on the same 32 prompts: what happened to "
+            "how play-like the text was (the char model's bits per character)?",
+            heat_options,
+            heat_answer,
+            "Each step hotter, paired by prompt: "
+            + ", ".join(f"{step:+.2f}" for step in steps.values())
+            + " bits per character. Past T=0.7 heat bought little diversity: distinct-2 was "
+            f"already {stats.mean(diversity['T=0.7']).value:.3f} there.",
+        ),
+        Question(
+            "Greedy decoding loops. What did a repetition penalty of 1.3 cost in how play-like "
+            "the text is?",
+            penalty_options,
+            penalty_answer,
+            f"Penalty minus greedy: distinct-2 {loop:+.2f}, bits per character {cost:+.2f}, "
+            "paired over the 32 prompts (the char model scores only the first 128 characters).",
+        ),
+        Question(
+            "Beam search with 4 beams finds text the model finds likelier than greedy's. Is "
+            "that text also less repetitive than greedy's?",
+            search_options,
+            search_answer,
+            f"Beam 4 minus greedy over 16 prompts: log-probability per token {beam_likelier:+.2f}, "
+            f"distinct-2 {beam_loops:+.2f}; sampling at T=1 minus greedy: distinct-2 "
+            f"{versus['sample, T=1'][1]:+.2f}. Searching for likely text keeps the model's "
+            "favourite phrases: likelier is not more varied.",
+        ),
+        Question(
+            "Asked which play a character of a held-out play is in (a play it never read), "
+            "what does the sft model do?",
+            unknown_options,
+            unknown_answer,
+            f"Right on {sum(r['right'] for r in held_plays)} of {len(held_plays)} (a blind "
+            f"guess is right on a share of {plays[2]:.3f}); "
+            f"answers ending as trained, with a full stop: {ends} of "
+            f"{sum(map(len, scored.values()))}; the probability it gives its own wrong answer: "
+            f"{plays[0]:.3f}. It was trained to answer, never to say it does not know.",
+        ),
+    ]
+)
+quiz

@@ -1207,3 +1207,93 @@ passed = exercises.check("tfidf_scores", tfidf_scores)
 # %% [markdown]
 # Stuck? In a cell of your own: `exercises.hint("tfidf_scores")` (then
 # `exercises.hint("tfidf_scores", 2)`), and only then `exercises.solution("tfidf_scores")`.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+selective_options = [
+    "It rises, beyond noise: its confidence carries information",
+    "It stays the same, within noise: its confidence is no guide",
+    "It falls, beyond noise: it is surest where it is wrong",
+]
+if not gain.beyond_noise():
+    selective_answer = selective_options[1]
+else:
+    selective_answer = selective_options[0] if gain.value > 0 else selective_options[2]
+dedup_options = [
+    "Back to within noise of a secret never planted",
+    "Lower, but still above a secret never planted, beyond noise",
+    "As exposed as before: one copy is as good as 64",
+]
+if not (dedup.value > 0 and dedup.beyond_noise()):
+    dedup_answer = dedup_options[2]
+elif twin_grew.value > 0 and twin_grew.beyond_noise():
+    dedup_answer = dedup_options[1]
+else:
+    dedup_answer = dedup_options[0]
+leak_options = [
+    "The leaked half scored higher than the other half, beyond noise",
+    "The whole test scored higher than on a clean model, the half that never leaked too",
+    "Nothing beyond noise: four copies of half the questions changed no score",
+]
+if inflation.value > 0 and inflation.beyond_noise():
+    leak_answer = leak_options[0]
+elif inflated.value > 0 and inflated.beyond_noise() and spill.value > 0:
+    leak_answer = leak_options[1]
+else:
+    leak_answer = leak_options[2]
+metrics = ("loss", "exact match", "labeler")
+firsts = {
+    m: sorted(board, key=lambda n: board[n][m].mean(), reverse=m != "loss")[0] for m in metrics
+}
+agree_options = ["Yes: all three put the same model first", "No: they disagree on the best"]
+exact_clear = sum(d.beyond_noise() for (m, _, _), d in pairs.items() if m == "exact match")
+quiz = Quiz(
+    [
+        Question(
+            "If the sft model answered only the held-out questions it is most confident about "
+            "(its top quarter by confidence), what happens to its accuracy?",
+            selective_options,
+            selective_answer,
+            f"Most confident quarter minus the rest: {gain:+.3f}. Part of it is the kinds: the "
+            f"confident half holds no character_play question; within character_act alone, "
+            f"confident half minus the rest: {within:+.3f}.",
+        ),
+        Question(
+            "A secret planted 64 times is exposed by the small model. The text is deduplicated "
+            "(one copy kept) and the model trained again. How exposed is that secret now?",
+            dedup_options,
+            dedup_answer,
+            f"64 copies minus never planted: {grew:+.1f} bits; planted minus deduplicated: "
+            f"{dedup:+.1f}; the deduplicated twin minus never planted: {twin_grew:+.1f}. Copies, "
+            "not a single sighting, are what a small model memorises.",
+        ),
+        Question(
+            "Every other test question leaked into the training text, 4 copies each. Against a "
+            "model trained without them, what happened to the scores?",
+            leak_options,
+            leak_answer,
+            f"Leaked half minus the other half: {inflation:+.3f}; the other half against the "
+            f"clean model: {spill:+.3f}; the whole test: {inflated:+.3f}. The contaminated "
+            f"model's answers are held-out titles {on_test['contaminated'].value:.0%} of the "
+            "time: the leak taught it the test's answer set, which helps every question.",
+        ),
+        Question(
+            "Reply loss, exact match and the labeler scored the same three chat models on "
+            "held-out items. Do they agree which model is best?",
+            agree_options,
+            agree_options[0] if len(set(firsts.values())) == 1 else agree_options[1],
+            "First by each: "
+            + ", ".join(f"{m} {firsts[m]}" for m in metrics)
+            + f". Exact-match differences beyond noise: {exact_clear} of 3. Each score answers "
+            "its own question: choose the one for yours, and read it with its SE.",
+        ),
+    ]
+)
+quiz

@@ -883,3 +883,99 @@ def probe_selectivity(train_x, train_task, train_control, test_x, test_task, tes
 
 
 passed = exercises.check("probe_selectivity", probe_selectivity)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# A few questions on what this lesson measured. Their answers are computed from the numbers
+# above, so if a run of yours measured something else, the answer key follows your run.
+
+# %% tags=["nbval-ignore-output"]
+from llmlab.widgets import Question, Quiz
+
+copy_options = [
+    "Weakened: a slope below 1, its interval too",
+    "Copied: an interval that holds 1",
+    "Amplified: a slope above 1, its interval too",
+]
+if items_only[1] < 1:
+    copy_answer = copy_options[0]
+else:
+    copy_answer = copy_options[2] if items_only[0] > 1 else copy_options[1]
+cda_options = [
+    "The slope fell, beyond noise (its 95% interval below 0)",
+    "No change of slope we can tell from noise (its 95% interval holds 0)",
+    "The slope rose, beyond noise (its 95% interval above 0)",
+]
+cda_answer = (
+    cda_options[0] if change[1] < 0 else cda_options[2] if change[0] > 0 else cda_options[1]
+)
+heads_options = [
+    "Together the heads do more than their single effects add up to: one at a time misses it",
+    "Their effects add up: one head at a time tells the whole story",
+    "Together they do less than their single effects add up to",
+]
+if all_off.value - 3 * all_off.se > rises.sum():
+    heads_answer = heads_options[0]
+elif all_off.value + 3 * all_off.se < rises.sum():
+    heads_answer = heads_options[2]
+else:
+    heads_answer = heads_options[1]
+assert (agrees.value - 0.5) / agrees.se > 2  # "weakened is not removed"
+slow_option = "Generating ran at a far lower FLOP/s: one token at a time, small products"
+assert per_served_token > 3 * per_train_token and serve_speed < train_speed / 3  # the premise
+quiz = Quiz(
+    [
+        Question(
+            "Across the minimal pairs, the model's association (a gendered word after an "
+            "adjective) is regressed on the text's. Did the model copy, amplify or weaken the "
+            "associations of the plays?",
+            copy_options,
+            copy_answer,
+            f"Slope {base_slope:.2f} (resampling the items: {items_only[0]:.2f} to "
+            f"{items_only[1]:.2f}). And it still leans the way the text does on "
+            f"{agrees.value:.2f} of {agrees.n} items, {(agrees.value - 0.5) / agrees.se:.1f} "
+            "SE above the 0.50 of no preference"
+            + (": weakened is not removed." if copy_answer == copy_options[0] else "."),
+        ),
+        Question(
+            "A fine-tune on word-swapped text (CDA), against the same fine-tune on the plain "
+            "text: what did it do to the slope?",
+            cda_options,
+            cda_answer,
+            f"CDA minus control, change of slope: 95% interval {change[0]:.2f} to "
+            f"{change[1]:.2f}; its price in held-out loss: {price:.3f} nats per token. Each "
+            f"fine-tune saw {seen:.1%} of its text: a short run, on few items.",
+        ),
+        Question(
+            f"Switching off all {rises.size} heads at once raises the held-out loss by "
+            f"{all_off.value:.2f} nats; switching them off one at a time, the rises add up to "
+            f"{rises.sum():.2f}. What does that say?",
+            heads_options,
+            heads_answer,
+            f"All off: {all_off:.3f}; the sum of single rises: {rises.sum():.3f} "
+            f"({rises.sum() / all_off.value:.0%} of it). "
+            + (
+                "With one head off, others still do part of its work: an ablation one at a "
+                "time understates what heads do together."
+                if heads_answer == heads_options[0]
+                else "Read each number with its SE before calling them different."
+            ),
+        ),
+        Question(
+            "A generated token needs a third of the arithmetic of a trained token (2N against "
+            f"6N FLOPs), yet here it cost {per_served_token / per_train_token:.0f} times the "
+            "energy. Why?",
+            [
+                slow_option,
+                "A generated token needs more FLOPs than a trained one",
+                "Energy was measured on different machines",
+            ],
+            slow_option,
+            f"This laptop did {train_speed:.1e} FLOP/s training (batches of whole windows) "
+            f"and {serve_speed:.1e} generating (one token at a time). Arithmetic counts what "
+            "must be computed; how fast the hardware does it depends on how the work is shaped.",
+        ),
+    ]
+)
+quiz
