@@ -1,9 +1,10 @@
 """What ``llmlab prepare`` warms: every cache the lessons fill, so a class never waits.
 
 The standard models of :mod:`llmlab.pretrained` (shipped in ``assets/checkpoints/`` or trained
-into ``$LLMLAB_HOME``), lesson 11's small canary models (:func:`llmlab.memorization.small_model`)
-and matplotlib's font cache. ``tests/test_prepare.py`` checks this list against what the lessons
-load, so a new cache cannot be forgotten.
+into ``$LLMLAB_HOME``), lesson 11's small canary models (:func:`llmlab.memorization.small_model`),
+the training runs lesson 05 keeps (:func:`llmlab.scaling.cached_run`) and matplotlib's font
+cache. ``tests/test_prepare.py`` checks this list against what the lessons load, so a new cache
+cannot be forgotten.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ SMALL_MODEL_CALLS: tuple[tuple[str, dict[str, int]], ...] = (
 )
 #: The lesson whose statements build the small models' texts.
 SMALL_MODEL_LESSON = "11_what_a_model_knows"
+#: The lessons of a clone (``llmlab prepare`` runs their statements to warm what they cache).
+NOTEBOOKS = pretrained.SHIPPED.parent.parent / "notebooks"
+#: Lessons that keep their own training runs in the cache (:func:`llmlab.scaling.cached_run`):
+#: ``llmlab prepare`` runs each once, headless, so the lesson itself stays the one place its runs
+#: are written.
+LESSON_RUNS = ("05_scaling_and_compression",)
 #: What ``llmlab prepare`` warms besides the standard models (:func:`names`).
-EXTRA_CACHES = ("small_models", "matplotlib")
+EXTRA_CACHES = ("small_models", "lesson_runs", "matplotlib")
 
 
 def cache_names() -> list[str]:
@@ -50,6 +57,11 @@ def prepare(name: str, *, progress: bool = True) -> str:
     if name == "small_models":
         made, total = _prepare_small_models(progress)
         what = f"{total - made} of {total} already in the cache, {made} trained"
+    elif name == "lesson_runs":
+        made, total = _prepare_lesson_runs()
+        what = (
+            f"ran lessons {', '.join(LESSON_RUNS)}: {total - made} runs already cached, {made} new"
+        )
     elif name == "matplotlib":
         import matplotlib.font_manager
 
@@ -91,6 +103,31 @@ def _prepare_small_models(progress: bool) -> tuple[int, int]:
     return len(made), len(SMALL_MODEL_CALLS)
 
 
+def _prepare_lesson_runs() -> tuple[int, int]:
+    """Run each lesson of :data:`LESSON_RUNS` once (nbclient, in a scratch folder, its notebook not
+    written): ``(how many cached runs it added, how many there are now)``."""
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from llmlab import cache_dir
+
+    folder = Path(cache_dir())
+    before = set(folder.glob("*.json"))
+    for lesson in LESSON_RUNS:
+        source = NOTEBOOKS / f"{lesson}.ipynb"
+        if not source.is_file():
+            raise FileNotFoundError(f"{source} is missing: prepare the lessons' runs from a clone")
+        with tempfile.TemporaryDirectory() as scratch:
+            notebook = nbformat.read(source, as_version=4)
+            NotebookClient(
+                notebook, timeout=1800, resources={"metadata": {"path": scratch}}
+            ).execute()
+    after = set(folder.glob("*.json"))
+    return len(after - before), len(after)
+
+
 def _lesson_texts() -> dict[str, Any]:
     """The names lesson 11 defines before its first small model: run its own statements.
 
@@ -104,7 +141,7 @@ def _lesson_texts() -> dict[str, Any]:
 
     from llmlab import corpus, instructions, memorization
 
-    source = pretrained.SHIPPED.parent.parent / "notebooks" / f"{SMALL_MODEL_LESSON}.py"
+    source = NOTEBOOKS / f"{SMALL_MODEL_LESSON}.py"
     if not source.is_file():
         raise FileNotFoundError(f"{source} is missing: prepare the small models from a clone")
     cells = source.read_text(encoding="utf-8").split("\n# %%")

@@ -105,6 +105,28 @@ def test_the_small_models_are_lesson_11s_own(home, monkeypatch):
     assert calls[0][0] == calls[2][0] == calls[3][0] == namespace["planted_text"]
 
 
+def test_the_lessons_runs_are_warmed_by_running_the_lesson(home, monkeypatch, tmp_path):
+    """prepare runs each lesson of LESSON_RUNS headless (a stand-in lesson here, one cached run),
+    counts what it added, and adds nothing the second time."""
+    import nbformat
+
+    lesson = nbformat.v4.new_notebook()
+    lesson.cells = [
+        nbformat.v4.new_code_cell(
+            "from llmlab import scaling\n"
+            "scaling.cached_run('stand_in', {'width': 8}, lambda: {'loss': 2.5})"
+        )
+    ]
+    nbformat.write(lesson, tmp_path / "99_stand_in.ipynb")
+    monkeypatch.setattr(caches, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(caches, "LESSON_RUNS", ("99_stand_in",))
+    first = caches.prepare("lesson_runs", progress=False)
+    assert first.startswith("lesson_runs: ran lessons 99_stand_in: 0 runs already cached, 1 new (")
+    assert [p.name.split("-")[0] for p in home.glob("*.json")] == ["stand_in"]
+    second = caches.prepare("lesson_runs", progress=False)
+    assert "1 runs already cached, 0 new" in second
+
+
 def _calls(tree: ast.AST, method: str) -> list[ast.Call]:
     return [
         node
@@ -145,7 +167,12 @@ def test_prepare_covers_every_cache_the_lessons_fill():
     for call, loops in small.items():
         expected = [bound for loop in loops for bound in loop] or [{}]
         assert declared[call] == expected, call
-    assert set(pretrained.names()) | {"small_models", "matplotlib"} == set(caches.cache_names())
+    assert set(pretrained.names()) | {"small_models", "lesson_runs", "matplotlib"} == set(
+        caches.cache_names()
+    )
+    # every lesson that keeps its runs in the cache is one prepare runs
+    keeping = {path.stem for path in LESSONS if "cached_run(" in path.read_text(encoding="utf-8")}
+    assert keeping == set(caches.LESSON_RUNS)
 
 
 def test_no_other_module_writes_into_the_cache():
@@ -156,4 +183,12 @@ def test_no_other_module_writes_into_the_cache():
         if re.search(r"(?<![.\w])cache_dir\((?!create=False)", module.read_text(encoding="utf-8"))
     }
     # (doctor checks the folder is writable; cli names it and caches fills it in `llmlab prepare`)
-    assert writers - {"__init__"} == {"pretrained", "memorization", "doctor", "cli", "caches"}
+    # (scaling.cached_run keeps lesson 05's runs: prepare runs the lesson, see LESSON_RUNS)
+    assert writers - {"__init__"} == {
+        "pretrained",
+        "memorization",
+        "scaling",
+        "doctor",
+        "cli",
+        "caches",
+    }

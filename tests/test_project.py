@@ -231,3 +231,18 @@ def test_the_readme_names_every_module_of_the_library():
         f"{p.parent.name}/" for p in package.glob("*/__init__.py")
     }
     assert not {m for m in modules if f"`{m}`" not in row}
+
+
+@pytest.mark.parametrize("lesson", course.LESSONS, ids=lambda lesson: lesson.slug)
+def test_every_lesson_ends_with_a_quiz_answered_from_its_own_measurements(lesson):
+    """The last two cells: the heading, then one Quiz cell whose output nbval does not compare
+    (a widget); its answers are computed in the cell, so it names the lesson's variables."""
+    import jupytext
+
+    cells = jupytext.read(ROOT / "notebooks" / f"{lesson.slug}.py", fmt="py:percent").cells
+    heading, quiz = cells[-2], cells[-1]
+    assert heading.cell_type == "markdown"
+    assert heading.source.startswith("## Check your understanding")
+    assert quiz.cell_type == "code" and "Quiz(" in quiz.source
+    assert "nbval-ignore-output" in quiz.metadata.get("tags", [])
+    assert quiz.source.count("Question(") >= 3
