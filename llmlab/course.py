@@ -57,7 +57,7 @@ LESSONS: tuple[Lesson, ...] = (
         "04_pretraining",
         "Pretraining",
         "a context MLP; the GPT block; training step; sampling loop; checkpoints; perplexity",
-        ("model", "train"),
+        ("model", "train", "widgets"),
         3.5,
     ),
     Lesson(
@@ -66,7 +66,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Scaling and compression",
         "compute and its cost; a scaling law predicted and checked; iso-FLOP at two budgets; "
         "model vs gzip",
-        ("train", "scaling", "stats", "viz"),
+        ("train", "scaling", "stats", "viz", "widgets"),
         2.5,
     ),
     Lesson(
@@ -131,7 +131,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Bias, opacity and cost",
         "minimal-pair bias probes against the corpus, a word-swap fix; logit lens (explorer), "
         "head ablation, probes with controls; FLOPs and energy",
-        ("bias", "lens", "probe", "cost", "stats", "widgets"),
+        ("bias", "lens", "probe", "cost", "report", "stats", "widgets"),
         2.0,
     ),
 )

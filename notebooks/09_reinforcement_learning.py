@@ -400,7 +400,7 @@ assert all(log[1]["reward"] < log[0]["reward"] < log[-1]["reward"] for _, log in
 #
 # The two variants, on this page's seed (`SEED = 0`): without the std division pass@1 ended a
 # little higher (grpo minus it: −0.08 ± 0.02), and with the KL charge lower (+0.17 ± 0.06,
-# under three SEs), its policy nearer the reference (0.38 nats per reply over the last three
+# about three SEs), its policy nearer the reference (0.38 nats per reply over the last three
 # rounds, against 0.60). Mind what these SEs cover: the luck of the questions and of the
 # replies sampled to measure, not the luck of the training run itself (which replies it
 # happened to learn from). Ranking variants needs several training seeds each; this lesson has

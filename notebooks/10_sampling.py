@@ -771,7 +771,7 @@ assert not stats.Estimate(genres[0].value - genres[2], genres[0].se, genres[0].n
 # - Over 32 prompts, each with its SE: every step hotter costs bits per character beyond the
 #   noise; within a text, repetition is almost gone by T=0.7; greedy loops, and a repetition
 #   penalty removes the loop at no cost the char model can see in the 128 characters it scores.
-# - Beam search finds likelier text than greedy, beyond the noise; among searches likelier is
+# - Beam search finds likelier text than greedy, beyond the noise; among searches likelier is not
 #   shown to be more repetitive (the wider beams' distinct-2 is within about two SEs of
 #   greedy's), but searched text repeats far more than sampled text.
 # - The KV cache computes each position once (64 times fewer positions for 127 tokens) and gives
