@@ -522,7 +522,7 @@ CASES = {
     "cli prepare unknown": (
         lambda: cli("prepare", "gpt9"),
         ValueError,
-        "llmlab: error: unknown standard model 'gpt9'",
+        "llmlab: error: names must be among",
     ),
     "cli sample missing checkpoint": (
         lambda: cli("sample", "--checkpoint", "/no/such.safetensors"),
