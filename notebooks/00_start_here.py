@@ -684,31 +684,34 @@ Quiz(
             f"The gap rose by {rise.value:.3f} ± {rise.se:.3f} nats from 7–16 characters read to "
             f"65–128, while the table sees only the last {CONTEXT} whatever it has read. The "
             f"table holds more numbers ({n_counts / n_params:.1f}x the model's parameters), and "
-            "a window's end being easier would help both: the gap is paired, so it cancels.",
+            "an end of window easier for every model would lower both losses alike, leaving "
+            "the gap between them as it was.",
         ),
         Question(
             "Why not give the table 32-character contexts, to see as far back as the network?",
             [
-                "no 32-character context of the test windows occurs in the training text",
+                "almost no 32-character context of new text occurs in the training text",
                 "a table cannot store strings that long",
                 "back-off works only for short contexts",
             ],
-            "no 32-character context of the test windows occurs in the training text",
-            f"Of 256 test windows, the last 6 characters were found in training "
-            f"{found[6].value:.0%} of the time, the last 12 {found[12].value:.0%}, the last 32 "
-            f"{found[32].value:.0%}: a table of 32-character contexts would have nothing counted.",
+            "almost no 32-character context of new text occurs in the training text",
+            f"At the ends of 256 test windows, the last 6 characters occurred in the training "
+            f"text {found[6].value:.0%} of the time, the last 12 {found[12].value:.0%}, the last "
+            f"32 {found[32].value:.0%} (none of the 256): a table of 32-character contexts would "
+            "have nothing counted for new text.",
         ),
         Question(
             "What would go wrong if the held-out text were random speeches of all 38 plays "
             "instead of six whole plays?",
             [
-                "the loss would look better than on truly new text",
-                "the loss would look worse than on truly new text",
+                "the loss would likely look better than on a truly new play",
+                "the loss would likely look worse than on a truly new play",
                 "nothing: a random sample is always fairer",
             ],
-            "the loss would look better than on truly new text",
-            "The plays' names, characters and phrases would leak from training into the "
-            "held-out text, so both models would partly be tested on what they had seen.",
+            "the loss would likely look better than on a truly new play",
+            "The plays' names, characters and phrases would be shared by training and held-out "
+            "text, so both models would partly be tested on what they had seen. (This lesson "
+            "does not measure by how much; lesson 11 measures what a leak does to a test.)",
         ),
     ]
 )

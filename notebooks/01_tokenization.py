@@ -854,12 +854,12 @@ Quiz(
     [
         Question(
             f"A vocabulary of {len(word_vocab):,} words still misses {unknown_share:.1%} of the "
-            "held-out words. What are the missing words?",
+            "words in the held-out plays (counting every occurrence). What are they, mostly?",
             [names, rare_words, "mostly punctuation the splitter could not read"],
             names if names_share > 0.5 else rare_words,
-            f"{in_capitals / unknown.total():.0%} of them are in capitals, and "
+            f"{in_capitals / unknown.total():.0%} of the missed occurrences are in capitals, and "
             f"{in_names / in_capitals:.0%} of those are words of speakers' names: "
-            f"{names_share:.0%} of all the unknown words. A new play brings new people, so a "
+            f"{names_share:.0%} of all the missed occurrences. A new play brings new people, so a "
             "word vocabulary built from other plays cannot hold their names; bytes never miss.",
         ),
         Question(
@@ -875,13 +875,14 @@ Quiz(
             "Why do the course's models not use a vocabulary of 100,000 tokens, as GPT-4 does?",
             [
                 "most new tokens would be rare: few examples, and a row of parameters, each",
-                "BPE cannot learn that many merges from one text",
+                "a table of 100,000 token rows would not fit in a laptop's memory",
                 "a larger vocabulary makes the sequences longer",
             ],
             "most new tokens would be rare: few examples, and a row of parameters, each",
             f"Already at 4,096, {rare:,} of the 3,839 learned tokens occur fewer than 100 times "
             f"in all the training text, and the newest 1,024 a median of {newest:.0f} times. A "
-            "larger vocabulary makes sequences shorter, not longer.",
+            "larger vocabulary makes sequences shorter, not longer; and 100,000 rows of 128 "
+            "numbers (the width of the course's models) take about 51 MB as float32, which fit.",
         ),
         Question(
             f"What goes wrong when BPE is trained on documents joined by {EOT} without declaring "

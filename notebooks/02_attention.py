@@ -1054,8 +1054,8 @@ Quiz(
             f"{encoder_moved:.3f} in the encoder, which sees the whole text.",
         ),
         Question(
-            "Measured against chance, which of these patterns did even the best head for it "
-            "not show?",
+            "Four things a head might attend to. For which one did even the head that attends "
+            "to it most not beat chance by 2 SE?",
             list(patterns),
             absent[0],
             "The best head's share minus chance, per window: "

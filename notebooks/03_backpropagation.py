@@ -700,9 +700,13 @@ assert count_valid < math.log(V) - 1.5 and probs[q, u] > 0.9
 # Unsmoothed, the table gives some validation pairs probability exactly zero:
 
 # %%
-unseen = (counts[valid_ids[:-1], valid_ids[1:]] == 0).sum().item()
+never = counts[valid_ids[:-1], valid_ids[1:]] == 0  # per place in the validation text
+unseen = never.sum().item()
+pairs_at = zip(valid_ids[:-1][never].tolist(), valid_ids[1:][never].tolist(), strict=True)
+unseen_pairs = set(pairs_at)
 raw = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-print(f"validation pairs never seen in training: {unseen}")
+print(f"places in the validation text whose pair never occurs in training: {unseen}")
+print(f"distinct pairs among them: {len(unseen_pairs)}")
 print(f"loss of the unsmoothed table on validation: {nll(raw.log(), valid_ids)}")
 assert unseen > 0 and nll(raw.log(), valid_ids) == math.inf
 
@@ -1043,7 +1047,8 @@ Quiz(
                 "the sum of the losses overflows a float",
             ],
             "some validation pairs never occur in training: probability 0, and -log 0 is ∞",
-            f"{unseen} validation pairs were never seen in training. Adding 1 to every count "
+            f"At {unseen} places the validation text has a pair never seen in training "
+            f"({len(unseen_pairs)} distinct pairs). Adding 1 to every count "
             f"(smoothing) gives them some probability: {count_valid:.2f} nats per character.",
         ),
         Question(

@@ -231,9 +231,11 @@ assert all(gain.value > 0 and gain.beyond_noise(3) for gain in steps_down)
 #
 # **Your laptop's bill.** The largest rung's `6ND` divided by its training time is the useful
 # work your CPU did per second. Against it, the speed of one large matrix product, about the
-# best this CPU does with PyTorch. Both are timings: they depend on your machine and on what
-# else it is doing, so the numbers below are this build's, not a fact about CPUs, and nothing
-# in the lesson rests on them. Run it on a quiet machine to see yours.
+# best this CPU does with PyTorch. Both are timings, taken at different moments: the training
+# time is the one saved with the cached run when it first trained, the product is timed now.
+# They depend on the machine and on what else it was doing, so the numbers below are this
+# build's, not a fact about CPUs, and nothing in the lesson rests on them. To see your own
+# machine's, run the lesson on a quiet machine with a fresh cache.
 
 # %% tags=["nbval-ignore-output"]
 import time
@@ -769,7 +771,7 @@ Quiz(
             "points; beyond them it is a guess to be checked.",
         ),
         Question(
-            "With 4 times the compute (1e10 to 4e10 FLOPs), the best model width ...",
+            "With 4 times the compute (1e10 to 4e10 FLOPs), what happened to the best model width?",
             ["it grew", "it stayed the same", "it shrank"],
             grew,
             f"Width {small} was best at 1e10 FLOPs, width {large} at 4e10, each sweep bracketing "

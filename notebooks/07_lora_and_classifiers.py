@@ -603,7 +603,8 @@ quiz = Quiz(
             f"LoRA + table minus plain LoRA, reply loss: {table_vs_lora['reply']:.3f}; minus full "
             f"fine-tuning: {table_vs_full['reply']:.3f}; stops: "
             f"{sum(runs['LoRA + table']['stops'])} of {len(prompts)}. The new chat tokens are rows "
-            "of that table: frozen, <|end|> keeps the row it was born with.",
+            "of that table: while it is frozen, <|end|> keeps the mean row it was born with and "
+            "stays as unlikely as before, so the model never learns to stop.",
         ),
         Question(
             "Of the three SFT runs, which forgot the most of its first job (the highest "

@@ -756,7 +756,8 @@ passed = exercises.check("dpo_step", dpo_step)
 from llmlab.widgets import Question, Quiz
 
 length_rule = stats.mean(longer)
-beats_length = accuracy.value - 3 * accuracy.se > length_rule.value
+over_length = stats.difference(right.tolist(), longer)  # paired: the same held-out pairs
+beats_length = over_length.value > 0 and over_length.beyond_noise(3)
 held_options = [
     "It orders them as well as its training pairs: the low loss carried over",
     "Better than a tie, but worse than its own training pairs, beyond noise",
@@ -771,6 +772,12 @@ else:
 assert on_held["chosen"].value < 0 and on_held["margins"].value > 0  # the premise of question 3
 tax_options = ["It rose, beyond noise", "It fell, beyond noise", "No change we can tell from noise"]
 tax_answer = tax_options[2] if not tax.beyond_noise(3) else tax_options[tax.value < 0]
+margin_options = [
+    "Both became less likely than under the reference, the rejected more: the loss asks only "
+    "for the margin",
+    "DPO now prefers the rejected replies: its training pushed the margin the wrong way",
+    "Nothing: implicit rewards are centred, so about half of any set of them is below zero",
+]
 quiz = Quiz(
     [
         Question(
@@ -784,7 +791,8 @@ quiz = Quiz(
             if beats_length
             else "No: it is within three SEs of the length rule",
             f"Reward model {accuracy:.3f}, length rule {length_rule:.3f}, chance 0.5, on "
-            f"{accuracy.n} pairs from plays it never saw. Even so it is wrong on about one pair "
+            f"{accuracy.n} pairs from plays it never saw; reward model minus length rule, "
+            f"paired by pair: {over_length:+.3f}. Even so it is wrong on about one pair "
             f"in {1 / (1 - accuracy.value):.0f}, and whatever it steers inherits those errors.",
         ),
         Question(
@@ -801,14 +809,8 @@ quiz = Quiz(
             f"{on_held['chosen'].value:+.2f} and of the rejected ones "
             f"{on_held['rejected'].value:+.2f}. What does the negative reward of the chosen "
             "replies mean?",
-            [
-                "DPO made the chosen replies less likely than the reference did, and the "
-                "rejected ones even less: its loss asks only for the margin",
-                "DPO prefers the rejected replies: the training went the wrong way",
-                "Nothing: implicit rewards are scaled so that their mean is zero",
-            ],
-            "DPO made the chosen replies less likely than the reference did, and the "
-            "rejected ones even less: its loss asks only for the margin",
+            margin_options,
+            margin_options[0],
             f"An implicit reward is β·(log π − log π_ref): below zero, the policy gives the reply "
             f"less probability than the reference. The margin, {on_held['margins']:.2f}, is what "
             "DPO's loss rewards, and it is positive.",

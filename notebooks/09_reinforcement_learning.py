@@ -558,6 +558,11 @@ if not fewer.beyond_noise(3):
     spread_answer = spread_options[2]
 else:
     spread_answer = spread_options[0] if fewer.value < 0 else spread_options[1]
+silent_options = [
+    "Nothing: every advantage is 0, so the reward gives that group no gradient",
+    "The most: it is the best group, so its replies get the largest push",
+    "A little: its right replies are pushed up, less than in a group with wrong ones",
+]
 no_seed = "No: each variant was trained once, and these SEs leave out the luck of training"
 quiz = Quiz(
     [
@@ -576,19 +581,15 @@ quiz = Quiz(
             ),
         ),
         Question(
-            f"In a round, all {G} replies to one question were right. What does that group "
-            "teach the policy?",
-            [
-                "Nothing: every advantage is 0, so it gives no gradient",
-                "The most: it is the best group, so its replies get the largest push",
-            ],
-            "Nothing: every advantage is 0, so it gives no gradient"
-            if silent
-            else "The most: it is the best group, so its replies get the largest push",
+            f"In a round, all {G} replies to one question were right. What does that group's "
+            "reward teach the policy?",
+            silent_options,
+            silent_options[0] if silent else silent_options[1],
             f"Advantages are rewards minus the group's mean (over its spread): here "
             f"{all_right.flatten().tolist()}. In the last round of the main run, a share of "
             f"{silent_share:.2f} of the groups gave no gradient: compute spent on a question "
-            "too easy or too hard for the policy.",
+            "too easy or too hard for the policy. (A KL charge, where there is one, still "
+            "pulls on every reply: it does not come from the reward.)",
         ),
         Question(
             "Out of 32 replies per question, how did the number of different replies change "
@@ -614,7 +615,7 @@ quiz = Quiz(
             ],
             no_seed,
             f"grpo minus KL charge, pass@1: {with_kl:+.2f} "
-            f"({'beyond' if with_kl.beyond_noise(3) else 'under'} three SEs). That SE covers "
+            f"({abs(with_kl.value) / with_kl.se:.1f} SEs). That SE covers "
             "the questions and the replies sampled to measure, not which replies each run "
             "happened to learn from: ranking variants needs several training seeds each.",
         ),

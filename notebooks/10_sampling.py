@@ -399,6 +399,7 @@ assert all(versus[f"beam {w}"][1].value > 0 for w in (2, 4))  # wider: not more 
 assert not any(versus[f"beam {w}"][1].beyond_noise(3) for w in (2, 4))  # but too close to rank
 for w in (2, 4):  # searched text repeats more than sampled text, beyond three SEs
     assert stats.difference(found["sample, T=1"][1], found[f"beam {w}"][1]).beyond_noise(3)
+sampled_vs_beam = stats.difference(found["sample, T=1"][1], found["beam 4"][1])
 
 # %% [markdown]
 # Beam search does what it promises: each wider beam finds text the model rates likelier, token
@@ -895,9 +896,9 @@ heat_options = [
 ]
 heat_answer = heat_options[0] if all(worse) else heat_options[1] if any(worse) else heat_options[2]
 penalty_options = [
-    "Nothing the char model can see (within two SEs), and the loop is gone",
-    "The text became less like the plays, beyond noise",
-    "The text became more like the plays, beyond noise",
+    "Nothing the char model can tell from noise (within two SEs)",
+    "It became less like the plays, beyond two SEs",
+    "It became more like the plays, beyond two SEs",
 ]
 if not cost.beyond_noise(2):
     penalty_answer = penalty_options[0]
@@ -916,7 +917,8 @@ else:
     search_answer = search_options[0] if beam_loops.value > 0 else search_options[2]
 held_plays = [r for r in scored["held-out"] if r["kind"] == "character_play"]
 right_share = sum(r["right"] for r in held_plays) / len(held_plays)
-trained_form = ends == sum(map(len, scored.values()))
+held_ends = sum(r["said"].endswith(".") for r in held_plays)
+trained_form = held_ends == len(held_plays)
 assert plays[0].value < 0.25  # "not sure of": it gives its own wrong title little probability
 unknown_options = [
     "It answers anyway, in the trained form: a wrong title it is not sure of",
@@ -944,8 +946,9 @@ quiz = Quiz(
             "the text is?",
             penalty_options,
             penalty_answer,
-            f"Penalty minus greedy: distinct-2 {loop:+.2f}, bits per character {cost:+.2f}, "
-            "paired over the 32 prompts (the char model scores only the first 128 characters).",
+            f"Penalty minus greedy: bits per character {cost:+.2f}, paired over the 32 prompts "
+            f"(the char model scores only the first 128 characters); and the loop is gone: "
+            f"distinct-2 {loop:+.2f}.",
         ),
         Question(
             "Beam search with 4 beams finds text the model finds likelier than greedy's. Is "
@@ -953,9 +956,9 @@ quiz = Quiz(
             search_options,
             search_answer,
             f"Beam 4 minus greedy over 16 prompts: log-probability per token {beam_likelier:+.2f}, "
-            f"distinct-2 {beam_loops:+.2f}; sampling at T=1 minus greedy: distinct-2 "
-            f"{versus['sample, T=1'][1]:+.2f}. Searching for likely text keeps the model's "
-            "favourite phrases: likelier is not more varied.",
+            f"distinct-2 {beam_loops:+.2f}; sampling at T=1 minus beam 4: distinct-2 "
+            f"{sampled_vs_beam:+.2f}. Searching "
+            "for likely text keeps the model's favourite phrases: likelier is not more varied.",
         ),
         Question(
             "Asked which play a character of a held-out play is in (a play it never read), "
@@ -964,8 +967,8 @@ quiz = Quiz(
             unknown_answer,
             f"Right on {sum(r['right'] for r in held_plays)} of {len(held_plays)} (a blind "
             f"guess is right on a share of {plays[2]:.3f}); "
-            f"answers ending as trained, with a full stop: {ends} of "
-            f"{sum(map(len, scored.values()))}; the probability it gives its own wrong answer: "
+            f"answers ending as trained, with a full stop: {held_ends} of {len(held_plays)}; "
+            f"the probability it gives its own wrong answer: "
             f"{plays[0]:.3f}. It was trained to answer, never to say it does not know.",
         ),
     ]

@@ -1065,8 +1065,9 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 # 4's 100 held-out questions; speaker: the 60 line questions with the true passage; characters
 # recited: on the training plays); "–" where a measure does not apply (the base models do not
 # answer in the chat template; the chat models were not asked to continue the plays). The
-# preference-tuned models of lessons 08 and 09 (DPO, PPO, GRPO) are not here: lesson 12's closing
-# report card (`llmlab report`) sets lesson 08's DPO model, cached as `dpo`, beside these. The
+# models tuned further in lessons 08 and 09 are not here: of those, only lesson 08's DPO model is
+# cached (as `dpo`), and lesson 12's closing report card (`llmlab report`) sets it beside these;
+# lesson 09's reinforcement-learning runs live inside that lesson. The
 # calibration and memorisation measures were taken on one model each (`sft`; the small
 # character model), not on every row.
 
@@ -1239,21 +1240,29 @@ else:
     dedup_answer = dedup_options[0]
 leak_options = [
     "The leaked half scored higher than the other half, beyond noise",
-    "The whole test scored higher than on a clean model, the half that never leaked too",
+    "The whole test scored higher than on a clean model, beyond noise, the half that never leaked too",
     "Nothing beyond noise: four copies of half the questions changed no score",
 ]
 if inflation.value > 0 and inflation.beyond_noise():
     leak_answer = leak_options[0]
-elif inflated.value > 0 and inflated.beyond_noise() and spill.value > 0:
+elif inflated.value > 0 and inflated.beyond_noise() and spill.value > 0 and spill.beyond_noise():
     leak_answer = leak_options[1]
 else:
     leak_answer = leak_options[2]
-metrics = ("loss", "exact match", "labeler")
-firsts = {
-    m: sorted(board, key=lambda n: board[n][m].mean(), reverse=m != "loss")[0] for m in metrics
-}
-agree_options = ["Yes: all three put the same model first", "No: they disagree on the best"]
-exact_clear = sum(d.beyond_noise() for (m, _, _), d in pairs.items() if m == "exact match")
+loss_gap = pairs[("loss", "reader", "sft_short")]  # > 0: the reader pays more per token
+labeler_gap = pairs[("labeler", "reader", "sft_short")]  # > 0: the labeler prefers the reader
+assert loss_gap.value > 0 and labeler_gap.value > 0  # the two scores order them oppositely
+order_options = [
+    "Both: the two scores contradict each other",
+    "The loss's only: the labeler's order could be noise",
+    "The labeler's only: the loss's order could be noise",
+    "Neither: both orders could be noise",
+]
+order_answer = order_options[
+    {(True, True): 0, (True, False): 1, (False, True): 2, (False, False): 3}[
+        (loss_gap.beyond_noise(), labeler_gap.beyond_noise())
+    ]
+]
 quiz = Quiz(
     [
         Question(
@@ -1262,8 +1271,8 @@ quiz = Quiz(
             selective_options,
             selective_answer,
             f"Most confident quarter minus the rest: {gain:+.3f}. Part of it is the kinds: the "
-            f"confident half holds no character_play question; within character_act alone, "
-            f"confident half minus the rest: {within:+.3f}.",
+            f"most confident half holds no character_play question; within character_act "
+            f"alone, that half minus the rest: {within:+.3f}.",
         ),
         Question(
             "A secret planted 64 times is exposed by the small model. The text is deduplicated "
@@ -1285,14 +1294,15 @@ quiz = Quiz(
             "time: the leak taught it the test's answer set, which helps every question.",
         ),
         Question(
-            "Reply loss, exact match and the labeler scored the same three chat models on "
-            "held-out items. Do they agree which model is best?",
-            agree_options,
-            agree_options[0] if len(set(firsts.values())) == 1 else agree_options[1],
-            "First by each: "
-            + ", ".join(f"{m} {firsts[m]}" for m in metrics)
-            + f". Exact-match differences beyond noise: {exact_clear} of 3. Each score answers "
-            "its own question: choose the one for yours, and read it with its SE.",
+            "On the same held-out items, reply loss puts sft_short ahead of the reader, and the "
+            "labeler puts the reader ahead of sft_short. Which of the two differences is beyond "
+            "noise?",
+            order_options,
+            order_answer,
+            f"Reader minus sft_short, paired over the same items: loss {loss_gap:+.3f} nats per "
+            f"token, labeler {labeler_gap:+.3f} points. An order that rests on a difference "
+            "within its noise is no contradiction; each score answers its own question, read "
+            "with its SE.",
         ),
     ]
 )
