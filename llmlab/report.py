@@ -189,7 +189,7 @@ def card(
     for name in names:
         model, tokenizer = pretrained.load(name)
         nats, tokens, sizes = passage_scores(model, tokenizer, text)
-        chat = {}
+        chat: dict = {}  # a base model has no chat columns
         if is_chat(tokenizer):
             if baseline is None:
                 reference, reference_tokenizer = pretrained.load(BASELINE)
