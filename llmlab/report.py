@@ -19,6 +19,14 @@ preference-tuned one, measured on text none of them trained on (the held-out pla
 - **Brier**: the Brier score of the option probabilities on the same questions (lesson 11;
   0 is perfect, lower is better), the calibration of the model's confidence.
 
+Under the table, two baselines for the questions: a blind guess, and the **stock answer** (the
+commonest training answer of each kind, given every time; :func:`llmlab.answers.stock_answers`).
+
+Every model is measured on the *same* passages, questions and prompts, so a row keeps its
+per-item values, and :func:`difference` compares two rows item by item (paired): what the items
+share (a hard passage, an easy question) cancels, and the SE of a difference is smaller than the
+two SEs added in quadrature.
+
 Everything is computed, seeded and greedy where it decides (argmax of options; fixed-seed
 sampling), so the printed card is the same on any machine at its printed precision. Each SE is
 printed so the reader sees which differences the card can rank and which it cannot.
@@ -48,9 +56,16 @@ BASELINE = "sft"
 _BASELINE_SEED, _MODEL_SEED = 99, 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Row:
-    """One model's measurements; ``None`` where a measure does not apply (a base model)."""
+    """One model's measurements; ``None`` where a measure does not apply (a base model).
+
+    The arrays are per item, in the card's order (the same items for every row), so two rows
+    can be compared item by item (:func:`difference`): per passage ``passage_nats``,
+    ``passage_tokens`` and ``passage_bytes``; per question ``right`` (1 or 0), ``stock_right``
+    (is the stock answer right) and ``brier_items``; per prompt ``wins`` against ``sft``'s
+    replies and ``terms``, each rubric term of :mod:`llmlab.labeler` for the model's reply.
+    """
 
     name: str
     loss: stats.Estimate
@@ -58,10 +73,18 @@ class Row:
     tokens: int
     bytes: int
     nats: float
-    accuracy: stats.Estimate | None
-    chance: float | None
-    win_rate: stats.Estimate | None
-    brier: stats.Estimate | None
+    passage_nats: np.ndarray
+    passage_tokens: np.ndarray
+    passage_bytes: np.ndarray
+    accuracy: stats.Estimate | None = None
+    chance: float | None = None
+    win_rate: stats.Estimate | None = None
+    brier: stats.Estimate | None = None
+    right: np.ndarray | None = None
+    stock_right: np.ndarray | None = None
+    brier_items: np.ndarray | None = None
+    wins: np.ndarray | None = None
+    terms: dict[str, np.ndarray] | None = None
 
 
 def held_out_passages(n: int, chars: int = 129) -> list[str]:
@@ -80,16 +103,25 @@ def held_out_passages(n: int, chars: int = 129) -> list[str]:
     return found
 
 
-def ratio(numerators: Sequence[float], denominators: Sequence[float]) -> stats.Estimate:
-    """``sum(numerators) / sum(denominators)`` with the delta-method SE of a ratio estimator
-    (items: the pairs). A total over passages of unequal length is a ratio, not a mean of
-    per-passage rates, so its SE is the SE of the residuals ``y - R x`` over ``mean(x)``."""
+def _ratio_terms(
+    numerators: Sequence[float], denominators: Sequence[float]
+) -> tuple[float, np.ndarray]:
+    """``R = sum(y) / sum(x)`` and each item's share of its error, ``(y - R x) / mean(x)``
+    (the delta method: ``R``'s SE is the SE of the mean of these)."""
     y, x = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
     if y.shape != x.shape or (x <= 0).any():
         raise ValueError("denominators must be positive, one per numerator")
     r = float(y.sum() / x.sum())
-    spread = stats.mean(y - r * x)
-    return stats.Estimate(r, spread.se / float(x.mean()), spread.n)
+    return r, (y - r * x) / float(x.mean())
+
+
+def ratio(numerators: Sequence[float], denominators: Sequence[float]) -> stats.Estimate:
+    """``sum(numerators) / sum(denominators)`` with the delta-method SE of a ratio estimator
+    (items: the pairs). A total over passages of unequal length is a ratio, not a mean of
+    per-passage rates, so its SE is the SE of the residuals ``y - R x`` over ``mean(x)``."""
+    r, residuals = _ratio_terms(numerators, denominators)
+    spread = stats.mean(residuals)
+    return stats.Estimate(r, spread.se, spread.n)
 
 
 @torch.no_grad()
@@ -137,7 +169,7 @@ def card(
     """The card's rows for the standard models ``names`` (in that order): ``passages`` held-out
     passages, ``questions`` held-out closed-set questions, ``prompts`` held-out prompts (each
     measure's SE shrinks as the square root of its count)."""
-    from llmlab import answers, calibration, instructions, labeler, pretrained, rankings
+    from llmlab import answers, instructions, pretrained, rankings
 
     known = pretrained.names()
     if isinstance(names, str) or not names or any(n not in known for n in names):
@@ -148,6 +180,8 @@ def card(
     text = held_out_passages(passages)
     asked = instructions.plays_examples("validation", kinds=answers.KINDS)
     asked = asked[:: len(asked) // questions][:questions]
+    stock = answers.stock_answers(instructions.plays_examples("train", kinds=answers.KINDS))
+    stock_right = np.array([float(stock[q.kind] == q.turns[1][1]) for q in asked])
     said = rankings.dialogue_prompts("validation", prompts)
     baseline: list[tuple[str, bool]] | None = None
 
@@ -155,18 +189,13 @@ def card(
     for name in names:
         model, tokenizer = pretrained.load(name)
         nats, tokens, sizes = passage_scores(model, tokenizer, text)
-        accuracy = chance = win = brier = None
+        chat: dict = {}  # a base model has no chat columns
         if is_chat(tokenizer):
-            found = [answers.option_probabilities(model, tokenizer, q) for q in asked]
-            accuracy = stats.mean([float(int(p.argmax()) == label) for p, label in found])
-            chance = float(np.mean([answers.chance(q) for q in asked]))
-            brier = calibration.brier_score([p.numpy() for p, _ in found], [i for _, i in found])
             if baseline is None:
                 reference, reference_tokenizer = pretrained.load(BASELINE)
                 baseline = _replies(reference, reference_tokenizer, said, _BASELINE_SEED)
-            win = stats.mean(
-                labeler.wins(labeler, said, _replies(model, tokenizer, said, _MODEL_SEED), baseline)
-            )
+            chat = _chat_columns(model, tokenizer, asked, said, baseline)
+            chat["stock_right"] = stock_right
         rows.append(
             Row(
                 name=name,
@@ -175,13 +204,77 @@ def card(
                 tokens=int(tokens.sum()),
                 bytes=int(sizes.sum()),
                 nats=float(nats.sum()),
-                accuracy=accuracy,
-                chance=chance,
-                win_rate=win,
-                brier=brier,
+                passage_nats=nats,
+                passage_tokens=tokens,
+                passage_bytes=sizes,
+                **chat,
             )
         )
     return rows
+
+
+def _chat_columns(
+    model: GPT, tokenizer: Tokenizer, asked: Sequence, said: Sequence, baseline: Sequence
+) -> dict:
+    """A chat model's :class:`Row` fields: its answers to the questions ``asked`` (right or not,
+    Brier), and its sampled replies to the prompts ``said``, against ``baseline``'s and by term."""
+    from llmlab import answers, labeler
+
+    found = [answers.option_probabilities(model, tokenizer, q) for q in asked]
+    right = np.array([float(int(p.argmax()) == label) for p, label in found])
+    brier_items = np.array([_brier(p.numpy(), label) for p, label in found])
+    replies = _replies(model, tokenizer, said, _MODEL_SEED)
+    wins = np.array(labeler.wins(labeler, said, replies, baseline))
+    terms = [labeler.score_terms(p, *r) for p, r in zip(said, replies, strict=True)]
+    return {
+        "accuracy": stats.mean(right),
+        "chance": float(np.mean([answers.chance(q) for q in asked])),
+        "win_rate": stats.mean(wins),
+        "brier": stats.mean(brier_items),
+        "right": right,
+        "brier_items": brier_items,
+        "wins": wins,
+        "terms": {t: np.array([each[t] for each in terms]) for t in terms[0]},
+    }
+
+
+def _brier(probabilities: np.ndarray, label: int) -> float:
+    """One question's Brier score, ``sum_j (p_j - [j == label])²`` (lesson 11)."""
+    truth = np.zeros_like(probabilities)
+    truth[label] = 1.0
+    return float(((probabilities - truth) ** 2).sum())
+
+
+#: What :func:`difference` can compare: the card's columns.
+MEASURES = ("loss", "bits_per_byte", "accuracy", "win_rate", "brier")
+
+
+def difference(a: Row, b: Row, measure: str) -> stats.Estimate:
+    """``a``'s ``measure`` minus ``b``'s, paired over the items both were measured on.
+
+    ``accuracy``, ``win_rate`` and ``brier`` are means over questions or prompts: the SE is that
+    of the per-item differences (:func:`llmlab.stats.difference`). ``loss`` and ``bits_per_byte``
+    are ratios of totals over passages: by the delta method, each passage contributes
+    ``(y_a - R_a x_a) / mean(x_a) - (y_b - R_b x_b) / mean(x_b)``, and the SE is that of the
+    mean of these. A win rate compares two models' replies with the same ``sft`` replies.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+    if measure in ("loss", "bits_per_byte"):
+        if a.passage_nats.shape != b.passage_nats.shape:
+            raise ValueError("a and b must be measured on the same passages")
+        per = "passage_tokens" if measure == "loss" else "passage_bytes"
+        scale = 1.0 if measure == "loss" else math.log(2)
+        ra, ea = _ratio_terms(a.passage_nats / scale, getattr(a, per))
+        rb, eb = _ratio_terms(b.passage_nats / scale, getattr(b, per))
+        return stats.Estimate(ra - rb, stats.mean(ea - eb).se, ea.size)
+    items = {"accuracy": "right", "win_rate": "wins", "brier": "brier_items"}[measure]
+    first, second = getattr(a, items), getattr(b, items)
+    if first is None or second is None:
+        raise ValueError(
+            f"{measure} is measured on chat models only; {a.name} or {b.name} is not one"
+        )
+    return stats.difference(first, second, paired=True)
 
 
 def _replies(
@@ -224,9 +317,11 @@ def format_card(rows: Sequence[Row]) -> str:
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
-    chance = next((r.chance for r in rows if r.chance is not None), None)
-    if chance is not None:  # every chat row answers the same questions
+    chat = next((r for r in rows if r.chance is not None), None)
+    if chat is not None:  # every chat row answers the same questions
         lines.append(
-            f"a blind guess over the same options: right {chance:.2f}, Brier {1 - chance:.2f}"
+            f"a blind guess over the same options: right {chat.chance:.2f}, "
+            f"Brier {1 - chat.chance:.2f}; the stock answer of each kind: right "
+            f"{chat.stock_right.mean():.2f}"
         )
     return "\n".join(lines)

@@ -202,23 +202,24 @@ print(
 )
 items_only = stats.bootstrap(np.stack([x, y_base], 1), lambda a: slope(a[:, 0], a[:, 1]))
 print(f"(resampling the 67 items instead: {items_only[0]:.2f} to {items_only[1]:.2f})")
-assert min(low, items_only[0]) > 0 and max(high, items_only[1]) < 1 and 0.15 < base_slope < 0.3
+slope_interval = (min(low, items_only[0]), max(high, items_only[1]))  # the two, widest
+assert slope_interval[0] > 0 and slope_interval[1] < 1 and 0.15 < base_slope < 0.3
 
 # %% [markdown]
-# The **slope** says copy, strengthen or weaken: 1 would be a model that learned the text's
-# associations exactly; above 1, one that strengthens them (*amplifies*); between 0 and 1, one
-# that learned their direction but weakened it; 0, none at all. The interval comes from a
-# bootstrap (`stats.bootstrap`) that resamples the 9 word *pairs*, each with all its
-# adjectives, not the 67 items one by one: the items of one pair share their two words, so they
-# are not independent draws. With only 9 pairs to resample, that interval is itself rough (a
-# bootstrap over few clusters tends to come out too narrow), so the cell prints the items'
-# interval too, and we lean on the wider of the two. Both lie above 0:
-# the model learned the direction of the text's pairings. Both also lie below 1, but two cautions
-# stop us from calling that *weakening*. The text's own numbers are noisy (a handful of counts
-# each, 16 of them zero and set by the ½), and noise in the x values flattens a fitted slope by
-# itself (*regression dilution*): a model that had learned the true rates exactly would still
-# show a slope below 1. And the model is asked at a line's start, after *The a*, while the counts
-# come from every context. What these items do show is the direction.
+# Were the text's numbers exact, the **slope** would say copy, strengthen or weaken: 1 would be a
+# model that learned the text's associations exactly; above 1, one that strengthens them
+# (*amplifies*); between 0 and 1, one that learned their direction but weakened it; 0, none at all.
+# The interval comes from a bootstrap (`stats.bootstrap`) that resamples the 9 word *pairs*, each
+# with all its adjectives, not the 67 items one by one: the items of one pair share their two
+# words, so they are not independent draws. With only 9 pairs to resample, that interval is itself
+# rough (a bootstrap over few clusters tends to come out too narrow), so the cell prints the items'
+# interval too, and we lean on the wider of the two. Both lie above 0: the model learned the
+# direction of the text's pairings. Both also lie below 1, but two cautions stop us from calling
+# that *weakening*. The text's own numbers are noisy (a handful of counts each, 16 of them zero and
+# set by the ½), and noise in the x values flattens a fitted slope by itself (*regression
+# dilution*): a model that had learned the true rates exactly would still show a slope below 1. And
+# the model is asked at a line's start, after *The a*, while the counts come from every context.
+# What these items do show is the direction.
 #
 # A score in the style of CrowS-Pairs is simpler (adapted: CrowS-Pairs counts preferences for
 # the stereotyped sentence; here, the share of items where the model leans the way the text
@@ -730,9 +731,10 @@ assert 500 < days < 700
 # only one of the two that compares models with different tokenizers); the share of 100
 # held-out closed-set questions answered right, beside a blind guess's chance; how often the
 # labeler prefers the model's reply to one of `sft`'s, over 128 held-out prompts; and the Brier
-# score of the answers' probabilities (lesson 11's calibration, lower is better). Each number
-# has its SE, so read a difference as real only when it is a few SEs wide. "–": the base models
-# do not answer in the chat template.
+# score of the answers' probabilities (lesson 11's calibration, lower is better). Under the
+# table, two baselines for the questions: a blind guess, and lesson 11's **stock answer** (the
+# commonest training answer of each kind, given every time). Each number has its SE. "–": the
+# base models do not answer in the chat template.
 
 # %%
 from llmlab import report
@@ -741,53 +743,90 @@ rows = {row.name: row for row in report.card()}
 print(report.format_card(list(rows.values())))
 
 # %% [markdown]
-# What the card can rank, and what it cannot:
-#
-# - The two base models pay the same per byte, 2.09 ± 0.03 and 2.08 ± 0.04 bits (the gap is far
-#   inside its noise), though per token their losses differ by more than a factor of two: a BPE
-#   token spells 2.4 bytes, and is paid for as a whole. Loss per token ranks nothing
-#   across tokenizers; bits per byte does, and here it cannot tell the two apart.
-# - Fine-tuning for chat costs plain text: `sft` pays 2.33 ± 0.05 bits per byte, about four SEs
-#   more than `bpe`, and the reader, tuned further, 2.89 ± 0.06.
-# - `sft` answers 0.29 ± 0.05 of the questions right, about three SEs above a blind guess's
-#   0.14; the reader about as many.
-# - DPO's replies beat `sft`'s 0.66 ± 0.04 of the time by the labeler it was tuned for (`sft`
-#   against a second sample of its own: 0.54 ± 0.04, even within noise). It paid in the
-#   questions: 0.13 ± 0.03 right, a blind guess's rate, and a Brier score of 0.95 ± 0.03, worse
-#   than the blind guess's 0.86. Lesson 08 asked for courteous replies and nothing about facts;
-#   the card shows what else moved.
-# - The reader loses to `sft` in dialogue (0.30 ± 0.04): it was tuned to answer from a passage.
-#
-# Each row says what one model does on these held-out items, with its noise; none is a verdict
-# on larger models, whose cards are made the same way.
-
+# Every model is measured on the *same* passages, questions and prompts, so two of them are
+# compared item by item: `report.difference` takes the per-item differences (for bits per byte,
+# a ratio of totals, each passage's share of both ratios' errors), and what the items share, a
+# hard passage or an easy question, cancels. For the losses, where every model finds the same
+# passages hard, the paired SE is a fraction of the two rows' SEs added as if they were
+# independent (both are printed below). Read a difference as real only when it is a few of its
+# SEs wide.
 
 # %%
-def apart(a: stats.Estimate, b: stats.Estimate) -> stats.Estimate:
-    """a - b for two independent estimates: their SEs add in quadrature."""
-    return stats.Estimate(a.value - b.value, math.hypot(a.se, b.se), min(a.n, b.n))
-
-
 char, bpe, sft, dpo, reader = (rows[name] for name in report.MODELS)
+gaps = {
+    "char - bpe": report.difference(char, bpe, "bits_per_byte"),
+    "sft - bpe": report.difference(sft, bpe, "bits_per_byte"),
+    "reader - sft": report.difference(reader, sft, "bits_per_byte"),
+}
 print(f"bytes per token: char {char.bytes / char.tokens:.2f}, bpe {bpe.bytes / bpe.tokens:.2f}")
-print(f"sft bits/byte minus bpe's: {apart(sft.bits_per_byte, bpe.bits_per_byte):+.3f}")
-print(f"sft right minus chance: {sft.accuracy.value - sft.chance:+.2f} ± {sft.accuracy.se:.2f}")
-assert not apart(char.bits_per_byte, bpe.bits_per_byte).beyond_noise()  # level per byte
-assert apart(sft.bits_per_byte, bpe.bits_per_byte).beyond_noise(3)  # chat tuning costs text
+for pair, gap in gaps.items():
+    a, b = (rows[name].bits_per_byte for name in pair.split(" - "))
+    alone = math.hypot(a.se, b.se)  # the SE if the two were measured on different passages
+    print(f"bits/byte, {pair}: {gap:+.3f} (as if independent: ± {alone:.3f})")
+    assert gap.se < alone / 3  # the passages' difficulty, shared, cancels
+versus_stock = stats.difference(sft.right, sft.stock_right)
+print(
+    f"sft right minus a blind guess: {sft.accuracy.value - sft.chance:+.2f} ± {sft.accuracy.se:.2f}"
+)
+print(f"sft right minus the stock answer: {versus_stock:+.2f}")
+answered = report.difference(sft, dpo, "accuracy")
+calibrated = report.difference(dpo, sft, "brier")
+won = report.difference(dpo, sft, "win_rate")
+print(f"reader right minus sft: {report.difference(reader, sft, 'accuracy'):+.2f}")
+print(f"sft right minus dpo: {answered:+.2f}; dpo Brier minus sft's: {calibrated:+.2f}")
+print(f"win vs sft, dpo minus sft: {won:+.2f}")
+moved = {term: stats.difference(dpo.terms[term], sft.terms[term]) for term in sft.terms}
+print(
+    "dpo's replies minus sft's, per rubric term:",
+    ", ".join(f"{t} {d:+.2f}" for t, d in moved.items()),
+)
+assert not gaps["char - bpe"].beyond_noise()  # level per byte
+assert gaps["sft - bpe"].beyond_noise(10) and gaps["reader - sft"].beyond_noise(10)  # text costs
 assert sft.accuracy.value - 2 * sft.accuracy.se > sft.chance  # sft beats a blind guess
+assert not versus_stock.beyond_noise()  # but not the stock answer
+assert not report.difference(reader, sft, "accuracy").beyond_noise()  # the reader: as many
 assert abs(sft.win_rate.value - 0.5) < 2 * sft.win_rate.se  # sft against itself: even
 assert dpo.win_rate.value - 3 * dpo.win_rate.se > 0.5  # DPO wins, beyond noise
-assert apart(sft.accuracy, dpo.accuracy).beyond_noise()  # and lost the answers
+assert won.beyond_noise() and moved["verse"].beyond_noise(5)  # by verse
+assert not any(d.beyond_noise() for t, d in moved.items() if t != "verse")  # by verse alone
+assert answered.beyond_noise() and calibrated.beyond_noise()  # and lost the answers
 assert abs(dpo.accuracy.value - dpo.chance) < 2 * dpo.accuracy.se  # down to a blind guess
 assert dpo.brier.value - 2 * dpo.brier.se > 1 - dpo.chance  # worse calibrated than one
 assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses in dialogue
 
 # %% [markdown]
+# What the card can rank, and what it cannot:
+#
+# - The two base models pay the same per byte, 2.09 ± 0.03 and 2.08 ± 0.04 bits (paired, the
+#   gap is +0.008 ± 0.014, inside its noise), though per token their losses differ by more than
+#   a factor of two: a BPE token spells 2.4 bytes, and is paid for as a whole. Loss per token
+#   ranks nothing across tokenizers; bits per byte does, and here it cannot tell the two apart.
+# - Fine-tuning for chat costs plain text: `sft` pays 2.33 ± 0.05 bits per byte, +0.250 ± 0.015
+#   more than `bpe` on the same passages (some sixteen SEs), and the reader, tuned further,
+#   2.89 ± 0.06, another +0.557 ± 0.021.
+# - `sft` answers 0.29 ± 0.05 of the questions right, about three SEs above a blind guess's
+#   0.14, but no better than lesson 11's stock answer, right 0.30 of the time (paired, −0.01 ±
+#   0.02): on these questions, knowing which answer of each kind is commonest does as well. The
+#   reader answers about as many (paired, −0.02 ± 0.03 against `sft`).
+# - DPO's replies beat `sft`'s 0.66 ± 0.04 of the time by the labeler whose rankings it was tuned
+#   on (`sft` against a second sample of its own: 0.54 ± 0.04, even within noise; paired, DPO's
+#   win rate is +0.12 ± 0.04 higher, about three SEs). That labeler's rubric (lesson 08) has five
+#   terms: no insults, lines of about eight words (verse), on topic, ended, no loops; none asks
+#   about facts. Term by term, against `sft`'s replies to the same prompts, DPO's gain in verse
+#   (+0.17 ± 0.02: lines nearer eight words) and in none of the other four beyond noise. It paid in the questions: 0.13 ± 0.03 right (0.16 ± 0.06 fewer than
+#   `sft`), a blind guess's rate, and a Brier score of 0.95 ± 0.03 (+0.10 ± 0.03 over `sft`'s),
+#   worse than the blind guess's 0.86.
+# - The reader loses to `sft` in dialogue (0.30 ± 0.04): it was tuned to answer from a passage.
+#
+# Each row says what one model does on these held-out items, with its noise; none is a verdict
+# on larger models, whose cards are made the same way.
+
+# %% [markdown]
 # ## Recap
 #
 # - The plays pair adjectives with women's and men's words unevenly, and the model learned the
-#   direction of those pairings (a slope whose interval lies above 0; how much it weakens them,
-#   67 noisy items cannot say); in its own sampled text it names women about as rarely as the
+#   direction of those pairings (a slope whose interval lies above 0; whether it weakens them,
+#   67 noisy counts cannot say); in its own sampled text it names women about as rarely as the
 #   plays do; a swap-the-words fine-tune lowered the slope, by less than its noise, at a small
 #   price in held-out loss.
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
@@ -799,7 +838,8 @@ assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses 
 #   in energy here, after far fewer, since generating a token cost more than training on one; a
 #   large published run is some ten orders of magnitude beyond ours.
 # - On one card, the course's models compare by bits per byte, not loss per token; chat tuning
-#   cost plain text, and DPO won the labeler's replies at the price of its answers to questions.
+#   cost plain text, and DPO's replies won the labeler's preference, by verse, at the price of
+#   its answers to questions.
 #
 # **Next:** the course ends here. Its models are tiny; everything above was measured on them,
 # and the same measurements, at scale, are how the field studies the large ones.
@@ -894,14 +934,15 @@ passed = exercises.check("probe_selectivity", probe_selectivity)
 from llmlab.widgets import Question, Quiz
 
 copy_options = [
-    "Weakened: a slope below 1, its interval too",
-    "Copied: an interval that holds 1",
-    "Amplified: a slope above 1, its interval too",
+    "It learned their direction: the slope's interval lies above 0 (whether it weakens them, "
+    "noisy counts cannot say)",
+    "It did not learn their direction: the slope's interval reaches 0",
+    "It amplified them: the slope and its whole interval above 1",
 ]
-if items_only[1] < 1:
-    copy_answer = copy_options[0]
+if slope_interval[0] > 1:
+    copy_answer = copy_options[2]
 else:
-    copy_answer = copy_options[2] if items_only[0] > 1 else copy_options[1]
+    copy_answer = copy_options[0] if slope_interval[0] > 0 else copy_options[1]
 cda_options = [
     "The slope fell, beyond noise (its 95% interval below 0)",
     "No change of slope we can tell from noise (its 95% interval holds 0)",
@@ -921,22 +962,24 @@ elif all_off.value + 3 * all_off.se < rises.sum():
     heads_answer = heads_options[2]
 else:
     heads_answer = heads_options[1]
-assert (agrees.value - 0.5) / agrees.se > 2  # "weakened is not removed"
+assert (agrees.value - 0.5) / agrees.se > 2  # the direction, in the share of items too
 slow_option = "Generating ran at a far lower FLOP/s: one token at a time, small products"
 assert per_served_token > 3 * per_train_token and serve_speed < train_speed / 3  # the premise
 quiz = Quiz(
     [
         Question(
             "Across the minimal pairs, the model's association (a gendered word after an "
-            "adjective) is regressed on the text's. Did the model copy, amplify or weaken the "
-            "associations of the plays?",
+            "adjective) is regressed on the text's. What does the slope show the model learned "
+            "of the plays' associations?",
             copy_options,
             copy_answer,
-            f"Slope {base_slope:.2f} (resampling the items: {items_only[0]:.2f} to "
-            f"{items_only[1]:.2f}). And it still leans the way the text does on "
-            f"{agrees.value:.2f} of {agrees.n} items, {(agrees.value - 0.5) / agrees.se:.1f} "
-            "SE above the 0.50 of no preference"
-            + (": weakened is not removed." if copy_answer == copy_options[0] else "."),
+            f"Slope {base_slope:.2f}, 95% interval {slope_interval[0]:.2f} to "
+            f"{slope_interval[1]:.2f} (the wider of the pairs' and the items' bootstraps). "
+            "A slope below 1 is not proof of weakening: the text's counts are noisy, and noise "
+            "in x flattens a fitted slope by itself (regression dilution); and the model is "
+            "asked at a line's start, the counts come from every context. The model leans the "
+            f"way the text does on {agrees.value:.2f} of {agrees.n} items, "
+            f"{(agrees.value - 0.5) / agrees.se:.1f} SE above the 0.50 of no preference.",
         ),
         Question(
             "A fine-tune on word-swapped text (CDA), against the same fine-tune on the plain "

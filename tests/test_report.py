@@ -39,6 +39,65 @@ def test_ratio_is_the_total_over_the_total_with_a_delta_method_se():
         report.ratio([1.0, 2.0], [1.0, 0.0])
 
 
+def made_up(name: str, nats, tokens, sizes, right=None) -> report.Row:
+    """A row from given per-item values, its summaries computed as the card computes them."""
+    nats, tokens, sizes = (np.asarray(v, dtype=float) for v in (nats, tokens, sizes))
+    chat = {} if right is None else {"accuracy": stats.mean(right), "right": np.asarray(right)}
+    return report.Row(
+        name=name,
+        loss=report.ratio(nats, tokens),
+        bits_per_byte=report.ratio(nats / math.log(2), sizes),
+        tokens=int(tokens.sum()),
+        bytes=int(sizes.sum()),
+        nats=float(nats.sum()),
+        passage_nats=nats,
+        passage_tokens=tokens,
+        passage_bytes=sizes,
+        **chat,
+    )
+
+
+def test_a_ratio_difference_has_the_se_of_a_paired_bootstrap():
+    # two models on the same 400 passages: each passage's difficulty is shared by both
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(60, 200, 400).astype(float)
+    hard = rng.gamma(4.0, 0.25, 400)  # the passage's difficulty, per byte
+    a_nats = sizes * hard * (1.0 + rng.normal(0, 0.05, 400))
+    b_nats = sizes * hard * (1.1 + rng.normal(0, 0.05, 400))
+    a, b = made_up("a", a_nats, sizes / 2, sizes), made_up("b", b_nats, sizes / 3, sizes)
+    found = report.difference(a, b, "bits_per_byte")
+    assert found.value == pytest.approx(a.bits_per_byte.value - b.bits_per_byte.value)
+    assert found.n == 400
+
+    def bits_per_byte(nats, size):
+        return nats.sum() / (size.sum() * math.log(2))
+
+    picks = rng.integers(0, 400, (4000, 400))  # the same passages for both: paired
+    resampled = [
+        bits_per_byte(a_nats[p], sizes[p]) - bits_per_byte(b_nats[p], sizes[p]) for p in picks
+    ]
+    assert found.se == pytest.approx(np.std(resampled), rel=0.1)
+    # unpaired, the shared difficulty would count twice: many times the paired SE
+    assert math.hypot(a.bits_per_byte.se, b.bits_per_byte.se) > 5 * found.se
+    loss = report.difference(a, b, "loss")
+    assert loss.value == pytest.approx(a.loss.value - b.loss.value) and loss.se > 0
+
+
+def test_a_mean_difference_is_the_mean_of_the_per_item_differences():
+    ones = np.ones(4)
+    a = made_up("a", ones, ones, ones, right=[1.0, 1.0, 0.0, 1.0])
+    b = made_up("b", ones, ones, ones, right=[1.0, 0.0, 0.0, 0.0])
+    found = report.difference(a, b, "accuracy")
+    # per question: 0, 1, 0, 1; mean 0.5, SE sqrt(1/3) / 2 by hand
+    assert found.value == pytest.approx(0.5) and found.se == pytest.approx(math.sqrt(1 / 3) / 2)
+    with pytest.raises(ValueError, match="measure"):
+        report.difference(a, b, "perplexity")
+    with pytest.raises(ValueError, match="chat models"):
+        report.difference(a, made_up("c", ones, ones, ones), "accuracy")
+    with pytest.raises(ValueError, match="same passages"):
+        report.difference(a, made_up("c", ones[:2], ones[:2], ones[:2]), "loss")
+
+
 def test_passages_are_the_same_held_out_text_for_every_model():
     passages = report.held_out_passages(8)
     assert passages == report.held_out_passages(8) and len(set(passages)) == 8
@@ -61,6 +120,9 @@ def test_bits_per_byte_is_loss_times_tokens_over_bytes_ln2(base_rows):
     assert bpe.bytes / bpe.tokens > 2  # a BPE token spells a few bytes
     # golden, loosely: both models compress the plays to between 1 and 3 bits a byte
     assert all(1.0 < r.bits_per_byte.value < 3.0 for r in base_rows)
+    gap = report.difference(char, bpe, "bits_per_byte")
+    assert gap.value == pytest.approx(char.bits_per_byte.value - bpe.bits_per_byte.value)
+    assert gap.se < math.hypot(char.bits_per_byte.se, bpe.bits_per_byte.se)  # passages shared
 
 
 def test_a_passage_score_is_the_summed_cross_entropy_after_the_first_token(base_rows):
@@ -93,6 +155,12 @@ def test_chat_models_are_scored_on_questions_and_replies():
     assert isinstance(row.accuracy, stats.Estimate) and row.accuracy.n == 40
     assert 0 < row.chance < 0.5 and row.accuracy.se > 0
     assert isinstance(row.brier, stats.Estimate) and 0 < row.brier.value < 2 and row.brier.se > 0
+    assert row.right.shape == row.stock_right.shape == row.brier_items.shape == (40,)
+    assert row.brier.value == pytest.approx(row.brier_items.mean())
+    assert set(row.terms) == {"courteous", "verse", "on_topic", "ended", "no_loop"}
+    assert all(v.shape == (24,) for v in row.terms.values())
+    # the stock answers are the commonest training answers: right on a share of the questions
+    assert 0 < row.stock_right.mean() < 1 and "stock answer" in report.format_card([row])
     # sft against a second sample of its own replies: even, up to noise
     assert row.win_rate.n == 24 and abs(row.win_rate.value - 0.5) < 3 * row.win_rate.se + 0.05
     assert report.is_chat(pretrained.load("sft")[1])
