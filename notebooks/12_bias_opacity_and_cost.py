@@ -832,8 +832,8 @@ assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses 
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
 #   blocks; switching heads off found one head that carries the most, about half as much again
 #   as the next, and one head at a time accounts for only about two thirds of what all the
-#   heads together do for the loss; a probe read line position from the last layers a few points beyond what it
-#   memorises, and barely anything from the embeddings.
+#   heads together do for the loss; a probe read line position from the last layers a few
+#   points beyond what it memorises, and barely anything from the embeddings.
 # - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
 #   in energy here, after far fewer, since generating a token cost more than training on one; a
 #   large published run is some ten orders of magnitude beyond ours.
@@ -952,8 +952,8 @@ cda_answer = (
     cda_options[0] if change[1] < 0 else cda_options[2] if change[0] > 0 else cda_options[1]
 )
 heads_options = [
-    "Together the heads do more than their single effects add up to: one at a time misses it",
-    "Their effects add up: one head at a time tells the whole story",
+    "Together they do more than their single effects add up to",
+    "Their effects add up: the single rises sum to the whole",
     "Together they do less than their single effects add up to",
 ]
 if all_off.value - 3 * all_off.se > rises.sum():
@@ -963,7 +963,7 @@ elif all_off.value + 3 * all_off.se < rises.sum():
 else:
     heads_answer = heads_options[1]
 assert (agrees.value - 0.5) / agrees.se > 2  # the direction, in the share of items too
-slow_option = "Generating ran at a far lower FLOP/s: one token at a time, small products"
+slow_option = "It ran at a far lower FLOP/s: one token at a time makes small products"
 assert per_served_token > 3 * per_train_token and serve_speed < train_speed / 3  # the premise
 quiz = Quiz(
     [
@@ -1011,13 +1011,15 @@ quiz = Quiz(
             "energy. Why?",
             [
                 slow_option,
-                "A generated token needs more FLOPs than a trained one",
-                "Energy was measured on different machines",
+                "Each new token re-reads the whole prompt, so it needs far more than 2N FLOPs",
+                "The energy meter charges generating at a higher power per core than training",
             ],
             slow_option,
             f"This laptop did {train_speed:.1e} FLOP/s training (batches of whole windows) "
-            f"and {serve_speed:.1e} generating (one token at a time). Arithmetic counts what "
-            "must be computed; how fast the hardware does it depends on how the work is shaped.",
+            f"and {serve_speed:.1e} generating (one token at a time), measured the same way. "
+            "Within the 128-token window the model keeps what it has read (its KV cache), so "
+            "2N per token holds. Arithmetic counts what must be computed; how fast the "
+            "hardware does it depends on how the work is shaped.",
         ),
     ]
 )
