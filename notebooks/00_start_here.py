@@ -403,9 +403,9 @@ assert found[6].value > 0.8 and found[12].value < 0.4 and found[32].value == 0
 # | the network | attention lets each token look at the ones before it | 02 |
 # | learning | backpropagation computes how to nudge every parameter | 03 |
 # | **pretraining** | predict the next token on lots of text: the model learns the language | 04, 05 |
-# | **fine-tuning** | train further on examples of the behaviour we want (dialogue, labels) | 06 |
-# | **RLHF** | people rank outputs; the model is pushed toward what they prefer | 07 |
-# | **inference** | sampling turns predicted probabilities into text | 08 |
+# | **fine-tuning** | train further on examples of the behaviour we want (dialogue, labels) | 06, 07 |
+# | **RLHF** | people rank outputs; the model is pushed toward what they prefer | 08, 09 |
+# | **inference** | sampling turns predicted probabilities into text | 10 |
 #
 # Here is the course map, with each lesson's CPU budget:
 

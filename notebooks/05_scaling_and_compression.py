@@ -229,12 +229,12 @@ assert all(gain.value > 0 and gain.beyond_noise(3) for gain in steps_down)
 # measures a second source of noise, the training seed, which is larger: about 0.02. The
 # smallest gain is still about three times that, as section 5 asserts.)
 #
-# **Your laptop's bill.** The largest rung's `6ND` divided by its training time is the useful
-# work your CPU did per second. Against it, the speed of one large matrix product, about the
-# best this CPU does with PyTorch. Both are timings, taken at different moments: the training
-# time is the one saved with the cached run when it first trained, the product is timed now.
-# They depend on the machine and on what else it was doing, so the numbers below are this
-# build's, not a fact about CPUs, and nothing in the lesson rests on them. To see your own
+# **A laptop's bill.** The largest rung's `6ND` divided by its training time is the useful work
+# per second of the machine that trained it (a cached run keeps the seconds it took then, which
+# may have been another machine or a busier moment). Against it, one large matrix product,
+# timed now on this machine: a rough ceiling of what PyTorch gets from a CPU. The last line
+# prices Llama 2 70B's training at XL's speed. All three are timings, so the numbers below are
+# this build's, not a fact about CPUs, and nothing in the lesson rests on them. To see your own
 # machine's, run the lesson on a quiet machine with a fresh cache.
 
 # %% tags=["nbval-ignore-output"]
@@ -767,8 +767,11 @@ Quiz(
             ],
             prediction,
             f"Predicted {predicted_xl:.3f}, measured {xl['loss'].value:.3f} ± {xl_se:.3f}: off by "
-            f"{miss / xl['loss'].value:+.1%}, {miss / xl_se:+.1f} SE. A law is a fit to a few "
-            "points; beyond them it is a guess to be checked.",
+            f"{miss / xl['loss'].value:+.1%}, {miss / xl_se:+.1f} window SEs, and about "
+            f"{abs(miss) / abs(moved.value):.0f} times the change a second training seed gave "
+            "(section 5): a real miss, though the seed's noise makes it far less sure than the "
+            "window SEs alone say. A law is a fit to a few points; beyond them it is a guess to "
+            "be checked.",
         ),
         Question(
             "With 4 times the compute (1e10 to 4e10 FLOPs), what happened to the best model width?",

@@ -551,7 +551,9 @@ assert all(t in trained_titles for t in named)
 # 0.35 ± 0.05 right against 0.46 ± 0.05 for always answering "Act I." (a difference of
 # −0.11 ± 0.06, within two SEs: no ranking), on the nine genre questions 3 right against 2.
 # Both beat chance on the acts (0.20 for five acts; the model is 0.15 above it, three of its
-# SEs) for a reason that needs no reading either: most characters first speak in Act I.
+# SEs) for a reason that needs no reading either: Act I is the commonest act for a character
+# to first speak in (the stock answer is right on 0.46 of the held-out questions, against 0.20
+# for a blind guess among five).
 #
 # On the training plays, whose questions it was drilled on during SFT, it is no better: no kind
 # beats the stock answer by even two SEs (genre +0.07 ± 0.06, play +0.03 ± 0.06), and on acts it
@@ -692,6 +694,7 @@ forgot = stats.difference(plain["sft"], plain["bpe"])
 forgetting = "its loss on plain text of the held-out plays rose"
 play_right = scores["validation", "character_play"][0]
 assert gap.beyond_noise(3) and play_right.value == 0 and forgot.beyond_noise(3)
+assert sureness["character_play"].value > 1 / 38  # surer than a blind guess, right on none
 Quiz(
     [
         Question(
@@ -707,8 +710,14 @@ Quiz(
         Question(
             "Asked which play a character of a held-out play is in, the SFT model is always "
             "wrong. Why?",
-            [unseen_names, "its answers are in the wrong form", "it refuses to answer"],
-            unseen_names if play_right.value == 0 else "its answers are in the wrong form",
+            [
+                unseen_names,
+                "it picks one of the 38 titles at random, and luck has not hit yet",
+                "it knows the play but writes its title in a form the check rejects",
+            ],
+            unseen_names
+            if play_right.value == 0 and all(t in trained_titles for t in named)
+            else "it picks one of the 38 titles at random, and luck has not hit yet",
             f"It got {play_right.value:.0%} of these right. Its answers have the right form (a "
             f"title and a full stop), and all {len(named)} plays its held-out answers name "
             "(these and the line-speaker questions) are training plays: SFT taught the form of "
@@ -726,7 +735,9 @@ Quiz(
             else "yes: it is as sure as when it is right",
             "Mean probability of its own answer: "
             + ", ".join(f"{kind} {sureness[kind].value:.2f}" for kind in names)
-            + ". Yet it answers every question: no training example said 'I don't know'.",
+            + ". Little, though not nothing: for the plays, more than the 1/38 = 0.026 of a "
+            "blind guess and more than its accuracy of 0, so it is still surer than it is "
+            "right. And it answers every question: no training example said 'I don't know'.",
         ),
         Question(
             "What did fine-tuning cost the model at its old job, predicting the plays?",

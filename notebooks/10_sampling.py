@@ -923,12 +923,14 @@ assert plays[0].value < 0.25  # "not sure of": it gives its own wrong title litt
 unknown_options = [
     "It answers anyway, in the trained form: a wrong title it is not sure of",
     "It names the right play more often than a blind guess",
-    "It often breaks the trained form: no title, no full stop",
+    "It picks a title at random, no surer of it than a blind guess would be",
 ]
 if right_share > plays[2]:
     unknown_answer = unknown_options[1]
+elif trained_form and plays[0].value - 2 * plays[0].se > plays[2]:
+    unknown_answer = unknown_options[0]
 else:
-    unknown_answer = unknown_options[0] if trained_form else unknown_options[2]
+    unknown_answer = unknown_options[2]
 quiz = Quiz(
     [
         Question(

@@ -983,6 +983,7 @@ print(f"the other half, against the model that saw no test question: {spill:+.3f
 print(f"the whole test, contaminated model minus clean model: {inflated:+.3f}")
 assert on_test["contaminated"].value > 0.9 and on_test["clean"].value < 0.1
 assert inflated.beyond_noise() and spill.value > 0 and not inflation.beyond_noise()
+assert spill.beyond_noise(2)  # the half that never leaked rose too, by two SEs
 
 # %% [markdown]
 # The model that saw no test question answers none right; chance is 0.026. Leaking half the
@@ -1062,22 +1063,23 @@ assert memorization.auc(min_k[leaked], min_k[~leaked]) > twin_auc
 
 # %% [markdown]
 # Every number measured above, one row per model, each with its SE (closed-set answers: section
-# 4's 100 held-out questions; speaker: the 60 line questions with the true passage; characters
-# recited: on the training plays); "–" where a measure does not apply (the base models do not
-# answer in the chat template; the chat models were not asked to continue the plays). The
-# models tuned further in lessons 08 and 09 are not here: of those, only lesson 08's DPO model is
-# cached (as `dpo`), and lesson 12's closing report card (`llmlab report`) sets it beside these;
-# lesson 09's reinforcement-learning runs live inside that lesson. The
-# calibration and memorisation measures were taken on one model each (`sft`; the small
-# character model), not on every row.
+# 4's 100 held-out questions; speaker: the 60 line questions with the true passage; recital:
+# characters right on the training plays minus on the held-out plays, each model against
+# itself, as section 3 compared them); "–" where a measure does not apply (the base models do
+# not answer in the chat template; the chat models were not asked to continue the plays). The
+# models tuned further in lessons 08 and 09 are not here: of those, only lesson 08's DPO model
+# is cached (as `dpo`), and lesson 12's closing report card (`llmlab report`) sets it beside
+# these; lesson 09's reinforcement-learning runs live inside that lesson. Calibration was
+# measured on `sft` alone and the canaries on the small model of section 3: not on every row.
 
 # %%
-columns = ("closed-set right", "speaker w/ passage", "reply loss", "labeler", "chars recited")
+columns = ("closed-set right", "speaker w/ passage", "reply loss", "labeler", "recital, train-held")
 measured = {
     name: dict.fromkeys(columns, "–") for name in ("char", "bpe", "sft_short", "sft", "reader")
 }
 for name in ("char", "bpe"):
-    measured[name]["chars recited"] = format(stats.mean(recital[(name, "train")]), ".2f")
+    more = stats.difference(recital[(name, "train")], recital[(name, "validation")], paired=False)
+    measured[name]["recital, train-held"] = format(more, "+.2f")
 for name, row in board.items():
     measured[name]["closed-set right"] = format(stats.mean(row["exact match"]), ".3f")
     measured[name]["reply loss"] = format(stats.mean(row["loss"]), ".3f")
@@ -1280,8 +1282,9 @@ quiz = Quiz(
             dedup_options,
             dedup_answer,
             f"64 copies minus never planted: {grew:+.1f} bits; planted minus deduplicated: "
-            f"{dedup:+.1f}; the deduplicated twin minus never planted: {twin_grew:+.1f}. Copies, "
-            "not a single sighting, are what a small model memorises.",
+            f"{dedup:+.1f}; the deduplicated twin minus never planted: {twin_grew:+.1f} (4 "
+            "canaries a group: only a large effect would show). Copies, not a single sighting, "
+            "are what a small model memorises.",
         ),
         Question(
             "Every other test question leaked into the training text, 4 copies each. Against a "
@@ -1289,7 +1292,8 @@ quiz = Quiz(
             leak_options,
             leak_answer,
             f"Leaked half minus the other half: {inflation:+.3f}; the other half against the "
-            f"clean model: {spill:+.3f}; the whole test: {inflated:+.3f}. The contaminated "
+            f"clean model: {spill:+.3f} ({spill.value / spill.se:.1f} SE, on "
+            f"{int((~leaked).sum())} questions); the whole test: {inflated:+.3f}. The contaminated "
             f"model's answers are held-out titles {on_test['contaminated'].value:.0%} of the "
             "time: the leak taught it the test's answer set, which helps every question.",
         ),

@@ -3,6 +3,7 @@
 import pytest
 
 from llmlab.widgets import Question, Quiz, feedback_html, grade, quiz_html
+from llmlab.widgets.quiz import shuffled
 
 ADD = Question("What is 2 + 2?", ["3", "4", "5"], "4", "Two and two make four.")
 BIG = Question("Which is larger?", ("0.12", "0.34"), "0.34", "0.34 > 0.12 by 0.22 <nothing>.")
@@ -24,9 +25,23 @@ def test_a_question_refuses_bad_input_by_name():
     with pytest.raises(ValueError, match="why"):
         Question("Q?", ["a", "b"], "a", None)
     # Frozen, and the options stored as a tuple (a list passed in cannot change it later).
-    assert ADD.options == ("3", "4", "5")
+    assert sorted(ADD.options) == ["3", "4", "5"] and isinstance(ADD.options, tuple)
     with pytest.raises(AttributeError):
         ADD.answer = "3"
+
+
+def test_options_are_shown_in_an_order_the_prompt_fixes_not_the_one_written():
+    written = ["right", "wrong one", "wrong two", "wrong three"]
+    again = Question(ADD.prompt, written, "right", "why")
+    assert (
+        again.options
+        == shuffled(written, ADD.prompt)
+        == Question(ADD.prompt, written, "right", "w").options
+    )
+    assert sorted(again.options) == sorted(written)
+    # The right option, written first every time, lands in every place across prompts.
+    places = {shuffled(written, f"question {n}?").index("right") for n in range(40)}
+    assert places == {0, 1, 2, 3}
 
 
 def test_grade_marks_each_choice_against_its_answer():
@@ -54,7 +69,7 @@ def test_feedback_says_right_or_wrong_with_the_answer_and_why():
 def test_the_widget_checks_the_picks_and_counts_the_score():
     quiz = Quiz([ADD, BIG])
     assert quiz.chosen == [None, None] and all(f.value == "" for f in quiz.feedback)
-    assert [c.options for c in quiz.choices] == [("3", "4", "5"), ("0.12", "0.34")]
+    assert [c.options for c in quiz.choices] == [ADD.options, BIG.options]
     quiz.choices[0].value = "4"
     quiz.check.click()
     assert "✓ Right" in quiz.feedback[0].value and "Not answered" in quiz.feedback[1].value

@@ -16,7 +16,9 @@ the questions and options, with the answers folded inside a ``<details>``.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +34,22 @@ def _text(value: Any, name: str) -> str:
     return value
 
 
+def shuffled(options: Sequence[str], prompt: str) -> tuple[str, ...]:
+    """``options`` in an order fixed by ``prompt``'s text: the same on every machine and run,
+    unrelated to the order a lesson wrote them in. Why: authors tend to write the right option
+    first; shuffled, its place tells a learner nothing."""
+    seed = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
+    order = list(options)
+    random.Random(seed).shuffle(order)
+    return tuple(order)
+
+
 @dataclass(frozen=True)
 class Question:
     """One multiple-choice question: ``prompt``, its ``options``, the right one (``answer``, one of
-    ``options``) and ``why`` it is right, shown after checking whatever was picked."""
+    ``options``) and ``why`` it is right, shown after checking whatever was picked.
+
+    ``options`` are kept in the order :func:`shuffled` gives them, not the order passed in."""
 
     prompt: str
     options: Sequence[str]
@@ -57,7 +71,7 @@ class Question:
             raise ValueError(f"options must be distinct, got {twice} more than once")
         if self.answer not in options:
             raise ValueError(f"answer must be one of options {tuple(options)}, got {self.answer!r}")
-        object.__setattr__(self, "options", tuple(options))  # frozen, and hashable
+        object.__setattr__(self, "options", shuffled(options, self.prompt))  # frozen, hashable
 
 
 @dataclass(frozen=True)
