@@ -78,7 +78,12 @@ def test_the_steps_are_train_step_with_the_sliders_rate(view):
 
 
 def test_a_sample_changes_as_the_model_trains(view):
-    view.train_steps(2)
+    view.render()
+    assert "the first sample appears here at step 2" in view.text.value  # sample_every
+    view.train_steps(1)
+    view.render()
+    assert "the first sample appears here at step 2" in view.text.value  # not yet at step 1
+    view.train_steps(1)
     first = view.sample
     view.train_steps(20)
     assert view.sample != first and view.sample_step == 22

@@ -392,7 +392,7 @@ class TrainingView(LessonWidget):
         self.render_button()
         self.render_status()
         self.render_curve()
-        shown = self.sample or "(a sample appears here after the first steps)"
+        shown = self.sample or f"(the first sample appears here at step {self.sample_every:,})"
         when = f"at step {self.sample_step:,} " if self.sample else ""
         self.text.value = (
             f"<div style='{TEXT_STYLE}'>Sample {when}(same prompt and seed each time):</div>"
