@@ -322,7 +322,8 @@ assert abs(size_law.exponent / (1 + k) - compute_law.exponent) < 0.1 * compute_l
 # The widget below puts any model width and compute budget (in GFLOP: 10⁹ FLOPs) on the
 # compute law fitted above: the ladder's five points (with their SE bars, too small to see at
 # this scale), the dashed law, and your choice as a star at the loss the law predicts, with the
-# tokens that budget buys that size and the time it would take at XL's measured speed.
+# tokens that budget buys that size and the time it would take at the speed the ladder's runs
+# measured for a model that size (small models do fewer FLOP/s on a CPU).
 # **Train it** trains that model for that budget with this lesson's own `run` (budgets that
 # would take more than 20 seconds here are refused) and draws the measured loss beside the
 # star. Things to try:
@@ -342,7 +343,6 @@ ScalingLadder(
     runs,
     compute_law,
     widths={width: make(width).num_params() for width in offered},
-    flops_per_s=xl_rate,
     train=run,
     tokens_per_step=BATCH * CONTEXT,
     max_seconds=20,

@@ -18,23 +18,25 @@ def _loss(flops: float) -> float:
     return 12 * flops**-0.05
 
 
-def _runs() -> dict:
+def _runs(speed=lambda n: 1e9) -> dict:
+    """The rungs, each trained at ``speed(params)`` FLOP/s (by default 1e9 at every size)."""
     runs = {}
     for i, (n, d) in enumerate(zip(PARAMS, TOKENS, strict=True)):
         mean = _loss(6 * n * d)
-        runs[f"R{i}"] = {"params": n, "tokens": d, "loss": stats.mean([mean - 0.01, mean + 0.01])}
+        loss = stats.mean([mean - 0.01, mean + 0.01])
+        runs[f"R{i}"] = {"params": n, "tokens": d, "loss": loss, "seconds": 6 * n * d / speed(n)}
     return runs
 
 
-def _ladder(**kwargs):
+def _ladder(runs=None, **kwargs):
     from llmlab.widgets import ScalingLadder
 
-    runs = _runs()
+    runs = runs or _runs()
     law = scaling.fit_power_law(
         [6 * r["params"] * r["tokens"] for r in runs.values()],
         [r["loss"].value for r in runs.values()],
     )
-    return ScalingLadder(runs, law, WIDTHS, flops_per_s=1e9, **kwargs)
+    return ScalingLadder(runs, law, WIDTHS, **kwargs)
 
 
 def test_the_choice_follows_the_controls():
@@ -79,7 +81,9 @@ def test_out_of_range_settings_are_refused_naming_the_argument():
 
     points = ladder_points(_runs())
     with pytest.raises(ValueError, match="flops must be a positive"):
-        ladder_choice(points, scaling.PowerLaw(1, 0.1, 1), 4, 800, -1.0, 1e9)
+        ladder_choice(points, scaling.PowerLaw(1, 0.1, 1), 4, 800, -1.0)
+    with pytest.raises(ValueError, match=r"runs\['R0'\]\['seconds'\] must be a positive"):
+        ladder_points({**_runs(), "R0": {**_runs()["R0"], "seconds": 0.0}})
     with pytest.raises(ValueError, match="runs must hold at least 2"):
         ladder_points({"R0": _runs()["R0"]})
     # A value typed into the budget's box outside its range is refused beside the box.
@@ -90,6 +94,25 @@ def test_out_of_range_settings_are_refused_naming_the_argument():
     assert ladder.budget.value == before and "is outside" in ladder.note.value
     box.value = 7.0
     assert ladder.budget.value == 7.0 and ladder.note.value == ""
+
+
+def test_the_time_comes_from_the_speed_measured_at_each_size():
+    # Small models do fewer FLOP/s on a CPU: here the smallest rung ran 10 times slower per FLOP
+    # than the largest, as speed = 1e9 * (N / 16,000)^k.
+    k = math.log(10) / math.log(16)
+    ladder = _ladder(
+        _runs(lambda n: 1e9 * (n / 16_000) ** k), train=lambda w, s: {}, max_seconds=10
+    )
+    ladder.width.value, ladder.budget.value = 4, 2.0
+    choice = ladder.choice()
+    expected = 1e9 * (WIDTHS[4] / 16_000) ** k
+    assert choice.speed == pytest.approx(expected, rel=1e-9)
+    assert choice.seconds == pytest.approx(2e9 / expected, rel=1e-9)
+    assert choice.seconds > 10 * 2.0  # the largest rung's speed alone would promise 2 s
+    assert f"at {expected / 1e9:.2g} GFLOP/s" in ladder.caption.value
+    assert "more than the 10 s" in ladder.train()  # so the cap refuses what it would have let by
+    ladder.width.value = 32  # beyond the ladder's largest size, the fitted law extrapolates
+    assert ladder.choice().speed == pytest.approx(1e9 * (WIDTHS[32] / 16_000) ** k, rel=1e-9)
 
 
 def test_train_it_runs_the_lessons_function_or_refuses_a_long_budget():
@@ -111,7 +134,8 @@ def test_train_it_runs_the_lessons_function_or_refuses_a_long_budget():
     assert calls == [(8, round(choice.tokens / 100))]
     miss = choice.predicted - 2.01
     assert "held-out loss 2.010 ± 0.010" in text and f"a miss of {miss:+.3f}" in text
-    assert miss > 0 and f"({miss / 0.01:+.1f} SE): too pessimistic" in text
+    assert miss > 0 and f"({miss / 0.01:+.1f} SE): too pessimistic by more than 2 SE" in text
+    assert "not the training seed's luck" in text
     assert len(ladder.axes.containers) == 2
     assert bytes(ladder.image.value) != before  # the measured point is drawn
 

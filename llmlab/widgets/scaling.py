@@ -4,8 +4,8 @@ fitted law puts them, and (for small budgets) train that model to check.
 Three layers, as every widget: :func:`ladder_choice` is a pure function of the lesson's ladder
 (its measured points), its fitted law ``loss = a * C**-alpha`` and the two controls;
 :class:`ScalingLadder` owns the controls; one reused figure and a caption render it. Every
-number comes from the objects the lesson hands over: its runs, its law, its measured FLOP/s and
-its own training function, so "Train it" runs exactly the lesson's recipe.
+number comes from the objects the lesson hands over: its runs (with the seconds each took), its
+law and its own training function, so "Train it" runs exactly the lesson's recipe.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ GIGA = 1e9  # the budget slider counts compute in GFLOP, units of 10^9 FLOPs
 
 @dataclass(frozen=True)
 class LadderPoint:
-    """One measured rung: its size, its data, and its held-out loss with that loss's SE."""
+    """One measured rung: its size, its data, its held-out loss with that loss's SE, and the
+    seconds its training took."""
 
     name: str
     params: int
     tokens: int
     loss: float
     se: float
+    seconds: float
 
     @property
     def flops(self) -> float:
@@ -48,13 +50,31 @@ class LadderPoint:
 
 
 def ladder_points(runs: Mapping[str, Mapping[str, Any]]) -> list[LadderPoint]:
-    """The lesson's runs (``{name: {"params", "tokens", "loss": Estimate}}``) as points."""
+    """The lesson's runs (``{name: {"params", "tokens", "loss": Estimate, "seconds"}}``) as
+    points."""
     if len(runs) < 2:
         raise ValueError(f"runs must hold at least 2 rungs (a law needs two), got {len(runs)}")
-    return [
-        LadderPoint(name, int(r["params"]), int(r["tokens"]), r["loss"].value, r["loss"].se)
-        for name, r in runs.items()
-    ]
+    points = []
+    for name, r in runs.items():
+        seconds = float(r["seconds"])
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"runs[{name!r}]['seconds'] must be a positive number, got {seconds}")
+        loss = r["loss"]
+        points.append(
+            LadderPoint(name, int(r["params"]), int(r["tokens"]), loss.value, loss.se, seconds)
+        )
+    return points
+
+
+def speed_law(points: Sequence[LadderPoint]) -> PowerLaw:
+    """The training speed (useful FLOP/s, ``6ND`` over seconds) as a power law of model size,
+    fitted through the ladder's runs.
+
+    Why not one speed for every size: on a CPU a small model's products are too small to keep
+    the arithmetic units busy, so it does several times fewer FLOP/s than a large one; the
+    largest rung's speed would promise a small model's budget in a fraction of its real time.
+    """
+    return fit_power_law([p.params for p in points], [p.flops / p.seconds for p in points])
 
 
 @dataclass(frozen=True)
@@ -66,7 +86,8 @@ class LadderChoice:
     flops: float
     tokens: int  # the budget spent on this size: flops / (6 * params)
     predicted: float  # the law's loss at this compute (nats per character)
-    seconds: float  # flops / the measured FLOP/s: the training time the budget implies
+    speed: float  # FLOP/s for a model this size: the ladder's speeds, fitted (speed_law)
+    seconds: float  # flops / speed: the training time the budget implies
     ladder_tokens: float  # the tokens the ladder's own path gives a model of this size
     reach: float  # flops / the ladder's largest compute (above 1: an extrapolation)
     below: float  # flops / the ladder's smallest compute (below 1: an extrapolation)
@@ -78,37 +99,37 @@ def ladder_choice(
     width: int,
     params: int,
     flops: float,
-    flops_per_s: float,
 ) -> LadderChoice:
     """The law's prediction for a model of ``params`` parameters trained with ``flops`` FLOPs.
 
     The law is written in compute alone, so it predicts one loss for every way of splitting a
     budget between size and data. It was fitted on a ladder whose data grew with its size
     (``D = c * N**k``, fitted here from the points), so the choice also carries the tokens that
-    path gives this size: far from it, the law is used where it was never measured.
+    path gives this size: far from it, the law is used where it was never measured. Its time
+    comes from :func:`speed_law`, the speed the ladder's runs measured at each size.
     """
     if not params >= 1:
         raise ValueError(f"params must be at least 1, got {params!r}")
     if not (math.isfinite(flops) and flops > 0):
         raise ValueError(f"flops must be a positive number, got {flops!r}")
-    if not (math.isfinite(flops_per_s) and flops_per_s > 0):
-        raise ValueError(f"flops_per_s must be a positive number, got {flops_per_s!r}")
     path = fit_power_law([p.params for p in points], [p.tokens for p in points])
     compute = [p.flops for p in points]
+    speed = speed_law(points)(params)
     return LadderChoice(
         width=width,
         params=params,
         flops=flops,
         tokens=round(flops / (6 * params)),
         predicted=law(flops),
-        seconds=flops / flops_per_s,
+        speed=speed,
+        seconds=flops / speed,
         ladder_tokens=path(params),
         reach=flops / max(compute),
         below=flops / min(compute),
     )
 
 
-def choice_sentence(choice: LadderChoice, flops_per_s: float) -> str:
+def choice_sentence(choice: LadderChoice) -> str:
     """The choice in plain words: size, data, compute, time on this CPU, the predicted loss, and
     how far it lies from where the law was measured."""
     share = choice.tokens / choice.ladder_tokens
@@ -121,8 +142,9 @@ def choice_sentence(choice: LadderChoice, flops_per_s: float) -> str:
     return (
         f"A model of {choice.params:,} parameters (width {choice.width}) trained on "
         f"{choice.tokens:,} tokens: compute {choice.flops:.2g} FLOPs, about "
-        f"{choice.seconds:.0f} s of training on this CPU at the measured "
-        f"{flops_per_s / GIGA:.2g} GFLOP/s. The law predicts a held-out loss of "
+        f"{choice.seconds:.0f} s of training at {choice.speed / GIGA:.2g} GFLOP/s (the speed the "
+        f"ladder's runs measured, fitted across their sizes: a small model does fewer FLOP/s). "
+        f"The law predicts a held-out loss of "
         f"{choice.predicted:.3f} nats per character ({where}). The ladder's path gives a model "
         f"this size about {_three_digits(choice.ladder_tokens):,} tokens; this budget gives it "
         f"{share:.2g} times that."
@@ -138,8 +160,8 @@ def _three_digits(x: float) -> int:
 class ScalingLadder(LessonWidget):
     """Lesson 05's widget: a model width and a compute budget, placed on the ladder's fitted law.
 
-    ``runs`` and ``law`` are the lesson's ladder and its compute law; ``widths`` maps each width
-    offered to its parameter count; ``flops_per_s`` is the training speed the lesson measured.
+    ``runs`` and ``law`` are the lesson's ladder (each run with the seconds it took) and its
+    compute law; ``widths`` maps each width offered to its parameter count.
     With ``train`` (the lesson's ``run(width, steps)``, returning a run with ``"params"``,
     ``"tokens"`` and ``"loss"``), a "Train it" button trains the chosen model for the chosen
     budget, ``tokens_per_step`` tokens a step, and puts its measured loss beside the prediction,
@@ -151,7 +173,6 @@ class ScalingLadder(LessonWidget):
         runs: Mapping[str, Mapping[str, Any]],
         law: PowerLaw,
         widths: Mapping[int, int],
-        flops_per_s: float,
         train: Callable[[int, int], Mapping[str, Any]] | None = None,
         tokens_per_step: int = 1,
         max_seconds: float = 20.0,
@@ -161,7 +182,7 @@ class ScalingLadder(LessonWidget):
         import ipywidgets as w
 
         self.points = ladder_points(runs)
-        self.law, self.flops_per_s = law, float(flops_per_s)
+        self.law = law
         self.widths = dict(sorted(widths.items()))
         self.train_fn, self.tokens_per_step, self.max_seconds = train, tokens_per_step, max_seconds
         if not self.widths:
@@ -222,11 +243,10 @@ class ScalingLadder(LessonWidget):
             width,
             self.widths[width],
             self.budget.value * GIGA,
-            self.flops_per_s,
         )
 
     def sentence(self) -> str:
-        return choice_sentence(self.choice(), self.flops_per_s)
+        return choice_sentence(self.choice())
 
     def train(self) -> str:
         """Train the chosen size for the chosen budget with the lesson's function, if it is quick;
@@ -249,11 +269,17 @@ class ScalingLadder(LessonWidget):
             measured = training_flops(int(result["params"]), int(result["tokens"]))
             self.trained.append((choice, result))
             miss = choice.predicted - loss.value
+            verdict = (
+                "within 2 SE of the law"
+                if abs(miss) <= 2 * loss.se
+                else f"too {'optimistic' if miss < 0 else 'pessimistic'} by more than 2 SE"
+            )
             text = (
                 f"Trained: width {choice.width} for {steps:,} steps ({measured:.2g} FLOPs), "
                 f"held-out loss {loss.value:.3f} ± {loss.se:.3f}; the law predicted "
                 f"{choice.predicted:.3f}, a miss of {miss:+.3f} ({miss / loss.se:+.1f} SE): "
-                f"too {'optimistic' if miss < 0 else 'pessimistic'}."
+                f"{verdict}. (That SE counts the held-out windows only, not the training "
+                "seed's luck, which section 5 measures.)"
             )
             self.status.value = f"<span style='{TEXT_STYLE}'>{text}</span>"
             self.render()
