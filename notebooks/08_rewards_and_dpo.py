@@ -625,7 +625,7 @@ assert moved["verse"].beyond_noise(3) and moved["verse"].value > score_gain.valu
 # look for the pairs it gets wrong (about one held-out pair in six, section 4); this course does
 # not run that experiment, and lesson 09 says why.
 #
-# The price of what DPO did gain is a KL of 3.93 nats per reply from the reference, and some of
+# The price of what DPO did gain is a KL of 4.01 nats per reply from the reference, and some of
 # the model's first skill, predicting plain text; the **alignment tax**, measured on the same
 # 64 windows of the held-out plays:
 
