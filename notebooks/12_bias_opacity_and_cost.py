@@ -10,7 +10,7 @@
 # # 12 · Bias, opacity and cost
 #
 # **What you will measure:** three warnings that come with every large language model, each on
-# the course's own `bpe` model (lesson 04), with its uncertainty. **Bias**: which words the plays
+# the course's own `bpe` model (lesson 06's base model), with its uncertainty. **Bias**: which words the plays
 # pair with *lady* rather than *lord*, whether the model learned those pairings, copies,
 # strengthens or weakens them, and what swapping the words in a fine-tuning text changes and
 # costs. **Opacity**: what the model's layers would predict if each were the last (the logit
@@ -41,7 +41,7 @@ from llmlab import bias, corpus, lens, pretrained, probe, stats, viz
 model, tokenizer = pretrained.load("bpe")
 n_params = model.num_params()
 print(f"bpe: {n_params:,} parameters, {model.config.n_layer} layers of {model.config.n_head} heads")
-held_out = torch.tensor(tokenizer.encode(corpus.text("validation")))  # the 4 held-out plays
+held_out = torch.tensor(tokenizer.encode(corpus.text("validation")))  # the 6 held-out plays
 T = model.config.block_size  # the model's window: 128 tokens
 
 # %% [markdown]
@@ -147,7 +147,7 @@ assert len(items) == 67 and zero == 16
 # ### 1.2 What the model learned
 #
 # Ask the model the same question in the style of **CrowS-Pairs** (Nangia et al., 2020): two
-# texts that differ only in the group word, *"The fair lady"* and *"The fair lord"*. Which does
+# texts that differ only in the group word (a **minimal pair**), *"The fair lady"* and *"The fair lord"*. Which does
 # the model find likelier (at the start of a line, after *The fair*)? Its association is `log p(lady | "The fair") − log p(lord | "The
 # fair")`. By hand for one item, then with `bias.continuation_logprobs`:
 
@@ -361,16 +361,18 @@ print(f"CDA's price in held-out loss: {price:.3f} nats per token")
 assert slope(x, ys["CDA"]) < slope(x, ys["control"]) and change[0] < 0 < change[1]
 assert seen < 0.1
 assert abs(price.value) < 0.02  # under 0.6% of a loss of about 3.4
-assert stats.difference(losses["control"], losses["start"]).beyond_noise(3)
+moved = stats.difference(losses["control"], losses["start"])  # paired: the same windows
+print(f"the control's held-out loss minus the start's: {moved:+.3f}")
+assert moved.beyond_noise(3)
 
 # %% [markdown]
 # CDA lowered the slope, but read the interval of the change before believing it: resampling
 # the 9 pairs as above, it reaches zero, so these items cannot tell the fix from luck; more
-# items (more pairs, more adjectives, several seeds) would be needed to claim it. The price, measured on the four
-# held-out plays, is small: under 0.02 nats per token, a fraction of a percent of the loss, and
-# this run cannot pin it down more finely than its printed standard error. Compared with the
-# control, not with the start: fine-tuning for 300 steps moves the loss on its own (the start's
-# 3.383 against the control's 3.424, the same windows).
+# items (more pairs, more adjectives, several seeds) would be needed to claim it. The price,
+# measured on the six held-out plays, is small: the printed 0.005 ± 0.002 nats per token, about
+# 0.15% of a loss of 3.4. Compared with the control, not with the start: fine-tuning for 300
+# steps moves the loss on its own (the start's 3.383 against the control's 3.424, the same
+# windows; the paired difference is the last line printed, beyond three SEs).
 #
 # **What such a probe can and cannot show.** It measures one kind of association (an adjective
 # in front of a word) for 9 pairs chosen by us, on 67 items; another choice of words could give
@@ -386,7 +388,7 @@ assert stats.difference(losses["control"], losses["start"]).beyond_noise(3)
 # %% [markdown]
 # ### 2.1 The logit lens
 #
-# The model's answer is read from its last layer; the **residual stream** (lesson 02) carries a
+# The model's answer is read from its last layer; the **residual stream** (lesson 04) carries a
 # vector per position from layer to layer, each block adding to it. The **logit lens** reads the
 # stream *after every block* as if that block were the last: the final layer norm and the output
 # layer turn it into a next-token guess. By hand for one line, then with `lens.logit_lens`:
@@ -487,9 +489,10 @@ figure = viz.heatmap(
 figure
 
 # %% [markdown]
-# What to see: two dark cells. One head of the first block carries the most, about half as much
-# again as the next (a head of block 3); most of the others add a few hundredths of a nat. A small rise does not say a head does
-# nothing, only that these windows do not need it, or that other heads redo its work.
+# What to see: two dark cells. One head of the first block carries the most (0.197 ± 0.011 nats,
+# against 0.132 ± 0.008 for the next, a head of block 3); most of the others add a few
+# hundredths of a nat. A small rise does not say a head does nothing, only that these windows do
+# not need it, or that other heads redo its work.
 #
 # **How much does one head at a time account for?** If each head's rise were its whole share,
 # switching off all four heads of a block would raise the loss by the sum of their four rises,
@@ -623,7 +626,7 @@ assert cost.inference_flops(n_params, 3 * D) == train_flops
 # Now measure this machine: 20 training steps and 120 generated tokens, with
 # `cost.EnergyMeter`, which reads the CPU's energy counters where Linux exposes them (RAPL) and
 # otherwise charges the CPU time at a stated power per core; it prints which. (120 new tokens
-# after a 5-token prompt stay inside the model's 128-token window: past it, each new token
+# after a short prompt stay inside the model's 128-token window: past it, each new token
 # would re-read the whole window, and `2·N` per token would no longer hold.)
 
 # %% tags=["nbval-ignore-output"]
@@ -653,7 +656,7 @@ print(
 print(f"serving: {per_served_token * 1e3:.3f} mJ per token generated")
 train_speed = 6 * n_params * 20 * 8 * T / train_meter.energy.seconds
 serve_speed = 2 * n_params * 120 / serve_meter.energy.seconds
-print(f"this laptop did {train_speed:.2e} FLOP/s training, {serve_speed:.2e} generating")
+print(f"this machine did {train_speed:.2e} FLOP/s training, {serve_speed:.2e} generating")
 print(
     f"per token, generating cost {per_served_token / per_train_token:.0f} times what training did"
 )
@@ -670,7 +673,7 @@ assert per_served_token > 3 * per_train_token and serve_speed < train_speed / 10
 # token at a time, small products on which the CPU manages many times fewer FLOPs per second.
 # Serving many people at once (batching their requests) is how services narrow that gap. So
 # *when serving passes training* depends on the unit: in FLOPs after `3·D` tokens; in the
-# energy measured here, far sooner (the last line).
+# energy estimated here (by the source printed above), far sooner (the last line).
 #
 # Then the two published runs, from their papers (`cost.PUBLISHED`), on the same scale:
 
@@ -797,7 +800,7 @@ assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses 
 # %% [markdown]
 # What the card can rank, and what it cannot:
 #
-# - The two base models pay the same per byte, 2.09 ± 0.03 and 2.08 ± 0.04 bits (paired, the
+# - The two base models pay about the same per byte, 2.09 ± 0.03 and 2.08 ± 0.04 bits (paired, the
 #   gap is +0.008 ± 0.014, inside its noise), though per token their losses differ by more than
 #   a factor of two: a BPE token spells 2.4 bytes, and is paid for as a whole. Loss per token
 #   ranks nothing across tokenizers; bits per byte does, and here it cannot tell the two apart.
@@ -812,10 +815,11 @@ assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses 
 #   on (`sft` against a second sample of its own: 0.54 ± 0.04, even within noise; paired, DPO's
 #   win rate is +0.12 ± 0.04 higher, about three SEs). That labeler's rubric (lesson 08) has five
 #   terms: no insults, lines of about eight words (verse), on topic, ended, no loops; none asks
-#   about facts. Term by term, against `sft`'s replies to the same prompts, DPO's gain in verse
-#   (+0.17 ± 0.02: lines nearer eight words) and in none of the other four beyond noise. It paid in the questions: 0.13 ± 0.03 right (0.16 ± 0.06 fewer than
-#   `sft`), a blind guess's rate, and a Brier score of 0.95 ± 0.03 (+0.10 ± 0.03 over `sft`'s),
-#   worse than the blind guess's 0.86.
+#   about facts. Term by term, against `sft`'s replies to the same prompts, DPO gained in verse
+#   (+0.17 ± 0.02: lines nearer eight words) and in none of the other four beyond noise. It
+#   paid in the questions: 0.13 ± 0.03 right (0.16 ± 0.06 fewer than `sft`), a blind guess's
+#   rate, and a Brier score of 0.95 ± 0.03 (+0.10 ± 0.03 over `sft`'s), worse than the blind
+#   guess's 0.86.
 # - The reader loses to `sft` in dialogue (0.30 ± 0.04): it was tuned to answer from a passage.
 #
 # Each row says what one model does on these held-out items, with its noise; none is a verdict
@@ -830,8 +834,8 @@ assert reader.win_rate.value + 3 * reader.win_rate.se < 0.5  # the reader loses 
 #   plays do; a swap-the-words fine-tune lowered the slope, by less than its noise, at a small
 #   price in held-out loss.
 # - The logit lens shows most of a prediction formed after block 1 and refined by the later
-#   blocks; switching heads off found one head that carries the most, about half as much again
-#   as the next, and one head at a time accounts for only about two thirds of what all the
+#   blocks; switching heads off found one head that carries the most (0.197 ± 0.011 nats against
+#   the next's 0.132 ± 0.008), and one head at a time accounts for only about two thirds of what all the
 #   heads together do for the loss; a probe read line position from the last layers a few
 #   points beyond what it memorises, and barely anything from the embeddings.
 # - Training and serving on one scale: in FLOPs, serving `3·D` tokens costs what training did;
@@ -934,10 +938,10 @@ passed = exercises.check("probe_selectivity", probe_selectivity)
 from llmlab.widgets import Question, Quiz
 
 copy_options = [
-    "It learned their direction: the slope's interval lies above 0 (whether it weakens them, "
-    "noisy counts cannot say)",
+    "It learned their direction: the slope's interval lies above 0",
     "It did not learn their direction: the slope's interval reaches 0",
     "It amplified them: the slope and its whole interval above 1",
+    "It weakened them: the slope's interval lies below 1",
 ]
 if slope_interval[0] > 1:
     copy_answer = copy_options[2]
@@ -952,9 +956,9 @@ cda_answer = (
     cda_options[0] if change[1] < 0 else cda_options[2] if change[0] > 0 else cda_options[1]
 )
 heads_options = [
-    "Together they do more than their single effects add up to",
-    "Their effects add up: the single rises sum to the whole",
-    "Together they do less than their single effects add up to",
+    "Part of what they do together: the single rises add up to less than the whole",
+    "Nothing: the single rises add up to the whole, within noise",
+    "It overstates each head: the single rises add up to more than the whole",
 ]
 if all_off.value - 3 * all_off.se > rises.sum():
     heads_answer = heads_options[0]
@@ -991,9 +995,9 @@ quiz = Quiz(
             f"fine-tune saw {seen:.1%} of its text: a short run, on few items.",
         ),
         Question(
-            f"Switching off all {rises.size} heads at once raises the held-out loss by "
-            f"{all_off.value:.2f} nats; switching them off one at a time, the rises add up to "
-            f"{rises.sum():.2f}. What does that say?",
+            f"A table of single-head ablations (one of the {rises.size} heads off at a time) is "
+            "how heads are often ranked. Against switching them all off at once, what did it "
+            "miss here?",
             heads_options,
             heads_answer,
             f"All off: {all_off:.3f}; the sum of single rises: {rises.sum():.3f} "
