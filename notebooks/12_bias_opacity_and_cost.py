@@ -371,8 +371,8 @@ assert moved.beyond_noise(3)
 # items (more pairs, more adjectives, several seeds) would be needed to claim it. The price,
 # measured on the six held-out plays, is small: the printed 0.005 ± 0.002 nats per token, about
 # 0.15% of a loss of 3.4. Compared with the control, not with the start: fine-tuning for 300
-# steps moves the loss on its own (the start's 3.383 against the control's 3.424, the same
-# windows; the paired difference is the last line printed, beyond three SEs).
+# steps moves the loss on its own (the start's 3.383 against the control's 3.424 on the same
+# windows: +0.041 ± 0.002 paired, the last line printed).
 #
 # **What such a probe can and cannot show.** It measures one kind of association (an adjective
 # in front of a word) for 9 pairs chosen by us, on 67 items; another choice of words could give
