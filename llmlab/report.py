@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -196,21 +196,25 @@ def card(
                 baseline = _replies(reference, reference_tokenizer, said, _BASELINE_SEED)
             chat = _chat_columns(model, tokenizer, asked, said, baseline)
             chat["stock_right"] = stock_right
-        rows.append(
-            Row(
-                name=name,
-                loss=ratio(nats, tokens),
-                bits_per_byte=ratio(nats / math.log(2), sizes),
-                tokens=int(tokens.sum()),
-                bytes=int(sizes.sum()),
-                nats=float(nats.sum()),
-                passage_nats=nats,
-                passage_tokens=tokens,
-                passage_bytes=sizes,
-                **chat,
-            )
-        )
+        rows.append(row(name, nats, tokens, sizes, **chat))
     return rows
+
+
+def row(name: str, nats: np.ndarray, tokens: np.ndarray, sizes: np.ndarray, **chat: Any) -> Row:
+    """A :class:`Row` from per-passage nats, tokens and bytes, its loss and bits per byte
+    summed from them; ``chat`` holds a chat model's columns (:func:`_chat_columns`)."""
+    return Row(
+        name=name,
+        loss=ratio(nats, tokens),
+        bits_per_byte=ratio(nats / math.log(2), sizes),
+        tokens=int(tokens.sum()),
+        bytes=int(sizes.sum()),
+        nats=float(nats.sum()),
+        passage_nats=nats,
+        passage_tokens=tokens,
+        passage_bytes=sizes,
+        **chat,
+    )
 
 
 def _chat_columns(

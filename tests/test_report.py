@@ -43,18 +43,7 @@ def made_up(name: str, nats, tokens, sizes, right=None) -> report.Row:
     """A row from given per-item values, its summaries computed as the card computes them."""
     nats, tokens, sizes = (np.asarray(v, dtype=float) for v in (nats, tokens, sizes))
     chat = {} if right is None else {"accuracy": stats.mean(right), "right": np.asarray(right)}
-    return report.Row(
-        name=name,
-        loss=report.ratio(nats, tokens),
-        bits_per_byte=report.ratio(nats / math.log(2), sizes),
-        tokens=int(tokens.sum()),
-        bytes=int(sizes.sum()),
-        nats=float(nats.sum()),
-        passage_nats=nats,
-        passage_tokens=tokens,
-        passage_bytes=sizes,
-        **chat,
-    )
+    return report.row(name, nats, tokens, sizes, **chat)
 
 
 def test_a_ratio_difference_has_the_se_of_a_paired_bootstrap():
