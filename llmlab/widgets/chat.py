@@ -116,6 +116,13 @@ def chat_html(
     return f"<div style='{TEXT_STYLE};max-width:40em'>{''.join(bubbles)}</div>"
 
 
+#: Seconds Enter waits for its line before replying to what has arrived: the line follows the
+#: submit at once, but on a loaded machine the kernel can read it later than 0.3 s (a CI run on
+#: 2 cores once replied to an empty box). Only an Enter on an unchanged line (a refused one,
+#: sent again) waits the whole time.
+ENTER_GRACE_S = 1.0
+
+
 class ChatBox(LessonWidget):
     """Lesson 07's widget: talk to a character of a play, as the fine-tuned model plays it.
 
@@ -236,7 +243,7 @@ class ChatBox(LessonWidget):
         except RuntimeError:  # not in a kernel's event loop (code, tests): nothing else to wait for
             self._send_entered()
             return
-        loop.call_later(0.3, self._send_entered)
+        loop.call_later(ENTER_GRACE_S, self._send_entered)
 
     def _on_line(self, change: dict[str, Any]) -> None:
         if self._entered and change["new"].strip():
