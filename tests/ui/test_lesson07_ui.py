@@ -29,6 +29,10 @@ def _send(page, chat, line: str, who: str, enter: bool = False) -> str:
     if enter:
         page.keyboard.press("Enter")
     else:
+        # As a learner's hand moves to the button: the box's line leaves first (on blur), and the
+        # click follows a moment later, not in the same instant on a loaded machine.
+        box.blur()
+        page.wait_for_timeout(300)
         chat.get_by_role("button", name="Send").click()
     output = chat.locator(".widget-html-content").last
     page.wait_for_function(
