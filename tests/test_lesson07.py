@@ -1,6 +1,7 @@
 """Lesson 07: the chat widget (driven by setting ``.value`` and clicking) on a tiny model, and
 the exercises' references against llmlab."""
 
+import asyncio
 import random
 
 import pytest
@@ -10,6 +11,7 @@ from llmlab import chat, exercises, lora
 from llmlab.model import GPT, GPTConfig, last_real_positions
 from llmlab.tokenization import BPETokenizer
 from llmlab.widgets import NO_ONE, ChatBox, chat_html, stream_reply
+from llmlab.widgets import chat as chat_widget
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 NAMES = ("last_token_pool", "lora_forward")
@@ -96,6 +98,35 @@ def test_chat_box_sends_on_enter(chat_tokenizer, tiny_chat_model):
     box.text.value = "hello"
     box.text._handle_custom_msg({"event": "submit"}, [])  # what the page sends on Enter
     assert box.turns[0] == ("user", "To HAMLET: hello") and box.text.value == ""
+
+
+def test_chat_box_in_a_kernel_waits_for_a_line_that_arrives_after_enter_or_send(
+    chat_tokenizer, tiny_chat_model, monkeypatch
+):
+    """In a kernel (a running event loop) the line can reach the kernel after Enter's submit, or
+    after Send's click when the page held it back: the reply waits for it, not answers what was
+    there before. Outside a loop (the tests above) nothing can arrive later, so nothing waits."""
+    monkeypatch.setattr(chat_widget, "ENTER_GRACE_S", 0.2)
+
+    async def learner() -> None:
+        box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=4)
+        box.text._handle_custom_msg({"event": "submit"}, [])  # Enter, its line on the way
+        await asyncio.sleep(0.05)
+        assert box.turns == [] and box.notice.value == ""  # no "Type something first."
+        box.text.value = "hello"  # the line arrives
+        assert box.turns[0] == ("user", "To HAMLET: hello") and box.text.value == ""
+        box.send.click()  # Send, the line held back by the page
+        await asyncio.sleep(0.05)
+        assert len(box.turns) == 2 and box.notice.value == ""
+        box.text.value = "again"
+        assert box.turns[2] == ("user", "To HAMLET: again")
+        box.send.click()  # Send on a box that stays empty: said, once the grace is over
+        await asyncio.sleep(0.3)
+        assert len(box.turns) == 4 and "Type something first" in box.notice.value
+        box.text.value = "late"  # a line typed afterwards waits for its own Enter or Send
+        assert len(box.turns) == 4
+
+    asyncio.run(learner())
 
 
 def test_chat_box_says_when_a_reply_was_cut_off(chat_tokenizer, tiny_chat_model):

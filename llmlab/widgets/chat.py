@@ -116,10 +116,10 @@ def chat_html(
     return f"<div style='{TEXT_STYLE};max-width:40em'>{''.join(bubbles)}</div>"
 
 
-#: Seconds Enter waits for its line before replying to what has arrived: the line follows the
-#: submit at once, but on a loaded machine the kernel can read it later than 0.3 s (a CI run on
-#: 2 cores once replied to an empty box). Only an Enter on an unchanged line (a refused one,
-#: sent again) waits the whole time.
+#: Seconds Enter (or Send on a box that looks empty here) waits for its line before replying to
+#: what has arrived: the line follows at once, but on a loaded machine the kernel can read it
+#: later than 0.3 s (a CI run on 2 cores once replied to an empty box). Only an Enter on an
+#: unchanged line (a refused one, sent again) or Send on a really empty box waits the whole time.
 ENTER_GRACE_S = 1.0
 
 
@@ -207,8 +207,8 @@ class ChatBox(LessonWidget):
         )
         self.notice = w.HTML()  # beside the text box: why a line was not sent
         self.output = w.HTML()
-        self.send.on_click(lambda _button: self.reply())
-        self._entered = False  # Enter was pressed; the line it sends may still be on its way
+        self.send.on_click(lambda _button: self._on_send())
+        self._waiting = False  # Enter or Send came first; the line may still be on its way
         self.text.on_msg(self._on_enter)
         self.text.observe(self._on_line, names="value")
         self.clear.on_click(lambda _button: self.reset())
@@ -233,25 +233,39 @@ class ChatBox(LessonWidget):
         again on a line refused as too long). Replying at once would send what arrived before:
         a line cut short, or nothing. (``Text.on_submit`` has the same race, and is deprecated.)
         """
+        if content.get("event") == "submit":
+            self._await_line()
+
+    def _on_send(self) -> None:
+        """Send: the line left the box (on blur) before the click, so it is here, unless the page
+        held it back: ipywidgets sends a widget's next update only when the kernel has finished
+        with its last one, and the click (another widget's message) goes at once. An empty box
+        here, after a reply cleared it, is that case: wait for the line as Enter does."""
+        if self.text.value.strip():
+            self.reply()
+        else:
+            self._await_line()
+
+    def _await_line(self) -> None:
+        """Reply when the line arrives (:meth:`_on_line`), or after ``ENTER_GRACE_S`` to what is
+        here (a refused line sent again, or nothing, which is then said)."""
         import asyncio
 
-        if content.get("event") != "submit":
-            return
-        self._entered = True
+        self._waiting = True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not in a kernel's event loop (code, tests): nothing else to wait for
-            self._send_entered()
+            self._reply_awaited()
             return
-        loop.call_later(ENTER_GRACE_S, self._send_entered)
+        loop.call_later(ENTER_GRACE_S, self._reply_awaited)
 
     def _on_line(self, change: dict[str, Any]) -> None:
-        if self._entered and change["new"].strip():
-            self._send_entered()
+        if self._waiting and change["new"].strip():
+            self._reply_awaited()
 
-    def _send_entered(self) -> None:
-        if self._entered:
-            self._entered = False
+    def _reply_awaited(self) -> None:
+        if self._waiting:
+            self._waiting = False
             self.reply()
 
     def _on_addressee(self, change: dict[str, Any]) -> None:

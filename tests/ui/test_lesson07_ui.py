@@ -22,24 +22,29 @@ PLACEHOLDER_FITS = """el => {
 def _send(page, chat, line: str, who: str, enter: bool = False) -> str:
     """Type ``line`` into the chat box, press Enter or click Send, wait for the reply; return the
     conversation as shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     box = chat.locator("input[type='text']").first
     box.click()
     box.fill("")
     page.keyboard.type(line, delay=10)  # key by key, as a learner types
     if enter:
         page.keyboard.press("Enter")
-    else:
-        # As a learner's hand moves to the button: the box's line leaves first (on blur), and the
-        # click follows a moment later, not in the same instant on a loaded machine.
-        box.blur()
-        page.wait_for_timeout(300)
+    else:  # straight from the keys to the button: the click may reach the kernel before the line
         chat.get_by_role("button", name="Send").click()
     output = chat.locator(".widget-html-content").last
-    page.wait_for_function(
-        "([el, line, who]) => el.innerText.includes(line) && el.innerText.includes(who)",
-        arg=[output.element_handle(), line, f"answered by {who}"],
-        timeout=60_000,
-    )
+    try:
+        page.wait_for_function(
+            "([el, line, who]) => el.innerText.includes(line) && el.innerText.includes(who)",
+            arg=[output.element_handle(), line, f"answered by {who}"],
+            timeout=60_000,
+        )
+    except PlaywrightTimeout:  # say what the page showed instead: a timeout alone tells nothing
+        notice = chat.locator(".widget-html-content").first.inner_text()
+        raise AssertionError(
+            f"no reply by {who} to {line!r} in 60 s; the box holds {box.input_value()!r}, "
+            f"the notice says {notice!r}, the conversation shows:\n{output.inner_text()}"
+        ) from None
     return output.inner_text()
 
 
