@@ -106,7 +106,7 @@ def test_chat_box_in_a_kernel_waits_for_a_line_that_arrives_after_enter_or_send(
     """In a kernel (a running event loop) the line can reach the kernel after Enter's submit, or
     after Send's click when the page held it back: the reply waits for it, not answers what was
     there before. Outside a loop (the tests above) nothing can arrive later, so nothing waits."""
-    monkeypatch.setattr(chat_widget, "ENTER_GRACE_S", 0.2)
+    monkeypatch.setattr(chat_widget, "LINE_GRACE_S", 0.2)
 
     async def learner() -> None:
         box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=4)

@@ -116,11 +116,12 @@ def chat_html(
     return f"<div style='{TEXT_STYLE};max-width:40em'>{''.join(bubbles)}</div>"
 
 
-#: Seconds Enter (or Send on a box that looks empty here) waits for its line before replying to
-#: what has arrived: the line follows at once, but on a loaded machine the kernel can read it
-#: later than 0.3 s (a CI run on 2 cores once replied to an empty box). Only an Enter on an
-#: unchanged line (a refused one, sent again) or Send on a really empty box waits the whole time.
-ENTER_GRACE_S = 1.0
+#: Seconds a reply asked for by Enter (or by Send on a box that looks empty here) waits for its
+#: line before answering what has arrived: the line follows at once, but on a loaded machine the
+#: kernel can read it later than 0.3 s (a CI run on 2 cores once replied to an empty box). Only
+#: Enter on an unchanged line (a refused one, sent again) or Send on a really empty box waits the
+#: whole time.
+LINE_GRACE_S = 1.0
 
 
 class ChatBox(LessonWidget):
@@ -247,7 +248,7 @@ class ChatBox(LessonWidget):
             self._await_line()
 
     def _await_line(self) -> None:
-        """Reply when the line arrives (:meth:`_on_line`), or after ``ENTER_GRACE_S`` to what is
+        """Reply when the line arrives (:meth:`_on_line`), or after ``LINE_GRACE_S`` to what is
         here (a refused line sent again, or nothing, which is then said)."""
         import asyncio
 
@@ -257,7 +258,7 @@ class ChatBox(LessonWidget):
         except RuntimeError:  # not in a kernel's event loop (code, tests): nothing else to wait for
             self._reply_awaited()
             return
-        loop.call_later(ENTER_GRACE_S, self._reply_awaited)
+        loop.call_later(LINE_GRACE_S, self._reply_awaited)
 
     def _on_line(self, change: dict[str, Any]) -> None:
         if self._waiting and change["new"].strip():
