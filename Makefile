@@ -45,12 +45,14 @@ torch:
 	  $(BIN)/python -m pip install "$(TORCH)"; \
 	fi
 
-# No news pop-up and no update check: they cover the widgets on every load (a setting of
-# .venv's JupyterLab, so nothing outside the project changes).
+# assets/lab-settings.json, as .venv's JupyterLab defaults (nothing outside the project changes):
+# no news pop-up or update check (they cover the widgets on every load), and widget messages on the
+# kernel's main shell, in the order they were sent (see assets/README.md). The browser tests'
+# JupyterLab reads the same file.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 lab: setup  ## set up, then open the course in JupyterLab
 	mkdir -p $(LAB_SETTINGS)
-	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)/overrides.json
+	cp assets/lab-settings.json $(LAB_SETTINGS)/overrides.json
 	$(BIN)/jupyter lab $(LAB_FLAGS) --LabApp.news_url= \
 	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate notebooks/00_start_here.ipynb
 

@@ -105,11 +105,12 @@ def test_chat_box_in_a_kernel_waits_for_a_line_that_arrives_after_enter_or_send(
 ):
     """In a kernel (a running event loop) the line can reach the kernel after Enter's submit, or
     after Send's click when the page held it back: the reply waits for it, not answers what was
-    there before. Outside a loop (the tests above) nothing can arrive later, so nothing waits."""
+    there before (nothing, or the line refused last). Outside a loop (the tests above) nothing
+    can arrive later, so nothing waits."""
     monkeypatch.setattr(chat_widget, "LINE_GRACE_S", 0.2)
 
     async def learner() -> None:
-        box = ChatBox(tiny_chat_model(), chat_tokenizer, max_new_tokens=4)
+        box = ChatBox(tiny_chat_model(block_size=64), chat_tokenizer, max_new_tokens=4)
         box.text._handle_custom_msg({"event": "submit"}, [])  # Enter, its line on the way
         await asyncio.sleep(0.05)
         assert box.turns == [] and box.notice.value == ""  # no "Type something first."
@@ -125,6 +126,16 @@ def test_chat_box_in_a_kernel_waits_for_a_line_that_arrives_after_enter_or_send(
         assert len(box.turns) == 4 and "Type something first" in box.notice.value
         box.text.value = "late"  # a line typed afterwards waits for its own Enter or Send
         assert len(box.turns) == 4
+        box.send.click()  # a new line here: answered at once
+        assert len(box.turns) == 6
+        box.text.value = "x" * 80
+        box.send.click()
+        assert "too long" in box.notice.value and len(box.turns) == 6  # refused, kept to shorten
+        box.send.click()  # Send on the shortened line, which the page held back
+        await asyncio.sleep(0.05)
+        assert len(box.turns) == 6  # not the refused line again: its edit is on the way
+        box.text.value = "x" * 8
+        assert box.turns[6] == ("user", "To HAMLET: " + "x" * 8) and box.notice.value == ""
 
     asyncio.run(learner())
 

@@ -1,6 +1,7 @@
 """The project holds together: package lists agree, imports stay light, notebooks match."""
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -82,6 +83,31 @@ def test_out_of_sync_notebook_is_detected(tmp_path):
     assert build.out_of_sync(source) is None
     source.write_text("# %%\nprint(2)\n")
     assert "differs" in build.out_of_sync(source)
+
+
+def test_make_lab_opens_jupyterlab_with_the_course_settings():
+    """`make lab` installs assets/lab-settings.json as .venv's JupyterLab defaults before it opens
+    the lab (the browser tests read the same file), and every setting in it is one this
+    JupyterLab knows, with an allowed value: a renamed setting would otherwise be ignored without
+    a word, and widget messages would travel over subshells again (see assets/README.md)."""
+    commands = subprocess.run(
+        ["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    installed = ".venv/share/jupyter/lab/settings/overrides.json"
+    copy = commands.index(f"cp assets/lab-settings.json {installed}")
+    assert copy < commands.index("jupyter lab")
+    settings = json.loads((ROOT / "assets" / "lab-settings.json").read_text())
+    assert settings["@jupyterlab/apputils-extension:kernels-settings"] == {
+        "commsOverSubshells": "disabled"
+    }
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, values in settings.items():
+        package, name = plugin.split(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text())
+        for key, value in values.items():
+            allowed = schema["properties"][key]
+            if "oneOf" in allowed:
+                assert value in [choice["const"] for choice in allowed["oneOf"]], (plugin, key)
 
 
 def test_course_map_matches_the_notebooks_and_readme():

@@ -13,6 +13,7 @@ Three layers, as every widget here:
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -116,11 +117,11 @@ def chat_html(
     return f"<div style='{TEXT_STYLE};max-width:40em'>{''.join(bubbles)}</div>"
 
 
-#: Seconds a reply asked for by Enter (or by Send on a box that looks empty here) waits for its
-#: line before answering what has arrived: the line follows at once, but on a loaded machine the
-#: kernel can read it later than 0.3 s (a CI run on 2 cores once replied to an empty box). Only
-#: Enter on an unchanged line (a refused one, sent again) or Send on a really empty box waits the
-#: whole time.
+#: Seconds a reply asked for by Enter (or by Send on a box that holds no new line here) waits for
+#: its line before answering what has arrived: the line follows at once, but on a loaded machine
+#: the kernel can read it later than 0.3 s (a CI run on 2 cores once replied to an empty box).
+#: Only Enter or Send on an unchanged line (a refused one, sent again) or on a really empty box
+#: waits the whole time.
 LINE_GRACE_S = 1.0
 
 
@@ -210,6 +211,8 @@ class ChatBox(LessonWidget):
         self.output = w.HTML()
         self.send.on_click(lambda _button: self._on_send())
         self._waiting = False  # Enter or Send came first; the line may still be on its way
+        self._wait_lock = threading.Lock()
+        self._answered = ""  # the box as the last reply left it: "" once sent, or a refused line
         self.text.on_msg(self._on_enter)
         self.text.observe(self._on_line, names="value")
         self.clear.on_click(lambda _button: self.reset())
@@ -238,11 +241,13 @@ class ChatBox(LessonWidget):
             self._await_line()
 
     def _on_send(self) -> None:
-        """Send: the line left the box (on blur) before the click, so it is here, unless the page
-        held it back: ipywidgets sends a widget's next update only when the kernel has finished
-        with its last one, and the click (another widget's message) goes at once. An empty box
-        here, after a reply cleared it, is that case: wait for the line as Enter does."""
-        if self.text.value.strip():
+        """Send: the line left the box (on blur) before the click, so it is normally here. But the
+        page may hold it back (ipywidgets sends a widget's next update only once the kernel has
+        finished with its last one, and the click, another widget's message, goes at once), and
+        a JupyterLab that sends widget messages over kernel subshells handles the text box and
+        the button on different threads. So a box that holds nothing new here (empty after a
+        reply, or still the line refused last) waits for its line, as Enter does."""
+        if self.text.value != self._answered:
             self.reply()
         else:
             self._await_line()
@@ -265,8 +270,9 @@ class ChatBox(LessonWidget):
             self._reply_awaited()
 
     def _reply_awaited(self) -> None:
-        if self._waiting:
-            self._waiting = False
+        with self._wait_lock:  # the line and the timer may come on two threads: one reply
+            waiting, self._waiting = self._waiting, False
+        if waiting:
             self.reply()
 
     def _on_addressee(self, change: dict[str, Any]) -> None:
@@ -296,7 +302,8 @@ class ChatBox(LessonWidget):
         """Send the text box's line and show the reply as it is generated; returns the reply."""
         from llmlab.chat import render_prompt
 
-        said = self.text.value.strip()
+        self._answered = self.text.value
+        said = self._answered.strip()
         if not said:
             self.notice.value = message_html("Type something first.")
             return ""
@@ -315,7 +322,7 @@ class ChatBox(LessonWidget):
         while len(render_prompt(turns[dropped:], self.tokenizer)) > room:
             dropped += 2  # the earliest exchange still read: a user turn and its reply
         self.notice.value = ""
-        self.text.value = ""
+        self._answered = self.text.value = ""
         self.turns, self.dropped = turns, dropped
         answer, pieces = "", self._stream(model, turns[dropped:])
         while True:

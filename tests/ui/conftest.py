@@ -9,6 +9,7 @@ download is never used: we point it at the system binary. The window is 1280x800
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -75,9 +76,12 @@ def lab(chromium, tmp_path_factory) -> Iterator[str]:
     settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    news = root / ".settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # The course's JupyterLab settings, as `make lab` installs them (as user settings here).
+    for plugin, values in json.loads((ROOT / "assets" / "lab-settings.json").read_text()).items():
+        package, name = plugin.split(":")
+        folder = root / ".settings" / package
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
     token, port = secrets.token_hex(16), _free_port()
     env = {
         **os.environ,

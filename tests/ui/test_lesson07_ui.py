@@ -48,7 +48,9 @@ def _send(page, chat, line: str, who: str, enter: bool = False) -> str:
     return output.inner_text()
 
 
-def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook_cells):
+def test_the_chat_box_answers_what_is_typed_and_switches_models(page, run_notebook_cells):
+    sent: list[str] = []  # what the page sends the kernel
+    page.on("websocket", lambda socket: socket.on("framesent", lambda data: sent.append(data)))
     cells = ["llmlab.setup(", 'pretrained.load("sft")', "chat_box = ChatBox("]
     page = run_notebook_cells("07_lora_and_classifiers.ipynb", cells, timeout_s=300)
     chat = page.locator(".widget-vbox").filter(has=page.get_by_role("button", name="Send")).first
@@ -104,3 +106,10 @@ def test_the_chat_box_answers_what_is_typed_and_switches_models(run_notebook_cel
     marker = output.locator(".llmlab-dropped")
     assert "earlier turns no longer fit in the model's 128-token context" in marker.inner_text()
     assert "how fares your grace" in output.inner_text()  # still on screen, above the marker
+
+    # The course's JupyterLab (assets/lab-settings.json) keeps widget messages on the kernel's
+    # main shell, in the order they were sent: over subshells, the text box's line and the Send
+    # button's click are handled on two threads, and the click can overtake the line.
+    frames = [f if isinstance(f, str) else f.decode("utf-8", "replace") for f in sent]
+    assert any('"comm_msg"' in f for f in frames)  # the frames were seen
+    assert not any("create_subshell_request" in f for f in frames)
