@@ -49,7 +49,7 @@ def _send(page, chat, line: str, who: str, enter: bool = False) -> str:
 
 
 def test_the_chat_box_answers_what_is_typed_and_switches_models(page, run_notebook_cells):
-    sent: list[str] = []  # what the page sends the kernel
+    sent: list[str | bytes] = []  # what the page sends the kernel (text or binary frames)
     page.on("websocket", lambda socket: socket.on("framesent", lambda data: sent.append(data)))
     cells = ["llmlab.setup(", 'pretrained.load("sft")', "chat_box = ChatBox("]
     page = run_notebook_cells("07_lora_and_classifiers.ipynb", cells, timeout_s=300)
